@@ -1,0 +1,263 @@
+"""The ``inittui`` command: the dashboard by default, ``train --headless``, ``probe``, ``runs``, ``view``,
+``reproduce``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from inittui import __version__
+from inittui.config import (
+    ACTIVATION_NAMES,
+    DEFAULT_STATS_EVERY,
+    INITIALIZER_NAMES,
+    OPTIMIZER_NAMES,
+    ConfigError,
+    ExperimentConfig,
+    parse_runs,
+)
+from inittui.presets import PRESETS, get_preset
+
+SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce")
+DEFAULT_FPS = 4.0
+
+
+class ArgumentError(Exception):
+    """A bad command-line value: one line, exit status 2."""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true", help="train without the dashboard (progress on stderr)")
+    parser.add_argument("--preset", choices=list(PRESETS), default="compare", help="named experiment (default: compare)")
+    parser.add_argument("--runs", help=f"comma-separated INIT:ACTIVATION pairs, e.g. he:relu,xavier:tanh; inits: "
+                        f"{', '.join(INITIALIZER_NAMES)}; activations: {', '.join(ACTIVATION_NAMES)}")
+    parser.add_argument("--depth", type=int, help="number of hidden layers")
+    parser.add_argument("--width", type=int, help="units per hidden layer")
+    parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES, help="sgd, momentum (0.9) or adam")
+    parser.add_argument("--lr", type=_positive_float, help="learning rate")
+    parser.add_argument("--batch-size", type=int, help="samples per step")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="train for N passes over the training set")
+    length.add_argument("--steps", type=int, help="train for N steps (may be shorter than an epoch)")
+    parser.add_argument("--seed", type=int, help="seed for weights and batch order (default 0)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--data-dir", help="directory with the four MNIST IDX files (default: $INITTUI_DATA_DIR, "
+                        "then the user cache, then a download)")
+    parser.add_argument("--log-dir", help="where run logs go (default: the user data directory)")
+    parser.add_argument("--stats-every", type=int, help=f"layer statistics every N steps (default {DEFAULT_STATS_EVERY})")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--json", action="store_true", help="headless: print one JSON object on stdout at the end")
+    parser.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS, help=f"dashboard redraws per second (default {DEFAULT_FPS:g})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inittui",
+        description="A terminal laboratory for weight initialisation: train differently initialised MNIST "
+        "networks side by side and watch every layer. With no command, opens the dashboard (same options as train).",
+    )
+    parser.add_argument("--version", action="version", version=f"inittui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train an experiment (the dashboard, or --headless)")
+    _add_training_options(train)
+
+    probe = commands.add_parser("probe", help="the book's activation histograms on random input; needs no dataset")
+    probe.add_argument("--inits", help="comma-separated initialisers (default: all)")
+    probe.add_argument("--activations", help="comma-separated activations (default: all)")
+    probe.add_argument("--trials", type=int, default=10, help="independent weight draws averaged (default 10)")
+    probe.add_argument("--seed", type=int, default=0)
+    probe.add_argument("--json", action="store_true", help="print one JSON object")
+
+    runs = commands.add_parser("runs", help="list past runs")
+    runs.add_argument("--log-dir", help="where run logs are (default: the user data directory)")
+
+    view = commands.add_parser("view", help="the dashboard, read-only, from a run log (follows it live)")
+    view.add_argument("run", help="a run directory, or 'latest'")
+    view.add_argument("--log-dir", help="where run logs are, for 'latest'")
+    view.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS)
+
+    reproduce = commands.add_parser("reproduce", help="run the presets book, seed, deep, symmetry and the probe; print a Markdown table")
+    reproduce.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    reproduce.add_argument("--device", default="auto")
+    reproduce.add_argument("--data-dir")
+    reproduce.add_argument("--log-dir")
+    reproduce.add_argument("--presets", default="book,seed,deep,symmetry", help="which presets (default: all four)")
+    reproduce.add_argument("--threads", type=int)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    preset = get_preset(args.preset)
+    config = preset.config(
+        depth=args.depth,
+        width=args.width,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        steps=args.steps,
+        seed=args.seed,
+        device=args.device,
+        stats_every=args.stats_every,
+    )
+    if args.runs:
+        config = config.with_runs(parse_runs(args.runs))
+        config.preset = "custom" if args.preset == "compare" else f"{args.preset}+runs"
+    config.validate()
+    return config
+
+
+def _check_directory_option(value: str | None, option: str) -> None:
+    if value is not None and not Path(value).expanduser().is_dir():
+        raise ArgumentError(f"{option} {value}: no such directory")
+
+
+def _log_dir(value: str | None) -> Path:
+    from inittui.runlog import default_log_dir
+
+    return Path(value).expanduser() if value else default_log_dir()
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise ArgumentError(f"--threads must be at least 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def command_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    _check_directory_option(args.data_dir, "--data-dir")
+    _set_threads(args.threads)
+    from inittui.engine import resolve_device
+
+    resolve_device(config.device)  # a CUDA request without CUDA is an argument error, before any loading
+    if not args.headless:
+        from inittui.ui.app import run_dashboard
+
+        return run_dashboard(config, data_dir=args.data_dir, log_dir=_log_dir(args.log_dir), fps=args.fps)
+
+    from inittui.data import load_mnist
+    from inittui.headless import run_headless
+    from inittui.runlog import RunLog
+
+    data = load_mnist(args.data_dir)
+    log = RunLog.create(_log_dir(args.log_dir), config, {"dataset": data.description})
+    return run_headless(config, data, log, json_output=args.json)
+
+
+def command_probe(args: argparse.Namespace) -> int:
+    from inittui.probe import format_probe, probe_to_json, run_probe
+
+    inits = args.inits.split(",") if args.inits else None
+    activations = args.activations.split(",") if args.activations else None
+    for name in inits or []:
+        if name not in INITIALIZER_NAMES:
+            raise ConfigError(f"unknown initialiser {name!r}; choose from {', '.join(INITIALIZER_NAMES)}")
+    for name in activations or []:
+        if name not in ACTIVATION_NAMES:
+            raise ConfigError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATION_NAMES)}")
+    if args.trials < 1:
+        raise ArgumentError(f"--trials must be at least 1, got {args.trials}")
+    results = run_probe(inits, activations, trials=args.trials, seed=args.seed)
+    if args.json:
+        print(json.dumps(probe_to_json(results)))
+    else:
+        print(format_probe(results))
+    return 0
+
+
+def command_runs(args: argparse.Namespace) -> int:
+    from inittui.runlog import list_runs
+
+    log_dir = _log_dir(args.log_dir)
+    summaries = list_runs(log_dir)
+    if not summaries:
+        print(f"no runs in {log_dir}")
+        return 0
+    for summary in summaries:
+        best = ", ".join(f"{name} {100 * acc:.2f}%" for name, acc in summary.best_test_acc.items()) or "no evaluation yet"
+        print(f"{summary.created}  {summary.preset:<9} {summary.status:<11} {len(summary.runs)} runs  {best}  {summary.run_dir}")
+    return 0
+
+
+def command_view(args: argparse.Namespace) -> int:
+    from inittui.runlog import resolve_run_dir
+    from inittui.ui.app import run_viewer
+
+    run_dir = resolve_run_dir(args.run, _log_dir(args.log_dir))
+    return run_viewer(run_dir, fps=args.fps)
+
+
+def command_reproduce(args: argparse.Namespace) -> int:
+    from inittui.reproduce import run_reproduce
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ArgumentError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    for name in presets:
+        get_preset(name)
+    _check_directory_option(args.data_dir, "--data-dir")
+    _set_threads(args.threads)
+    from inittui.engine import resolve_device
+
+    resolve_device(args.device)
+    return run_reproduce(presets, seeds, device=args.device, data_dir=args.data_dir, log_dir=_log_dir(args.log_dir))
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """``inittui --preset deep`` means ``inittui train --preset deep``."""
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        return ["train", *argv]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(_normalise_argv(list(sys.argv[1:] if argv is None else argv)))
+    handlers = {
+        "train": command_train,
+        "probe": command_probe,
+        "runs": command_runs,
+        "view": command_view,
+        "reproduce": command_reproduce,
+    }
+    from inittui.data import DataError
+    from inittui.runlog import RunLogError
+
+    try:
+        return handlers[args.command](args)
+    except (ConfigError, ArgumentError) as error:
+        parser.exit(2, f"inittui: error: {error}\n")
+    except (DataError, RunLogError) as error:
+        parser.exit(1, f"inittui: error: {error}\n")
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # output piped into a program that stopped reading (e.g. head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Per-run, per-layer statistics computed on the training device in a few batched operations.
+
+Everything is reduced to small tensors on the device first and copied to the host once, so a statistics
+tick costs two device-to-host transfers whatever the number of runs and layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from inittui.activations import Activation
+from inittui.events import HISTOGRAM_KINDS, Histogram, LayerStat
+
+# the scalar statistics, in the order they are stacked
+_SCALARS = ("mean", "std", "dead", "saturated", "preactivation_std", "weight_std", "grad_norm")
+
+
+def batched_histograms(
+    values: Sequence[torch.Tensor], low: torch.Tensor, high: torch.Tensor, bins: int
+) -> torch.Tensor:
+    """Counts ``[runs, layers, bins]`` for ``values[l]`` shaped ``[runs, ...]``, one range per run.
+
+    One ``bincount`` over offset bin indices replaces runs × layers separate ``histc`` calls.
+    """
+    runs = values[0].shape[0]
+    layers = len(values)
+    span = (high - low).clamp(min=torch.finfo(low.dtype).tiny)
+    indices = []
+    for layer, tensor in enumerate(values):
+        flat = tensor.reshape(runs, -1)
+        scaled = ((flat - low.unsqueeze(1)) / span.unsqueeze(1) * bins).floor()
+        # values outside the range (and non-finite ones) land in the end bins
+        bin_index = torch.nan_to_num(scaled, nan=0.0).clamp(0, bins - 1).long()
+        offsets = (torch.arange(runs, device=flat.device) * layers + layer) * bins
+        indices.append((bin_index + offsets.unsqueeze(1)).reshape(-1))
+    counts = torch.bincount(torch.cat(indices), minlength=runs * layers * bins)
+    return counts.view(runs, layers, bins)
+
+
+def _symmetric_range(values: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    runs = values[0].shape[0]
+    largest = torch.stack([t.reshape(runs, -1).abs().amax(dim=1) for t in values]).amax(dim=0)
+    largest = torch.nan_to_num(largest, nan=1.0, posinf=1.0).clamp(min=1e-12)
+    return -largest, largest
+
+
+def _activation_range(values: Sequence[torch.Tensor], per_run: Sequence[Activation]) -> tuple[torch.Tensor, torch.Tensor]:
+    runs = values[0].shape[0]
+    low = torch.stack([t.reshape(runs, -1).amin(dim=1) for t in values]).amin(dim=0)
+    high = torch.stack([t.reshape(runs, -1).amax(dim=1) for t in values]).amax(dim=0)
+    fixed_low = torch.tensor([a.value_range[0] if a.value_range else 0.0 for a in per_run], device=low.device)
+    fixed_high = torch.tensor([a.value_range[1] if a.value_range else 0.0 for a in per_run], device=low.device)
+    is_fixed = torch.tensor([a.value_range is not None for a in per_run], device=low.device)
+    low = torch.where(is_fixed, fixed_low, torch.nan_to_num(low, nan=0.0, neginf=-1.0))
+    high = torch.where(is_fixed, fixed_high, torch.nan_to_num(high, nan=1.0, posinf=1.0))
+    return low, torch.maximum(high, low + 1e-12)
+
+
+@torch.no_grad()
+def layer_statistics(
+    preactivations: Sequence[torch.Tensor],
+    activations: Sequence[torch.Tensor],
+    weights: Sequence[torch.Tensor],
+    gradients: Sequence[torch.Tensor],
+    per_run: Sequence[Activation],
+    predicted_weight_std: Sequence[Sequence[float | None]],
+    bins: int,
+) -> list[list[LayerStat]]:
+    """Statistics of every hidden layer of every run: ``result[run][layer]``.
+
+    ``preactivations``/``activations`` are ``[runs, batch, width]`` per hidden layer, ``weights``/``gradients``
+    the matching ``[runs, n_out, n_in]`` weights and their gradients.
+    """
+    runs = activations[0].shape[0]
+    device = activations[0].device
+    can_die = torch.tensor([a.can_die for a in per_run], device=device)
+    can_saturate = torch.tensor([a.saturation_bounds is not None for a in per_run], device=device)
+
+    scalars = []
+    for z, h, weight, grad in zip(preactivations, activations, weights, gradients):
+        flat = h.reshape(runs, -1)
+        # a unit is dead when it is off for every sample of the batch
+        dead = (z <= 0).all(dim=1).float().mean(dim=1)
+        saturated = torch.stack([a.saturated(h[r]).float().mean() for r, a in enumerate(per_run)])
+        scalars.append(
+            torch.stack(
+                [
+                    flat.mean(dim=1),
+                    flat.std(dim=1),
+                    torch.where(can_die, dead, torch.nan),
+                    torch.where(can_saturate, saturated, torch.nan),
+                    z.reshape(runs, -1).std(dim=1),
+                    weight.reshape(runs, -1).std(dim=1),
+                    torch.linalg.vector_norm(grad.reshape(runs, -1), dim=1),
+                ],
+                dim=1,
+            )
+        )
+    scalar_table = torch.stack(scalars, dim=1)  # [runs, layers, scalars]
+
+    ranges = {
+        "activations": _activation_range(activations, per_run),
+        "preactivations": _symmetric_range(preactivations),
+        "gradients": _symmetric_range(gradients),
+        "weights": _symmetric_range(weights),
+    }
+    sources = {"activations": activations, "preactivations": preactivations, "gradients": gradients, "weights": weights}
+    counts = torch.stack([batched_histograms(sources[k], *ranges[k], bins) for k in HISTOGRAM_KINDS])
+    bounds = torch.stack([torch.stack(ranges[k]) for k in HISTOGRAM_KINDS])  # [kinds, 2, runs]
+
+    scalar_rows = scalar_table.cpu().tolist()
+    count_rows = counts.cpu().tolist()
+    bound_rows = bounds.cpu().tolist()
+    result = []
+    for r in range(runs):
+        layers = []
+        for layer, row in enumerate(scalar_rows[r]):
+            values = dict(zip(_SCALARS, (_finite_or_none(v) for v in row)))
+            histograms = {
+                kind: Histogram(bound_rows[k][0][r], bound_rows[k][1][r], count_rows[k][r][layer])
+                for k, kind in enumerate(HISTOGRAM_KINDS)
+            }
+            layers.append(
+                LayerStat(
+                    mean=values["mean"],
+                    std=values["std"],
+                    dead=values["dead"],
+                    saturated=values["saturated"],
+                    preactivation_std=values["preactivation_std"],
+                    weight_std=values["weight_std"],
+                    predicted_weight_std=predicted_weight_std[r][layer],
+                    grad_norm=values["grad_norm"],
+                    histograms=histograms,
+                )
+            )
+        result.append(layers)
+    return result
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if value == value and abs(value) != float("inf") else None
