@@ -34,6 +34,7 @@ from inittui.initializers import get_initializer, needs_data
 from inittui.model import ActivationGroups, ForwardRecord, forward, initial_weights, per_run_loss_and_correct, run_seed
 from inittui.optim import BatchedOptimizer, scheduled_lr
 from inittui.statistics import layer_statistics
+from inittui.theory import predicted_activation_std
 
 EVAL_CHUNK = 2500
 PAUSE_POLL_S = 0.05
@@ -192,6 +193,10 @@ class Engine:
                 for n_in, n_out in zip(sizes[:-2], sizes[1:-1])
             ]
             for r in self._runs
+        ]
+        # MNIST normalised with its mean and std has a mean square of 1 per input
+        self._predicted_activation_std = [
+            predicted_activation_std(r.spec.init, r.spec.activation, sizes[:-1]) for r in self._runs
         ]
 
     def _state_tensors(self) -> list[torch.Tensor]:
@@ -395,7 +400,9 @@ class Engine:
             self._predicted_weight_std,
             self.config.histogram_bins,
         )
-        self._pending_stats = LayerStats(self.step + 1, [r.id for r in self._runs], stats)
+        self._pending_stats = LayerStats(
+            self.step, [r.id for r in self._runs], stats, self._predicted_activation_std
+        )
 
     def _flush_progress(self) -> None:
         """Ship buffered per-step losses (one device-to-host copy) and update run statuses."""
