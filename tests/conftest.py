@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from inittui.data import MNISTData
+
+
+def random_mnist(train: int = 512, test: int = 256, seed: int = 0) -> MNISTData:
+    """Random stand-in for MNIST with learnable labels (label = a linear function of the pixels)."""
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(train + test, 784, generator=generator)
+    projection = torch.randn(784, 10, generator=generator)
+    labels = (images @ projection).argmax(dim=1)
+    return MNISTData(images[:train], labels[:train], images[train:], labels[train:], "random")
+
+
+@pytest.fixture
+def tiny_data() -> MNISTData:
+    return random_mnist()
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    """The real MNIST directory from INITTUI_DATA_DIR; tests using it skip without it."""
+    value = os.environ.get("INITTUI_DATA_DIR")
+    if not value:
+        pytest.skip("INITTUI_DATA_DIR is not set (real MNIST not available)")
+    return Path(value)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
