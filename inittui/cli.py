@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from inittui import __version__
 from inittui.config import (
@@ -27,6 +28,13 @@ DEFAULT_FPS = 4.0
 
 class ArgumentError(Exception):
     """A bad command-line value: one line, exit status 2."""
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad argument gets one line (not the usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_float(text: str) -> float:
@@ -64,7 +72,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="inittui",
         description="A terminal laboratory for weight initialisation: train differently initialised MNIST "
         "networks side by side and watch every layer. With no command, opens the dashboard (same options as train).",
@@ -207,8 +215,6 @@ def command_view(args: argparse.Namespace) -> int:
 
 
 def command_reproduce(args: argparse.Namespace) -> int:
-    from inittui.reproduce import run_reproduce
-
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
@@ -221,6 +227,8 @@ def command_reproduce(args: argparse.Namespace) -> int:
     from inittui.engine import resolve_device
 
     resolve_device(args.device)
+    from inittui.reproduce import run_reproduce
+
     return run_reproduce(presets, seeds, device=args.device, data_dir=args.data_dir, log_dir=_log_dir(args.log_dir))
 
 
@@ -247,9 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except (ConfigError, ArgumentError) as error:
-        parser.exit(2, f"inittui: error: {error}\n")
+        parser.exit(2, f"inittui {args.command}: error: {error}\n")
     except (DataError, RunLogError) as error:
-        parser.exit(1, f"inittui: error: {error}\n")
+        parser.exit(1, f"inittui {args.command}: error: {error}\n")
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -1,0 +1,137 @@
+"""The command line: clear one-line errors, exit statuses, JSON output, clean stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from inittui.cli import main
+
+
+def run_main(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        status = main(list(argv))
+    except SystemExit as exit_:
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--headless", "--runs", "magic:relu"], "unknown initialiser 'magic'"),
+        (["--headless", "--runs", "he:swish"], "unknown activation 'swish'"),
+        (["--headless", "--runs", "he"], "not of the form INIT:ACTIVATION"),
+        (["--headless", "--lr", "0"], "must be greater than 0"),
+        (["--headless", "--depth", "0"], "--depth must be at least 1"),
+        (["--headless", "--device", "tpu"], "unknown device 'tpu'"),
+        (["--headless", "--data-dir", "/no/such/dir"], "--data-dir /no/such/dir: no such directory"),
+        (["--headless", "--preset", "nope"], "invalid choice: 'nope'"),
+        (["probe", "--inits", "zero"], "unknown initialiser 'zero'"),
+        (["reproduce", "--seeds", "a,b"], "--seeds must be comma-separated integers"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(capsys, argv, message):
+    status, out, err = run_main(capsys, *argv)
+    assert status == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert re.match(r"inittui \w+: error: ", err)
+
+
+def test_asking_for_cuda_without_cuda_exits_2(capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    status, _, err = run_main(capsys, "--headless", "--device", "cuda")
+    assert status == 2 and "CUDA is not available" in err
+
+
+def _clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "INITTUI_DATA_DIR"}
+    env.update(HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_DATA_HOME=str(tmp_path / "data"))
+    return env
+
+
+def test_without_data_or_network_it_says_so_fast(tmp_path):
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "inittui.cli", "train", "--headless"],
+        env=_clean_env(tmp_path), capture_output=True, text=True, timeout=60,
+    )
+    assert time.perf_counter() - started < 10
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1
+    for name in ("--data-dir", "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        assert name in message
+
+
+def test_probe_json_is_one_object_with_prediction_beside_measurement():
+    result = subprocess.run(
+        [sys.executable, "-m", "inittui.cli", "probe", "--inits", "he,xavier", "--activations", "relu",
+         "--trials", "2", "--json"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    report = json.loads(result.stdout)
+    assert [(r["init"], r["activation"]) for r in report["results"]] == [("he", "relu"), ("xavier", "relu")]
+    layer = report["results"][0]["layers"][0]
+    assert {"mean", "std", "predicted_std", "saturated", "dead"} <= set(layer)
+
+
+@pytest.mark.mnist
+def test_headless_json_on_real_mnist(mnist_dir, tmp_path):
+    result = subprocess.run(
+        ["inittui", "train", "--headless", "--steps", "60", "--stats-every", "20", "--json",
+         "--data-dir", str(mnist_dir), "--log-dir", str(tmp_path), "--runs", "he:relu,normal-0.01:relu"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {"preset", "device", "run_dir", "samples_per_s", "runs"}
+    assert report["device"] == "cpu" and report["samples_per_s"] > 0
+    he, small = report["runs"]
+    assert he["name"] == "he:relu" and he["status"] == "done" and he["steps"] == 60
+    # 60 steps are enough for He to learn and too few for std 0.01 to leave chance
+    assert he["test_acc"] > 0.6 and small["test_acc"] < 0.2
+    assert he["layers"][0]["predicted_std"] == pytest.approx(he["layers"][0]["initial_std"], rel=0.15)
+    assert (Path(report["run_dir"]) / "events.jsonl").exists()
+
+    listed = subprocess.run(["inittui", "runs", "--log-dir", str(tmp_path)], capture_output=True, text=True, check=True)
+    assert "he:relu" in listed.stdout and "done" in listed.stdout
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT])
+def test_a_hangup_or_ctrl_c_stops_training_and_keeps_the_log_whole(mnist_dir, tmp_path, sig):
+    process = subprocess.Popen(
+        ["inittui", "train", "--headless", "--epochs", "50", "--data-dir", str(mnist_dir), "--log-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    events = None
+    while time.monotonic() < deadline:
+        found = list(tmp_path.glob("*/events.jsonl"))
+        if found and '"type":"progress"' in found[0].read_text():
+            events = found[0]
+            break
+        time.sleep(0.2)
+    assert events is not None, "training never reported progress"
+    process.send_signal(sig)
+    process.wait(timeout=5)
+    lines = events.read_text().splitlines()
+    last = json.loads(lines[-1])
+    assert last["type"] == "finished" and last["status"] == "stopped"
+    assert process.returncode == 130
+    assert "Traceback" not in process.stderr.read()
