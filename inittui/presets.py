@@ -90,7 +90,8 @@ PRESETS: dict[str, Preset] = {
             title="why weights must be random: one constant for every weight",
             expected="with constant init every unit of a layer stays identical; xavier:tanh learns",
             runs=("constant:tanh", "xavier:tanh"),
-            epochs=1,
+            # 1 epoch of SGD 0.01 leaves xavier:tanh just under 90 % (89.2 %, seed 0); 3 epochs reach ~93 %
+            epochs=3,
         ),
     )
 }
