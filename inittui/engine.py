@@ -37,6 +37,8 @@ from inittui.statistics import layer_statistics
 from inittui.theory import predicted_activation_std
 
 EVAL_CHUNK = 2500
+# per-step losses wait on the device until the stats cadence, or until this many steps have gathered
+MAX_BUFFERED_STEPS = 256
 PAUSE_POLL_S = 0.05
 
 
@@ -183,8 +185,9 @@ class Engine:
         runs = len(self._runs)
         self.groups = ActivationGroups([r.spec.activation for r in self._runs], self.device)
         self.active = torch.tensor([r.status == "running" for r in self._runs], device=self.device, dtype=torch.float)
-        self._loss_buffer = torch.full((self.config.stats_every, runs), torch.nan, device=self.device)
-        self._acc_buffer = torch.full((self.config.stats_every, runs), torch.nan, device=self.device)
+        capacity = min(self.config.stats_every, MAX_BUFFERED_STEPS)
+        self._loss_buffer = torch.full((capacity, runs), torch.nan, device=self.device)
+        self._acc_buffer = torch.full((capacity, runs), torch.nan, device=self.device)
         self._buffered = 0
         sizes = self.config.layer_sizes
         self._predicted_weight_std = [
@@ -541,7 +544,7 @@ class Engine:
                 announced_done = False
                 stats_due = self.step % self.config.stats_every == 0
                 self._train_step(ForwardRecord() if stats_due else None)
-                if stats_due or self._buffered == self.config.stats_every or self._any_run_reached_end():
+                if stats_due or self._buffered == len(self._loss_buffer) or self._any_run_reached_end():
                     self._flush_progress()
                 if self.step % self.steps_per_epoch == 0:
                     self._flush_progress()
