@@ -355,7 +355,7 @@ def run_reproduce(
     data_dir: str | None,
     log_dir: Path,
     overrides: dict[str, dict] | None = None,
-    stream: IO[str] = sys.stdout,
+    stream: IO[str] | None = None,
 ) -> int:
     """Train every preset for every seed, run the probe, print the Markdown table.
 
@@ -385,7 +385,7 @@ def run_reproduce(
     print(f"probe: done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     rows += [judge(c, probes) for c in criteria_for(PROBE)]
 
-    print(format_markdown(rows, seeds), file=stream)
+    print(format_markdown(rows, seeds), file=stream or sys.stdout)
     failed = [row for row in rows if not row.passed]
     print(f"reproduce: {len(rows) - len(failed)}/{len(rows)} passed", file=sys.stderr)
     return 1 if failed else 0
