@@ -277,11 +277,11 @@ def format_markdown(rows: Sequence[Row], seeds: Sequence[int]) -> str:
 class StepCounter:
     """A live step counter on stderr: redrawn in place on a terminal, an occasional line otherwise."""
 
-    def __init__(self, label: str, total_steps: int, stream: IO[str] = sys.stderr) -> None:
+    def __init__(self, label: str, total_steps: int, stream: IO[str] | None = None) -> None:
         self.label = label
         self.total = total_steps
-        self.stream = stream
-        self.interactive = stream.isatty()
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
         self.interval = PROGRESS_INTERVAL_S if self.interactive else PROGRESS_LOG_INTERVAL_S
         self.last = time.monotonic()
 
