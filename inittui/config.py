@@ -23,6 +23,9 @@ SCHEDULE_NAMES = ("constant", "cosine")
 # "epoch": every epoch visits the training set once in a fresh random order;
 # "random": every batch is drawn at random with replacement across steps, as the book's code does.
 SAMPLING_NAMES = ("epoch", "random")
+# "standard": pixels standardised with MNIST's mean and std (the PyTorch habit);
+# "unit": pixels scaled to [0, 1] only, as the book's code feeds them
+INPUT_SCALE_NAMES = ("standard", "unit")
 
 MNIST_INPUTS = 784
 MNIST_CLASSES = 10
@@ -82,6 +85,7 @@ class ExperimentConfig:
     lr_schedule: str = "constant"
     batch_size: int = 128
     sampling: str = "epoch"
+    input_scale: str = "standard"
     epochs: int | None = 10
     steps: int | None = None
     seed: int = 0
@@ -122,6 +126,8 @@ class ExperimentConfig:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.sampling not in SAMPLING_NAMES:
             raise ConfigError(f"unknown sampling {self.sampling!r}; choose from {', '.join(SAMPLING_NAMES)}")
+        if self.input_scale not in INPUT_SCALE_NAMES:
+            raise ConfigError(f"unknown input scale {self.input_scale!r}; choose from {', '.join(INPUT_SCALE_NAMES)}")
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
         if self.steps is not None and self.steps < 1:

@@ -65,6 +65,16 @@ class MNISTData:
             source=self.source,
         )
 
+    def unit_scaled(self) -> MNISTData:
+        """The same images with pixels in [0, 1] (x / 255) instead of standardised."""
+        return MNISTData(
+            train_images=self.train_images * MNIST_STD + MNIST_MEAN,
+            train_labels=self.train_labels,
+            test_images=self.test_images * MNIST_STD + MNIST_MEAN,
+            test_labels=self.test_labels,
+            source=self.source,
+        )
+
     @property
     def description(self) -> str:
         return f"MNIST {len(self.train_labels)}/{len(self.test_labels)} ({self.source})"

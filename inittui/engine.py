@@ -105,7 +105,10 @@ class Engine:
         # with linger, a finished experiment waits for commands (restart a run, …) until stopped
         self.linger = linger
         self.device = resolve_device(config.device)
-        self._cpu_data = data
+        self._cpu_data = data.unit_scaled() if config.input_scale == "unit" else data
+        images = self._cpu_data.train_images
+        # the mean-field prediction starts from the inputs' mean square (1 for standardised MNIST)
+        self._input_second_moment = float(torch.linalg.vector_norm(images) ** 2 / max(images.numel(), 1))
         self._commands: queue.SimpleQueue[tuple[str, tuple]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -197,9 +200,9 @@ class Engine:
             ]
             for r in self._runs
         ]
-        # MNIST normalised with its mean and std has a mean square of 1 per input
         self._predicted_activation_std = [
-            predicted_activation_std(r.spec.init, r.spec.activation, sizes[:-1]) for r in self._runs
+            predicted_activation_std(r.spec.init, r.spec.activation, sizes[:-1], self._input_second_moment)
+            for r in self._runs
         ]
 
     def _state_tensors(self) -> list[torch.Tensor]:

@@ -16,7 +16,6 @@ from inittui.data import MNISTData
 from inittui.engine import Engine
 from inittui.events import Evaluation, Event, ExperimentFinished, LayerStats, RunResult, TrainProgress
 from inittui.runlog import RunLog
-from inittui.theory import predicted_activation_std
 
 REDRAW_INTERVAL_S = 0.25
 BAR_WIDTH = 30
@@ -97,18 +96,21 @@ class HeadlessReporter:
 
 
 class LayerStdTracker:
-    """Keeps the first and latest measured activation std of every run's layers for the JSON summary."""
+    """Keeps the first and latest measured activation std of every run's layers, and the predicted one,
+    for the JSON summary."""
 
     def __init__(self) -> None:
         self.first: dict[int, list[float | None]] = {}
         self.latest: dict[int, list[float | None]] = {}
+        self.predicted: dict[int, list[float | None]] = {}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, LayerStats):
-            for run_id, layers in zip(event.run_ids, event.layers):
+            for run_id, layers, predicted in zip(event.run_ids, event.layers, event.predicted_std):
                 stds = [layer.std for layer in layers]
                 self.first.setdefault(run_id, stds)
                 self.latest[run_id] = stds
+                self.predicted[run_id] = predicted
 
 
 @contextmanager
@@ -161,9 +163,9 @@ def summary_json(
 ) -> dict[str, Any]:
     runs = []
     for result in finished.results:
-        predicted = predicted_activation_std(result.init, result.activation, config.layer_sizes[:-1])
         measured_first = tracker.first.get(result.id, [])
         measured_latest = tracker.latest.get(result.id, [])
+        predicted = tracker.predicted.get(result.id, [])
         runs.append(
             {
                 "name": result.name,
@@ -178,7 +180,7 @@ def summary_json(
                     {
                         "initial_std": measured_first[i] if i < len(measured_first) else None,
                         "std": measured_latest[i] if i < len(measured_latest) else None,
-                        "predicted_std": predicted[i],
+                        "predicted_std": predicted[i] if i < len(predicted) else None,
                     }
                     for i in range(config.depth)
                 ],

@@ -8,6 +8,9 @@ import torch
 
 from inittui.data import MNISTData
 
+# one thread: the tests' tensors are small, and two OpenMP threads on a busy 2-core machine slow to a crawl
+torch.set_num_threads(1)
+
 
 def random_mnist(train: int = 512, test: int = 256, seed: int = 0) -> MNISTData:
     """Random stand-in for MNIST with learnable labels (label = a linear function of the pixels)."""
