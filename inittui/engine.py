@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -30,7 +30,7 @@ from inittui.events import (
     StateChanged,
     TrainProgress,
 )
-from inittui.initializers import get_initializer, needs_data
+from inittui.initializers import get_initializer
 from inittui.model import ActivationGroups, ForwardRecord, forward, initial_weights, per_run_loss_and_correct, run_seed
 from inittui.optim import BatchedOptimizer, scheduled_lr
 from inittui.statistics import layer_statistics
