@@ -1,0 +1,539 @@
+"""The dashboard app: a producer thread (training, a followed run log, or a fixed list) hands events to a
+thread-safe queue; a timer at ``fps`` drains it into :class:`DashboardState` and redraws only what changed."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import signal
+import time
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES, ExperimentConfig, RunSpec
+from inittui.events import HISTOGRAM_KINDS, Evaluation, LayerStats, Notice, TrainProgress
+from inittui.ui.curves import Curve, CurvePlot
+from inittui.ui.help_screen import HelpScreen
+from inittui.ui.histograms import LayerHistograms, Panel
+from inittui.ui.preset_screen import PresetScreen
+from inittui.ui.runs_table import RunsTable
+from inittui.ui.sources import (
+    DataMissing,
+    FollowSource,
+    LiveSource,
+    LogOpened,
+    ProbeReady,
+    ReplaySource,
+    Source,
+    SourceFailed,
+)
+from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, RunState
+
+# events that arrive often and are only drawn at the frame rate; everything else wakes the UI at once
+_BULK_EVENTS = (TrainProgress, LayerStats, Evaluation)
+QUIT_TIMEOUT_S = 1.8
+LOSS_CAP = 4.0
+NOTICE_SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
+NO_DATA_HINT = (
+    "Showing the random-input probe instead of training. Supply MNIST with --data-dir DIR "
+    "or INITTUI_DATA_DIR=DIR (the four IDX files, .gz or raw)."
+)
+
+_select = Binding.Group("run")
+_init = Binding.Group("init")
+_act = Binding.Group("act")
+_runs = Binding.Group("add/del")
+_restart = Binding.Group("restart")
+
+BINDINGS = [
+    Binding("down,j", "select_next", "next run", key_display="↓/j", id="select_next", group=_select),
+    Binding("up,k", "select_previous", "previous run", key_display="↑/k", id="select_previous", group=_select),
+    Binding("i", "next_init", "next initialiser", id="next_init", group=_init),
+    Binding("I", "previous_init", "previous initialiser", id="previous_init", group=_init),
+    Binding("a", "next_activation", "next activation", id="next_activation", group=_act),
+    Binding("A", "previous_activation", "previous activation", id="previous_activation", group=_act),
+    Binding("h", "histogram_source", "hist", id="histogram_source"),
+    Binding("c", "compare", "compare", id="compare"),
+    Binding("l", "next_layer", "layer", id="next_layer", show=False),
+    Binding("plus", "add_run", "add run", key_display="+", id="add_run", group=_runs),
+    Binding("minus", "remove_run", "remove run", key_display="-", id="remove_run", group=_runs),
+    Binding("space", "toggle_pause", "pause", id="toggle_pause"),
+    Binding("r", "restart_run", "restart run", id="restart_run", group=_restart),
+    Binding("R", "restart_all", "restart all", id="restart_all", group=_restart),
+    Binding("d", "next_device", "device", id="next_device"),
+    Binding("p", "choose_preset", "preset", id="choose_preset"),
+    Binding("s", "screenshot", "svg", id="screenshot"),
+    Binding("question_mark", "help", "help", key_display="?", id="help"),
+    Binding("q", "quit", "quit", id="quit"),
+]
+
+# (key, description, action) for the help screen and the command palette
+KEY_HELP = [
+    ("↑/↓, k/j", "select a run", None),
+    ("i / I", "next / previous initialiser for the selected run (it restarts, the others go on)", "next_init"),
+    ("a / A", "next / previous activation for the selected run (it restarts, the others go on)", "next_activation"),
+    ("h", "histogram source: activations, pre-activations, gradients, weights", "histogram_source"),
+    ("c", "compare mode: one layer across all runs", "compare"),
+    ("l", "compare mode: next layer", "next_layer"),
+    ("+ / -", "add a run (copy of the selected, next initialiser) / remove the selected run", "add_run"),
+    ("space", "pause / resume training", "toggle_pause"),
+    ("r / R", "restart the selected run / restart all runs", "restart_run"),
+    ("d", "move training to the next device (cpu, cuda:0, …), keeping its state", "next_device"),
+    ("p", "choose a preset", "choose_preset"),
+    ("s", "save an SVG screenshot into ./screenshots/", "screenshot"),
+    ("?", "this help", "help"),
+    ("q / ctrl+q", "quit (training stops, the run log is completed)", "quit"),
+]
+PALETTE = [
+    ("Next initialiser", "Selected run: next initialiser (i)", "next_init"),
+    ("Previous initialiser", "Selected run: previous initialiser (I)", "previous_init"),
+    ("Next activation", "Selected run: next activation (a)", "next_activation"),
+    ("Previous activation", "Selected run: previous activation (A)", "previous_activation"),
+    ("Histogram source", "Cycle activations / pre-activations / gradients / weights (h)", "histogram_source"),
+    ("Compare mode", "One layer across all runs (c)", "compare"),
+    ("Next layer", "Compare mode: the next layer (l)", "next_layer"),
+    ("Add run", "Copy of the selected run with the next initialiser (+)", "add_run"),
+    ("Remove run", "Remove the selected run (-)", "remove_run"),
+    ("Pause / resume", "Pause or resume training (space)", "toggle_pause"),
+    ("Restart run", "Restart the selected run (r)", "restart_run"),
+    ("Restart all", "Restart every run (R)", "restart_all"),
+    ("Next device", "Move training to the next device (d)", "next_device"),
+    ("Choose preset", "Start a named experiment (p)", "choose_preset"),
+    ("Save SVG screenshot", "Into ./screenshots/ (s)", "screenshot"),
+    ("Keys and formulas", "The help screen (?)", "help"),
+]
+
+
+class Wake(Message):
+    """Posted from the producer thread when a control event arrives, so it shows without waiting a frame."""
+
+
+class InitApp(App):
+    """The dashboard; build it with :func:`make_app`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "inittui"
+    BINDINGS = BINDINGS
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        fps: float = 4.0,
+        make_source: Any = None,
+        screenshot_dir: Path = Path("screenshots"),
+        threaded: bool = True,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.fps = fps
+        # builds a LiveSource for another config (the preset chooser); None when read-only
+        self.make_source = make_source
+        self.screenshot_dir = Path(screenshot_dir)
+        self.threaded = threaded
+        self.state = DashboardState()
+        self.events: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
+        self.generation = 0
+        self.kind = HISTOGRAM_KINDS[0]
+        self.compare = False
+        self.compare_layer = -1
+        self.run_dir: Path | None = None
+        self.data_message = ""
+        self.frames = 0
+        self.events_applied = 0
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        from inittui.ui.status_bar import StatusBar
+
+        yield Header(show_clock=False, icon="≋")
+        yield StatusBar(id="status")
+        yield RunsTable(id="runs")
+        with Horizontal(id="curves"):
+            yield CurvePlot("train loss", ycap=LOSS_CAP, id="loss")
+            yield CurvePlot("accuracy: train ─, test ●", ylim=(0.0, 1.0), id="accuracy")
+        yield LayerHistograms(id="histograms")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(RunsTable).focus()
+        self._start(self.source)
+        self.set_interval(1.0 / self.fps, self.drain)
+        self.redraw({HEADER, TABLE, CURVES, HISTOGRAMS})
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_hangup)
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+            pass  # not the main thread (tests) or no such signal
+
+    # ------------------------------------------------------------------ producer
+    def _start(self, source: Source) -> None:
+        self.generation += 1
+        self.source = source
+        sink = partial(self._sink, self.generation)
+        if self.threaded:
+            self._produce(source, sink)
+        else:
+            source.run(sink)
+            self.drain()
+
+    @work(thread=True, exit_on_error=False, group="producer")
+    def _produce(self, source: Source, sink: Any) -> None:
+        source.run(sink)
+
+    def _sink(self, generation: int, event: Any) -> None:
+        """Called on the producer thread: queue the event; wake the UI at once for rare control events."""
+        self.events.put((generation, event))
+        if not isinstance(event, _BULK_EVENTS):
+            self.post_message(Wake())
+
+    @on(Wake)
+    def _woken(self) -> None:
+        self.drain()
+
+    def drain(self) -> None:
+        """Fold every queued event into the state, then redraw each stale part once with the latest data."""
+        dirty: set[str] = set()
+        while True:
+            try:
+                generation, event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if generation != self.generation:
+                continue  # from an experiment that was replaced
+            self.events_applied += 1
+            dirty |= self._apply(event)
+        if dirty:
+            self.redraw(dirty)
+
+    def _apply(self, event: Any) -> set[str]:
+        if isinstance(event, DataMissing):
+            self.data_message = event.message
+            self.notify(f"{event.message}\n{NO_DATA_HINT}", title="MNIST not found", severity="warning", timeout=30)
+            return {HEADER}
+        if isinstance(event, ProbeReady):
+            self.state.show_probe(event.results, "no data: random-input probe")
+            return {HEADER, TABLE, CURVES, HISTOGRAMS}
+        if isinstance(event, LogOpened):
+            self.run_dir = event.run_dir
+            return {HEADER}
+        if isinstance(event, SourceFailed):
+            self.notify(event.message, title="error", severity="error", timeout=30)
+            return {HEADER}
+        dirty = self.state.apply(event)
+        if isinstance(event, Notice):
+            self.notify(event.message, severity=NOTICE_SEVERITY.get(event.level, "information"))
+        return dirty
+
+    # ------------------------------------------------------------------ drawing
+    def device_label(self) -> str:
+        state = self.state
+        if not state.device_name:
+            return ""
+        if state.device.startswith("cuda") and not self.source.read_only:
+            import torch
+
+            used = torch.cuda.memory_allocated(state.device) / 2**20
+            return f"{state.device_name} ({state.device}), {used:,.0f} MiB in use"
+        if state.device.startswith("cuda"):
+            return f"{state.device_name} ({state.device})"
+        return state.device_name
+
+    def redraw(self, dirty: set[str]) -> None:
+        self.frames += 1
+        state = self.state
+        if HEADER in dirty:
+            from inittui.ui.status_bar import StatusBar
+
+            self.sub_title = f"{state.preset or '…'} · {state.state}"
+            extra = ""
+            if self.source.read_only and isinstance(self.source, FollowSource):
+                extra = f"viewing {self.source.run_dir} (read-only)"
+            elif self.data_message:
+                extra = "no MNIST: --data-dir DIR or INITTUI_DATA_DIR"
+            elif self.run_dir is not None:
+                extra = f"log {self.run_dir}"
+            self.query_one(StatusBar).show(state, self.device_label(), extra)
+        if TABLE in dirty:
+            self.query_one(RunsTable).show(state)
+        if CURVES in dirty:
+            runs = list(state.runs.values())
+            self.query_one("#loss", CurvePlot).show([Curve(run.colour, run.loss) for run in runs])
+            self.query_one("#accuracy", CurvePlot).show(
+                [Curve(run.colour, run.accuracy) for run in runs] + [Curve(run.colour, run.test, "●") for run in runs]
+            )
+        if HISTOGRAMS in dirty:
+            self._draw_histograms()
+
+    def _draw_histograms(self) -> None:
+        state = self.state
+        widget = self.query_one(LayerHistograms)
+        kind = self.kind
+        label = "|g|" if kind == "gradients" else "σ"
+        source_name = "probe: activations on random input" if state.probe else kind
+        if self.compare:
+            depth = max((len(run.layers) for run in state.runs.values()), default=0)
+            layer = self.compare_layer % depth if depth else 0
+            panels = []
+            for run in state.runs.values():
+                view = run.layers[layer] if layer < len(run.layers) else None
+                panels.append(self._panel(f"{run.id} {run.name}", run, view, kind, label))
+            widget.show(panels, f"{source_name} · layer {layer + 1} of every run (c: back, l: next layer)")
+            return
+        run = self.selected_run()
+        if run is None:
+            widget.show([], source_name, "no runs")
+            return
+        panels = [self._panel(f"L{index + 1}", run, view, kind, label) for index, view in enumerate(run.layers)]
+        widget.show(panels, f"{source_name} · run {run.id} {run.name} (h: source, c: compare)",
+                    "no layer statistics yet")
+
+    @staticmethod
+    def _panel(title: str, run: RunState, view: Any, kind: str, label: str) -> Panel:
+        if view is None:
+            return Panel(title, run.colour, None, None, None, label)
+        return Panel(title, run.colour, view.histograms.get(kind), view.measured.get(kind), view.predicted.get(kind), label)
+
+    # ------------------------------------------------------------------ selection
+    def selected_run(self) -> RunState | None:
+        run_id = self.query_one(RunsTable).selected_run_id
+        return self.state.runs.get(run_id) if run_id is not None else None
+
+    @on(RunsTable.RowHighlighted)
+    def _row_highlighted(self) -> None:
+        if not self.compare:
+            self._draw_histograms()
+
+    def action_select_next(self) -> None:
+        self.query_one(RunsTable).action_cursor_down()
+
+    def action_select_previous(self) -> None:
+        self.query_one(RunsTable).action_cursor_up()
+
+    # ------------------------------------------------------------------ commands to the engine
+    def _engine(self) -> Any:
+        if self.source.read_only:
+            what = "the probe view" if self.state.probe else "a run log being viewed"
+            self.notify(f"read-only: this is {what}", severity="warning")
+            return None
+        engine = self.source.engine
+        if engine is None:
+            self.notify("training has not started yet", severity="warning")
+        return engine
+
+    def _cycle(self, field: str, names: tuple[str, ...], step: int) -> None:
+        run = self.selected_run()
+        engine = self._engine()
+        if run is None or engine is None:
+            return
+        current = getattr(run, field)
+        new = names[(names.index(current) + step) % len(names)] if current in names else names[0]
+        engine.set_run(run.id, **{"init" if field == "init" else "activation": new})
+        # show the change now; the engine's RunsChanged confirms it a few steps later
+        run.reset()
+        setattr(run, field, new)
+        run.status = "running"
+        self.redraw({TABLE, CURVES, HISTOGRAMS})
+
+    def action_next_init(self) -> None:
+        self._cycle("init", INITIALIZER_NAMES, 1)
+
+    def action_previous_init(self) -> None:
+        self._cycle("init", INITIALIZER_NAMES, -1)
+
+    def action_next_activation(self) -> None:
+        self._cycle("activation", ACTIVATION_NAMES, 1)
+
+    def action_previous_activation(self) -> None:
+        self._cycle("activation", ACTIVATION_NAMES, -1)
+
+    def action_add_run(self) -> None:
+        run = self.selected_run()
+        engine = self._engine()
+        if run is None or engine is None:
+            return
+        init = INITIALIZER_NAMES[(INITIALIZER_NAMES.index(run.init) + 1) % len(INITIALIZER_NAMES)]
+        engine.add_run(RunSpec(init, run.activation))
+        self.notify(f"adding a run {init}:{run.activation}")
+
+    def action_remove_run(self) -> None:
+        run = self.selected_run()
+        engine = self._engine()
+        if run is None or engine is None:
+            return
+        if len(self.state.runs) == 1:
+            self.notify("the last run cannot be removed", severity="warning")
+            return
+        engine.remove_run(run.id)
+        del self.state.runs[run.id]
+        self.redraw({TABLE, CURVES, HISTOGRAMS})
+
+    def action_toggle_pause(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        engine.toggle_pause()
+        if self.state.state in ("running", "paused"):
+            self.state.state = "paused" if self.state.state == "running" else "running"
+            self.redraw({HEADER, TABLE})
+
+    def action_restart_run(self) -> None:
+        run = self.selected_run()
+        engine = self._engine()
+        if run is None or engine is None:
+            return
+        engine.restart_run(run.id)
+        run.reset()
+        run.status = "running"
+        self.redraw({TABLE, CURVES, HISTOGRAMS})
+
+    def action_restart_all(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        engine.restart_all()
+        for run in self.state.runs.values():
+            run.reset()
+            run.status = "running"
+        self.redraw({TABLE, CURVES, HISTOGRAMS})
+
+    def action_next_device(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        from inittui.engine import available_devices
+
+        devices = available_devices()
+        current = self.state.device or "cpu"
+        if len(devices) == 1:
+            self.notify(f"only one device here: {devices[0]}", severity="warning")
+            return
+        following = devices[(devices.index(current) + 1) % len(devices)] if current in devices else devices[0]
+        engine.set_device(following)
+        self.notify(f"moving training to {following}")
+
+    # ------------------------------------------------------------------ view
+    def action_histogram_source(self) -> None:
+        self.kind = HISTOGRAM_KINDS[(HISTOGRAM_KINDS.index(self.kind) + 1) % len(HISTOGRAM_KINDS)]
+        self._draw_histograms()
+
+    def action_compare(self) -> None:
+        self.compare = not self.compare
+        self._draw_histograms()
+
+    def action_next_layer(self) -> None:
+        depth = max((len(run.layers) for run in self.state.runs.values()), default=1) or 1
+        self.compare_layer = (self.compare_layer % depth + 1) % depth
+        if not self.compare:
+            self.compare = True
+        self._draw_histograms()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen([(key, text) for key, text, _ in KEY_HELP]))
+
+    def action_screenshot(self) -> None:
+        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.save_screenshot(filename=f"inittui-{stamp}.svg", path=str(self.screenshot_dir))
+        self.notify(f"screenshot saved to {path}")
+
+    def action_choose_preset(self) -> None:
+        if self.make_source is None or self.source.read_only:
+            self._engine()  # says why not
+            return
+        self.push_screen(PresetScreen(self.state.preset), self._preset_chosen)
+
+    def _preset_chosen(self, name: str | None) -> None:
+        if name is None:
+            return
+        old = self.source
+        old.stop()
+        self.state = DashboardState()
+        self.run_dir = None
+        self._start(self.make_source(name, old))
+        self.redraw({HEADER, TABLE, CURVES, HISTOGRAMS})
+        self.notify(f"preset {name} started")
+
+    # ------------------------------------------------------------------ palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in PALETTE:
+            yield SystemCommand(title, help_text, partial(self.run_action, action))
+
+    # ------------------------------------------------------------------ quitting
+    async def action_quit(self) -> None:
+        await self.shutdown()
+        self.exit(0)
+
+    async def shutdown(self) -> None:
+        """Stop the producer and wait for it (the run log closes) before the app exits."""
+        self.source.stop()
+        await asyncio.to_thread(self.source.wait, QUIT_TIMEOUT_S)
+
+    async def on_unmount(self) -> None:
+        # however the app goes away, the producer must not outlive it, and the log must be complete
+        await self.shutdown()
+
+    def _on_hangup(self) -> None:
+        # the SSH connection dropped (SIGHUP) or we were told to stop: finish the log, then leave
+        self.source.stop()
+        self.source.wait(QUIT_TIMEOUT_S)
+        self.exit(0)
+
+
+def make_app(
+    config: ExperimentConfig | None = None,
+    *,
+    data: Any = None,
+    data_dir: str | None = None,
+    log_dir: Path | None = None,
+    fps: float = 4.0,
+    events: Iterable[Any] | None = None,
+    run_dir: Path | None = None,
+    screenshot_dir: Path = Path("screenshots"),
+) -> InitApp:
+    """The dashboard for live training (``config``), a fixed event list (``events``) or a run log (``run_dir``)."""
+    if events is not None:
+        return InitApp(ReplaySource(events), fps=fps, screenshot_dir=screenshot_dir, threaded=False)
+    if run_dir is not None:
+        return InitApp(FollowSource(run_dir), fps=fps, screenshot_dir=screenshot_dir)
+    if config is None:
+        raise ValueError("make_app needs a config, events or a run directory")
+
+    def make_source(preset: str, previous: LiveSource) -> LiveSource:
+        from inittui.presets import get_preset
+
+        new_config = get_preset(preset).config(device=config.device, seed=config.seed)
+        return LiveSource(new_config, data=previous.data, data_dir=data_dir, log_dir=log_dir)
+
+    source = LiveSource(config, data=data, data_dir=data_dir, log_dir=log_dir)
+    return InitApp(source, fps=fps, make_source=make_source, screenshot_dir=screenshot_dir)
+
+
+def _run(app: InitApp) -> int:
+    try:
+        app.run()
+    finally:
+        # however the app ended (q, SIGHUP, an exception), training stops and the log is completed
+        app.source.stop()
+        app.source.wait(QUIT_TIMEOUT_S)
+    return 0 if app.return_code in (None, 0) else app.return_code
+
+
+def run_dashboard(config: ExperimentConfig, *, data_dir: str | None, log_dir: Path, fps: float) -> int:
+    return _run(make_app(config, data_dir=data_dir, log_dir=log_dir, fps=fps))
+
+
+def run_viewer(run_dir: Path, *, fps: float) -> int:
+    return _run(make_app(run_dir=run_dir, fps=fps))

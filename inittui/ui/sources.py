@@ -1,0 +1,166 @@
+"""Where the dashboard's events come from: live training, a run log being followed, or a fixed list.
+
+Each source's :meth:`run` blocks (the app calls it from a thread worker) and hands every event to ``sink``,
+which must be thread-safe. No Textual here: the sources are plain producers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inittui.config import ExperimentConfig
+from inittui.events import Event
+
+Sink = Callable[[Any], None]
+
+
+@dataclass
+class DataMissing:
+    """MNIST could not be loaded; the dashboard shows the probe instead."""
+
+    message: str
+
+
+@dataclass
+class ProbeReady:
+    results: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class LogOpened:
+    run_dir: Path
+
+
+@dataclass
+class SourceFailed:
+    message: str
+
+
+class Source:
+    read_only = True
+    engine: Any = None
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self.finished = threading.Event()
+
+    def run(self, sink: Sink) -> None:
+        try:
+            self._produce(sink)
+        except Exception as error:  # shown to the user, never a traceback over the dashboard
+            sink(SourceFailed(f"{type(error).__name__}: {error}"))
+        finally:
+            self.finished.set()
+
+    def _produce(self, sink: Sink) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float) -> bool:
+        return self.finished.wait(timeout)
+
+
+class ReplaySource(Source):
+    """A fixed list of events (snapshot tests, demos)."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        super().__init__()
+        self.events = list(events)
+
+    def _produce(self, sink: Sink) -> None:
+        for event in self.events:
+            sink(event)
+
+
+class FollowSource(Source):
+    """A run log, read from the start and followed while another process appends to it."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+
+    def _produce(self, sink: Sink) -> None:
+        from inittui.runlog import follow_events
+
+        sink(LogOpened(self.run_dir))
+        for event in follow_events(self.run_dir, self._stop.is_set):
+            sink(event)
+
+
+class LiveSource(Source):
+    """Loads MNIST, opens a run log and trains; without MNIST it runs the random-input probe instead."""
+
+    read_only = False
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        *,
+        data: Any = None,
+        data_dir: str | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.data = data
+        self.data_dir = data_dir
+        self.log_dir = log_dir
+        self.engine = None
+        self.log = None
+
+    def _produce(self, sink: Sink) -> None:
+        from inittui.data import DataError, load_mnist
+        from inittui.engine import Engine
+        from inittui.runlog import RunLog
+
+        data = self.data
+        if data is None:
+            try:
+                data = load_mnist(self.data_dir)
+            except DataError as error:
+                self.read_only = True
+                sink(DataMissing(str(error)))
+                sink(ProbeReady(self._probe()))
+                return
+            self.data = data
+        if self._stop.is_set():
+            return
+        log = RunLog.create(self.log_dir, self.config, {"dataset": data.description}) if self.log_dir else None
+        self.log = log
+        if log is not None:
+            sink(LogOpened(log.run_dir))
+
+        def emit(event: Event) -> None:
+            if log is not None:
+                log.write(event)
+            sink(event)
+
+        engine = Engine(self.config, data, emit, linger=True)
+        self.engine = engine
+        if self._stop.is_set():
+            engine.stop()
+        try:
+            engine.run()
+        finally:
+            if log is not None:
+                log.close()
+
+    def _probe(self) -> list[Any]:
+        from inittui.probe import run_probe
+
+        seen: list[tuple[str, str]] = []
+        for spec in self.config.runs:
+            if (spec.init, spec.activation) not in seen:
+                seen.append((spec.init, spec.activation))
+        return [run_probe([init], [activation], seed=self.config.seed)[0] for init, activation in seen]
+
+    def stop(self) -> None:
+        super().stop()
+        if self.engine is not None:
+            self.engine.stop()

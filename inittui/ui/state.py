@@ -1,0 +1,295 @@
+"""What the dashboard knows, folded from events: plain Python, no Textual.
+
+The UI thread drains the event queue into :class:`DashboardState` at the frame rate; widgets then draw the
+latest values. Everything is keyed by run id (runs come and go), never by position.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from inittui.events import (
+    HISTOGRAM_KINDS,
+    DeviceChanged,
+    Evaluation,
+    Event,
+    ExperimentFinished,
+    ExperimentStarted,
+    Histogram,
+    LayerStat,
+    LayerStats,
+    Notice,
+    RunInfo,
+    RunsChanged,
+    StateChanged,
+    TrainProgress,
+)
+
+# one colour per run id, the same in the table, the curves and the histograms
+RUN_COLOURS = (
+    "#e06c75",  # red
+    "#61afef",  # blue
+    "#98c379",  # green
+    "#e5c07b",  # yellow
+    "#c678dd",  # magenta
+    "#56b6c2",  # cyan
+    "#d19a66",  # orange
+    "#abb2bf",  # grey
+)
+# a curve keeps at most this many points; older ones are thinned by half when it fills up
+MAX_POINTS = 1500
+
+
+def run_colour(run_id: int) -> str:
+    return RUN_COLOURS[run_id % len(RUN_COLOURS)]
+
+
+@dataclass
+class LayerView:
+    """One hidden layer as the histogram panel draws it, from training statistics or from the probe."""
+
+    histograms: dict[str, Histogram]
+    measured: dict[str, float | None]
+    predicted: dict[str, float | None]
+    dead: float | None = None
+    saturated: float | None = None
+
+    @classmethod
+    def from_stat(cls, stat: LayerStat, predicted_std: float | None) -> LayerView:
+        return cls(
+            histograms=stat.histograms,
+            measured={
+                "activations": stat.std,
+                "preactivations": stat.preactivation_std,
+                "gradients": stat.grad_norm,
+                "weights": stat.weight_std,
+            },
+            predicted={"activations": predicted_std, "weights": stat.predicted_weight_std},
+            dead=stat.dead,
+            saturated=stat.saturated,
+        )
+
+
+@dataclass
+class Series:
+    """A curve: x and y as plain lists of floats, thinned when long."""
+
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+
+    def append(self, x: float, y: float) -> None:
+        self.x.append(x)
+        self.y.append(y)
+        if len(self.x) > MAX_POINTS:
+            self.x = self.x[::2]
+            self.y = self.y[::2]
+
+    def clear(self) -> None:
+        self.x.clear()
+        self.y.clear()
+
+
+@dataclass
+class RunState:
+    id: int
+    init: str
+    activation: str
+    status: str = "running"
+    step: int = 0
+    train_loss: float | None = None
+    train_acc: float | None = None
+    test_acc: float | None = None
+    best_test_acc: float | None = None
+    loss: Series = field(default_factory=Series)
+    accuracy: Series = field(default_factory=Series)
+    test: Series = field(default_factory=Series)
+    layers: list[LayerView] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.init}:{self.activation}"
+
+    @property
+    def colour(self) -> str:
+        return run_colour(self.id)
+
+    @property
+    def dead(self) -> float | None:
+        return _mean([layer.dead for layer in self.layers])
+
+    @property
+    def saturated(self) -> float | None:
+        return _mean([layer.saturated for layer in self.layers])
+
+    def reset(self) -> None:
+        """The run restarted: its history no longer applies."""
+        self.step = 0
+        self.train_loss = self.train_acc = self.test_acc = self.best_test_acc = None
+        self.loss.clear()
+        self.accuracy.clear()
+        self.test.clear()
+        self.layers = []
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(known) / len(known) if known else None
+
+
+# the parts of the screen an event can make stale
+HEADER, TABLE, CURVES, HISTOGRAMS = "header", "table", "curves", "histograms"
+
+
+class DashboardState:
+    """Folds events into the latest numbers per run; :meth:`apply` says which parts of the screen changed."""
+
+    def __init__(self) -> None:
+        self.runs: dict[int, RunState] = {}
+        self.config: dict[str, Any] = {}
+        self.preset = ""
+        self.device = ""
+        self.device_name = ""
+        self.dataset = ""
+        self.state = "starting"
+        self.step = 0
+        self.epoch = 0.0
+        self.total_steps = 0
+        self.steps_per_epoch = 1
+        self.samples_per_s = 0.0
+        self.elapsed_s = 0.0
+        self.notices: list[Notice] = []
+        self.finished: ExperimentFinished | None = None
+        self.probe = False
+
+    # ------------------------------------------------------------------ folding
+    def apply(self, event: Event) -> set[str]:
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        return handler(event) if handler is not None else set()
+
+    def _sync_runs(self, infos: list[RunInfo]) -> None:
+        runs: dict[int, RunState] = {}
+        for info in infos:
+            run = self.runs.get(info.id)
+            if run is None:
+                run = RunState(info.id, info.init, info.activation)
+            elif (run.init, run.activation) != (info.init, info.activation) or info.step < run.step:
+                run.reset()
+            run.init, run.activation, run.status, run.step = info.init, info.activation, info.status, info.step
+            runs[info.id] = run
+        self.runs = runs
+
+    def _on_ExperimentStarted(self, event: ExperimentStarted) -> set[str]:
+        self.__init__()
+        self.config = event.config
+        self.preset = str(event.config.get("preset", ""))
+        self.device, self.device_name = event.device, event.device_name
+        self.dataset = event.dataset
+        self.total_steps, self.steps_per_epoch = event.total_steps, max(event.steps_per_epoch, 1)
+        self.state = "running"
+        self._sync_runs(event.runs)
+        return {HEADER, TABLE, CURVES, HISTOGRAMS}
+
+    def _on_RunsChanged(self, event: RunsChanged) -> set[str]:
+        self._sync_runs(event.runs)
+        return {TABLE, CURVES, HISTOGRAMS}
+
+    def _on_TrainProgress(self, event: TrainProgress) -> set[str]:
+        self.step, self.epoch = event.step, event.epoch
+        self.samples_per_s, self.elapsed_s = event.samples_per_s, event.elapsed_s
+        for run_id, run_step, losses, accuracies in zip(event.run_ids, event.run_steps, event.losses, event.accuracies):
+            run = self.runs.get(run_id)
+            if run is None:
+                continue
+            if run_step < run.step:
+                run.reset()
+            run.step = run_step
+            known = [v for v in losses if v is not None]
+            if known:
+                run.train_loss = known[-1]
+                run.loss.append(run_step, sum(known) / len(known))
+            hits = [v for v in accuracies if v is not None]
+            if hits:
+                run.train_acc = sum(hits) / len(hits)
+                run.accuracy.append(run_step, run.train_acc)
+        return {HEADER, TABLE, CURVES}
+
+    def _on_LayerStats(self, event: LayerStats) -> set[str]:
+        for index, (run_id, layers) in enumerate(zip(event.run_ids, event.layers)):
+            run = self.runs.get(run_id)
+            if run is None:
+                continue
+            predicted = event.predicted_std[index] if index < len(event.predicted_std) else []
+            run.layers = [
+                LayerView.from_stat(stat, predicted[layer] if layer < len(predicted) else None)
+                for layer, stat in enumerate(layers)
+            ]
+        return {TABLE, HISTOGRAMS}
+
+    def _on_Evaluation(self, event: Evaluation) -> set[str]:
+        for run_id, accuracy in zip(event.run_ids, event.test_acc):
+            run = self.runs.get(run_id)
+            if run is None or accuracy is None:
+                continue
+            run.test_acc = accuracy
+            run.best_test_acc = accuracy if run.best_test_acc is None else max(run.best_test_acc, accuracy)
+            run.test.append(run.step, accuracy)
+        return {TABLE, CURVES}
+
+    def _on_StateChanged(self, event: StateChanged) -> set[str]:
+        self.state = event.state
+        return {HEADER, TABLE}
+
+    def _on_DeviceChanged(self, event: DeviceChanged) -> set[str]:
+        self.device, self.device_name = event.device, event.device_name
+        return {HEADER}
+
+    def _on_Notice(self, event: Notice) -> set[str]:
+        self.notices.append(event)
+        return set()
+
+    def _on_ExperimentFinished(self, event: ExperimentFinished) -> set[str]:
+        self.finished = event
+        self.state = event.status
+        self.step = event.step
+        for result in event.results:
+            run = self.runs.get(result.id)
+            if run is not None and run.status == "running" and event.status != "done":
+                run.status = event.status
+        return {HEADER, TABLE}
+
+    # ------------------------------------------------------------------ probe (no data)
+    def show_probe(self, results: list[Any], dataset: str) -> None:
+        """The random-input probe in place of training: one pseudo-run per probed init:activation."""
+        self.__init__()
+        self.probe = True
+        self.state = "probe"
+        self.dataset = dataset
+        self.preset = "probe"
+        for run_id, result in enumerate(results):
+            run = RunState(run_id, result.init, result.activation, status="probe")
+            run.layers = [
+                LayerView(
+                    histograms={"activations": layer.histogram},
+                    measured={"activations": layer.std},
+                    predicted={"activations": layer.predicted_std},
+                    dead=layer.dead,
+                    saturated=layer.saturated,
+                )
+                for layer in result.layers
+            ]
+            self.runs[run_id] = run
+
+    # ------------------------------------------------------------------ views
+    def run_status(self, run: RunState) -> str:
+        """What the table shows: an experiment-wide pause shows on every running run."""
+        if run.status == "running" and self.state in ("paused", "stopped"):
+            return self.state
+        return run.status
+
+    def run_epoch(self, run: RunState) -> float:
+        return run.step / self.steps_per_epoch
+
+
+__all__ = ["DashboardState", "HISTOGRAM_KINDS", "LayerView", "RunState", "Series", "run_colour"]

@@ -1,0 +1,365 @@
+"""Pilot tests of the dashboard: every key, checked on the screen and in the engine's state.
+
+The app trains a real Engine on small random tensors (fast); nothing here needs MNIST.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.data import MNISTData
+from inittui.engine import Engine, available_devices
+from inittui.presets import get_preset
+from inittui.runlog import EVENTS_FILE, RunLog, read_events
+from inittui.ui.app import InitApp, make_app
+from inittui.ui.help_screen import HelpScreen
+from inittui.ui.histograms import LayerHistograms
+from inittui.ui.preset_screen import PresetScreen
+from inittui.ui.runs_table import RunsTable
+from inittui.ui.status_bar import StatusBar
+
+SIZE = (120, 40)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    # two training threads on a 2-core machine plus the UI thread make timings erratic
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def random_data(train: int = 2000, test: int = 500) -> MNISTData:
+    generator = torch.Generator().manual_seed(0)
+    return MNISTData(
+        torch.randn(train, 784, generator=generator),
+        torch.randint(10, (train,), generator=generator),
+        torch.randn(test, 784, generator=generator),
+        torch.randint(10, (test,), generator=generator),
+        "random",
+    )
+
+
+def small_config(preset: str = "compare", **overrides):
+    values = dict(width=16, depth=3, steps=1_000_000, stats_every=5, batch_size=64, device="cpu")
+    values.update(overrides)
+    return get_preset(preset).config(**values)
+
+
+def live_app(tmp_path: Path, **overrides) -> InitApp:
+    app = make_app(small_config(**overrides), data=random_data(), log_dir=tmp_path / "runs", fps=20,
+                   screenshot_dir=tmp_path / "shots")
+    app.notes = []  # type: ignore[attr-defined]
+    original = app.notify
+
+    def notify(message, *args, **kwargs):
+        app.notes.append(str(message))  # type: ignore[attr-defined]
+        return original(message, *args, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return app
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+async def started(pilot, app: InitApp, steps: int = 8) -> Engine:
+    await wait_for(pilot, lambda: app.source.engine is not None and app.source.engine.step >= steps)
+    await wait_for(pilot, lambda: app.query_one(RunsTable).row_count == len(app.source.engine.runs))
+    return app.source.engine
+
+
+def cell(app: InitApp, run_id: int, column: str) -> str:
+    return str(app.query_one(RunsTable).get_cell(str(run_id), column))
+
+
+def engine_run(engine: Engine, run_id: int):
+    return next(run for run in engine.runs if run.id == run_id)
+
+
+def status_text(app: InitApp) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+async def test_dashboard_shows_runs_curves_histograms_and_logs(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await started(pilot, app)
+        await wait_for(pilot, lambda: app.query_one(LayerHistograms).panels)
+        table = app.query_one(RunsTable)
+        assert table.row_count == 6
+        assert cell(app, 1, "init") == "xavier" and cell(app, 1, "activation") == "tanh"
+        assert len(app.query_one(LayerHistograms).panels) == 3  # one per hidden layer
+        assert app.state.runs[0].loss.x, "loss curve has points"
+        assert "running" in status_text(app) and "CPU" in status_text(app)
+        assert engine.step > 0
+    events = [json.loads(line)["type"] for line in (next((tmp_path / "runs").iterdir()) / EVENTS_FILE).open()]
+    assert events[0] == "started" and "progress" in events and events[-1] == "finished"
+
+
+async def test_frame_rate_caps_redraws(tmp_path):
+    app = live_app(tmp_path, stats_every=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        frames, applied = app.frames, app.events_applied
+        await pilot.pause(1.0)
+        # many events per second, but at most about fps redraws (plus a few control-event wake-ups)
+        assert app.events_applied - applied > app.frames - frames
+        assert app.frames - frames <= 20 * 1.0 + 5
+
+
+@pytest.mark.parametrize(("key", "step"), [("i", 1), ("I", -1)])
+async def test_init_keys_restart_only_the_selected_run(tmp_path, key, step):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await started(pilot, app)
+        await pilot.press("j")
+        assert app.query_one(RunsTable).selected_run_id == 1
+        before = {run.id: run.step for run in engine.runs}
+        await pilot.press(key)
+        expected = INITIALIZER_NAMES[(INITIALIZER_NAMES.index("xavier") + step) % len(INITIALIZER_NAMES)]
+        assert cell(app, 1, "init") == expected  # on screen at once
+        await wait_for(pilot, lambda: engine_run(engine, 1).init == expected)
+        await wait_for(pilot, lambda: engine_run(engine, 0).step > before[0] + 5)
+        assert engine_run(engine, 1).step < engine_run(engine, 0).step  # restarted
+        assert engine_run(engine, 2).step > before[2]  # the others kept going
+        assert engine_run(engine, 1).activation == "tanh"
+
+
+@pytest.mark.parametrize(("key", "step"), [("a", 1), ("A", -1)])
+async def test_activation_keys(tmp_path, key, step):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await started(pilot, app)
+        await pilot.press("k")  # already at the top: stays on run 0
+        before = engine_run(engine, 3).step
+        await pilot.press(key)
+        expected = ACTIVATION_NAMES[(ACTIVATION_NAMES.index("tanh") + step) % len(ACTIVATION_NAMES)]
+        assert cell(app, 0, "activation") == expected
+        await wait_for(pilot, lambda: engine_run(engine, 0).activation == expected)
+        await wait_for(pilot, lambda: engine_run(engine, 3).step > before)
+        assert engine_run(engine, 0).init == "normal-0.01"
+
+
+async def test_histogram_source_and_compare(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        widget = app.query_one(LayerHistograms)
+        await wait_for(pilot, lambda: widget.panels and widget.panels[0].histogram is not None)
+        assert str(widget.border_title).startswith("activations")
+        for kind in ("preactivations", "gradients", "weights", "activations"):
+            await pilot.press("h")
+            assert str(widget.border_title).startswith(kind)
+        await pilot.press("h")
+        await pilot.press("c")
+        assert "every run" in str(widget.border_title) and "layer 3" in str(widget.border_title)
+        assert len(widget.panels) == 6 and widget.panels[0].histogram is not None
+        await pilot.press("l")
+        assert "layer 1" in str(widget.border_title)
+        await pilot.press("c")
+        assert len(widget.panels) == 3
+
+
+async def test_add_and_remove_runs(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await started(pilot, app)
+        await pilot.press("j", "j")  # run 2: he:tanh
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: len(engine.runs) == 7)
+        await wait_for(pilot, lambda: app.query_one(RunsTable).row_count == 7)
+        assert cell(app, 6, "init") == "he-uniform" and cell(app, 6, "activation") == "tanh"
+        assert app.query_one(RunsTable).selected_run_id == 2  # selection follows the run id
+        await pilot.press("minus")
+        assert app.query_one(RunsTable).row_count == 6
+        await wait_for(pilot, lambda: 2 not in [run.id for run in engine.runs])
+        assert app.query_one(RunsTable).selected_run_id != 2
+
+
+async def test_space_pauses_and_resumes(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await started(pilot, app)
+        await pilot.press("space")
+        assert cell(app, 0, "status") == "paused" and "paused" in status_text(app)
+        await wait_for(pilot, lambda: engine.paused)
+        step = engine.step
+        await pilot.pause(0.3)
+        assert engine.step == step
+        await pilot.press("space")
+        await wait_for(pilot, lambda: engine.step > step)
+        assert cell(app, 0, "status") == "running"
+
+
+async def test_restart_run_and_restart_all(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await started(pilot, app, steps=20)
+        await pilot.press("j")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: engine_run(engine, 1).step < engine_run(engine, 0).step - 10)
+        assert engine.config.runs[1].init == "xavier"
+        await wait_for(pilot, lambda: engine.step > 40)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: max(run.step for run in engine.runs) < engine.step - 30)
+
+
+async def test_device_key(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await started(pilot, app)
+        await pilot.press("d")
+        if len(available_devices()) == 1:
+            assert any("only one device" in note for note in app.notes)
+            assert str(engine.device) == "cpu"
+        else:
+            await wait_for(pilot, lambda: str(engine.device) == "cuda:0")
+            await wait_for(pilot, lambda: app.state.device == "cuda:0")
+            step = engine.step
+            await wait_for(pilot, lambda: engine.step > step + 5)
+
+
+async def test_preset_modal_starts_another_experiment(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        old = await started(pilot, app)
+        await pilot.press("p")
+        assert isinstance(app.screen, PresetScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, PresetScreen)
+        await pilot.press("p")
+        await pilot.press("down", "enter")  # compare → book
+        await wait_for(pilot, lambda: app.source.engine is not None and app.source.engine is not old)
+        assert old.stopped
+        await wait_for(pilot, lambda: app.query_one(RunsTable).row_count == 3)
+        assert app.source.engine.config.preset == "book"
+        assert cell(app, 0, "init") == "normal-0.01" and "book" in status_text(app)
+
+
+async def test_screenshot_key(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("s")
+        shots = list((tmp_path / "shots").glob("*.svg"))
+        assert len(shots) == 1 and shots[0].read_text().lstrip().startswith("<svg")
+        assert any(str(shots[0]) in note for note in app.notes)
+
+
+async def test_help_screen_lists_keys_and_formulas(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        from inittui.ui.help_screen import help_markdown
+
+        text = help_markdown([])
+        assert "W ~ N(0, 2/n_in)" in text and "lsuv" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_every_action(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE):
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+    for title in ("Next initialiser", "Previous activation", "Histogram source", "Compare mode", "Add run",
+                  "Remove run", "Pause / resume", "Restart run", "Restart all", "Next device", "Choose preset",
+                  "Save SVG screenshot", "Keys and formulas"):
+        assert title in titles
+
+
+async def test_q_stops_training_and_completes_the_log(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        began = time.monotonic()
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.source.finished.is_set(), timeout=2)
+        assert time.monotonic() - began < 2
+    run_dir = next((tmp_path / "runs").iterdir())
+    events = read_events(run_dir)
+    assert events[-1].type == "finished" and events[-1].status == "stopped"
+
+
+async def test_without_mnist_shows_the_probe(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    app = make_app(small_config(), data_dir=str(empty), log_dir=tmp_path / "runs", fps=20)
+    notes: list[str] = []
+    original = app.notify
+    app.notify = lambda message, *a, **k: (notes.append(str(message)), original(message, *a, **k))[1]  # type: ignore
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.state.probe, timeout=30)
+        widget = app.query_one(LayerHistograms)
+        assert app.query_one(RunsTable).row_count == 6
+        assert len(widget.panels) == 5 and widget.panels[0].histogram is not None
+        assert "probe" in str(widget.border_title)
+        assert any("--data-dir" in note for note in notes)
+        await pilot.press("i")
+        assert any("read-only" in note for note in notes)
+        await pilot.press("j", "c")
+        assert len(widget.panels) == 6
+
+
+def _write_log(run_dir_parent: Path, steps: int, started_event: threading.Event | None = None) -> Path:
+    config = small_config(steps=steps)
+    log = RunLog.create(run_dir_parent, config, {"dataset": "random"})
+
+    def emit(event):
+        log.write(event)
+        if started_event is not None and event.type == "progress":
+            started_event.set()
+            time.sleep(0.01)  # a slow writer, so the viewer sees the log grow
+
+    try:
+        Engine(config, random_data(), emit).run()
+    finally:
+        log.close()
+    return log.run_dir
+
+
+async def test_viewer_reads_a_finished_log(tmp_path):
+    run_dir = _write_log(tmp_path, steps=40)
+    app = make_app(run_dir=run_dir, fps=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.state.finished is not None)
+        await pilot.pause(0.1)
+        assert app.query_one(RunsTable).row_count == 6
+        assert cell(app, 0, "step") == "40" and cell(app, 0, "status") == "done"
+        assert "read-only" in status_text(app)
+        await pilot.press("i")
+        assert cell(app, 0, "init") == "normal-0.01"  # nothing changes in a viewer
+        await pilot.press("q")
+
+
+async def test_viewer_follows_a_log_being_written(tmp_path):
+    first = threading.Event()
+    holder: dict[str, Path] = {}
+    writer = threading.Thread(target=lambda: holder.setdefault("dir", _write_log(tmp_path, 300, first)))
+    writer.start()
+    try:
+        assert first.wait(30)
+        run_dir = next(tmp_path.iterdir())
+        app = make_app(run_dir=run_dir, fps=20)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.state.runs and app.state.step > 0, timeout=20)
+            seen = app.state.step
+            await wait_for(pilot, lambda: app.state.finished is not None, timeout=60)
+            assert app.state.step > seen and app.state.step == 300
+    finally:
+        writer.join()
