@@ -264,21 +264,19 @@ class Engine:
 
     def _command_restart(self, run_id: int) -> None:
         position = self._position(run_id)
-        if position is None:
-            return
-        self._flush_progress()
-        with self._lock:
-            self._runs[position].generation += 1
-            self._reinitialise([position])
-        self._rebuild_run_tensors()
-        self._runs_changed("restart")
+        if position is not None:
+            self._restart([position])
 
     def _command_restart_all(self) -> None:
+        self._restart(list(range(len(self._runs))))
+
+    def _restart(self, positions: list[int]) -> None:
+        """Fresh draws of weights (a new generation) and optimiser state for the runs at ``positions``."""
         self._flush_progress()
         with self._lock:
-            for run in self._runs:
-                run.generation += 1
-            self._reinitialise(list(range(len(self._runs))))
+            for position in positions:
+                self._runs[position].generation += 1
+            self._reinitialise(positions)
         self._rebuild_run_tensors()
         self._runs_changed("restart")
 
@@ -288,10 +286,7 @@ class Engine:
             return
         run = self._runs[position]
         spec = RunSpec(init or run.spec.init, activation or run.spec.activation)
-        try:
-            spec.validate()
-        except ConfigError as error:
-            self.emit(Notice(str(error), "error"))
+        if not self._valid(spec):
             return
         self._flush_progress()
         with self._lock:
@@ -301,11 +296,16 @@ class Engine:
         self._rebuild_run_tensors()
         self._runs_changed("changed")
 
-    def _command_add(self, spec: RunSpec) -> None:
+    def _valid(self, spec: RunSpec) -> bool:
         try:
             spec.validate()
         except ConfigError as error:
             self.emit(Notice(str(error), "error"))
+            return False
+        return True
+
+    def _command_add(self, spec: RunSpec) -> None:
+        if not self._valid(spec):
             return
         self._flush_progress()
         with self._lock:
