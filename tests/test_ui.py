@@ -68,6 +68,23 @@ def live_app(tmp_path: Path, **overrides) -> InitApp:
     return app
 
 
+async def press(pilot, *keys: str) -> None:
+    """Like ``pilot.press`` without its wait for an idle CPU (training keeps the CPU busy: 2 s a key)."""
+    from textual import events
+    from textual.app import _character_to_key
+
+    app = pilot.app
+    for key in keys:
+        char = key if len(key) == 1 else {"space": " ", "plus": "+", "minus": "-", "question_mark": "?"}.get(key)
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+        await pilot._wait_for_screen()
+        await pilot.pause(0.01)
+
+
 async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -126,10 +143,10 @@ async def test_init_keys_restart_only_the_selected_run(tmp_path, key, step):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         engine = await started(pilot, app)
-        await pilot.press("j")
+        await press(pilot, "j")
         assert app.query_one(RunsTable).selected_run_id == 1
         before = {run.id: run.step for run in engine.runs}
-        await pilot.press(key)
+        await press(pilot, key)
         expected = INITIALIZER_NAMES[(INITIALIZER_NAMES.index("xavier") + step) % len(INITIALIZER_NAMES)]
         assert cell(app, 1, "init") == expected  # on screen at once
         await wait_for(pilot, lambda: engine_run(engine, 1).init == expected)
@@ -144,9 +161,9 @@ async def test_activation_keys(tmp_path, key, step):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         engine = await started(pilot, app)
-        await pilot.press("k")  # already at the top: stays on run 0
+        await press(pilot, "k")  # already at the top: stays on run 0
         before = engine_run(engine, 3).step
-        await pilot.press(key)
+        await press(pilot, key)
         expected = ACTIVATION_NAMES[(ACTIVATION_NAMES.index("tanh") + step) % len(ACTIVATION_NAMES)]
         assert cell(app, 0, "activation") == expected
         await wait_for(pilot, lambda: engine_run(engine, 0).activation == expected)
@@ -162,15 +179,15 @@ async def test_histogram_source_and_compare(tmp_path):
         await wait_for(pilot, lambda: widget.panels and widget.panels[0].histogram is not None)
         assert str(widget.border_title).startswith("activations")
         for kind in ("preactivations", "gradients", "weights", "activations"):
-            await pilot.press("h")
+            await press(pilot, "h")
             assert str(widget.border_title).startswith(kind)
-        await pilot.press("h")
-        await pilot.press("c")
+        await press(pilot, "h")
+        await press(pilot, "c")
         assert "every run" in str(widget.border_title) and "layer 3" in str(widget.border_title)
         assert len(widget.panels) == 6 and widget.panels[0].histogram is not None
-        await pilot.press("l")
+        await press(pilot, "l")
         assert "layer 1" in str(widget.border_title)
-        await pilot.press("c")
+        await press(pilot, "c")
         assert len(widget.panels) == 3
 
 
@@ -178,13 +195,13 @@ async def test_add_and_remove_runs(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         engine = await started(pilot, app)
-        await pilot.press("j", "j")  # run 2: he:tanh
-        await pilot.press("plus")
+        await press(pilot, "j", "j")  # run 2: he:tanh
+        await press(pilot, "plus")
         await wait_for(pilot, lambda: len(engine.runs) == 7)
         await wait_for(pilot, lambda: app.query_one(RunsTable).row_count == 7)
         assert cell(app, 6, "init") == "he-uniform" and cell(app, 6, "activation") == "tanh"
         assert app.query_one(RunsTable).selected_run_id == 2  # selection follows the run id
-        await pilot.press("minus")
+        await press(pilot, "minus")
         assert app.query_one(RunsTable).row_count == 6
         await wait_for(pilot, lambda: 2 not in [run.id for run in engine.runs])
         assert app.query_one(RunsTable).selected_run_id != 2
@@ -194,13 +211,13 @@ async def test_space_pauses_and_resumes(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         engine = await started(pilot, app)
-        await pilot.press("space")
+        await press(pilot, "space")
         assert cell(app, 0, "status") == "paused" and "paused" in status_text(app)
         await wait_for(pilot, lambda: engine.paused)
         step = engine.step
         await pilot.pause(0.3)
         assert engine.step == step
-        await pilot.press("space")
+        await press(pilot, "space")
         await wait_for(pilot, lambda: engine.step > step)
         assert cell(app, 0, "status") == "running"
 
@@ -209,12 +226,12 @@ async def test_restart_run_and_restart_all(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         engine = await started(pilot, app, steps=20)
-        await pilot.press("j")
-        await pilot.press("r")
+        await press(pilot, "j")
+        await press(pilot, "r")
         await wait_for(pilot, lambda: engine_run(engine, 1).step < engine_run(engine, 0).step - 10)
         assert engine.config.runs[1].init == "xavier"
         await wait_for(pilot, lambda: engine.step > 40)
-        await pilot.press("R")
+        await press(pilot, "R")
         await wait_for(pilot, lambda: max(run.step for run in engine.runs) < engine.step - 30)
 
 
@@ -222,7 +239,7 @@ async def test_device_key(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         engine = await started(pilot, app)
-        await pilot.press("d")
+        await press(pilot, "d")
         if len(available_devices()) == 1:
             assert any("only one device" in note for note in app.notes)
             assert str(engine.device) == "cpu"
@@ -237,12 +254,12 @@ async def test_preset_modal_starts_another_experiment(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         old = await started(pilot, app)
-        await pilot.press("p")
+        await press(pilot, "p")
         assert isinstance(app.screen, PresetScreen)
-        await pilot.press("escape")
+        await press(pilot, "escape")
         assert not isinstance(app.screen, PresetScreen)
-        await pilot.press("p")
-        await pilot.press("down", "enter")  # compare → book
+        await press(pilot, "p")
+        await press(pilot, "down", "enter")  # compare → book
         await wait_for(pilot, lambda: app.source.engine is not None and app.source.engine is not old)
         assert old.stopped
         await wait_for(pilot, lambda: app.query_one(RunsTable).row_count == 3)
@@ -254,7 +271,7 @@ async def test_screenshot_key(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        await pilot.press("s")
+        await press(pilot, "s")
         shots = list((tmp_path / "shots").glob("*.svg"))
         assert len(shots) == 1 and shots[0].read_text().lstrip().startswith("<svg")
         assert any(str(shots[0]) in note for note in app.notes)
@@ -263,13 +280,13 @@ async def test_screenshot_key(tmp_path):
 async def test_help_screen_lists_keys_and_formulas(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("question_mark")
+        await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         from inittui.ui.help_screen import help_markdown
 
         text = help_markdown([])
         assert "W ~ N(0, 2/n_in)" in text and "lsuv" in text
-        await pilot.press("escape")
+        await press(pilot, "escape")
         assert not isinstance(app.screen, HelpScreen)
 
 
@@ -288,7 +305,7 @@ async def test_q_stops_training_and_completes_the_log(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
         began = time.monotonic()
-        await pilot.press("q")
+        await press(pilot, "q")
         await wait_for(pilot, lambda: app.source.finished.is_set(), timeout=2)
         assert time.monotonic() - began < 2
     run_dir = next((tmp_path / "runs").iterdir())
@@ -310,9 +327,9 @@ async def test_without_mnist_shows_the_probe(tmp_path):
         assert len(widget.panels) == 5 and widget.panels[0].histogram is not None
         assert "probe" in str(widget.border_title)
         assert any("--data-dir" in note for note in notes)
-        await pilot.press("i")
+        await press(pilot, "i")
         assert any("read-only" in note for note in notes)
-        await pilot.press("j", "c")
+        await press(pilot, "j", "c")
         assert len(widget.panels) == 6
 
 
@@ -342,9 +359,9 @@ async def test_viewer_reads_a_finished_log(tmp_path):
         assert app.query_one(RunsTable).row_count == 6
         assert cell(app, 0, "step") == "40" and cell(app, 0, "status") == "done"
         assert "read-only" in status_text(app)
-        await pilot.press("i")
+        await press(pilot, "i")
         assert cell(app, 0, "init") == "normal-0.01"  # nothing changes in a viewer
-        await pilot.press("q")
+        await press(pilot, "q")
 
 
 async def test_viewer_follows_a_log_being_written(tmp_path):

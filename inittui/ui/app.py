@@ -37,6 +37,7 @@ from inittui.ui.sources import (
     Source,
     SourceFailed,
 )
+from inittui.ui.status_bar import StatusBar
 from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, RunState
 
 # events that arrive often and are only drawn at the frame rate; everything else wakes the UI at once
@@ -151,22 +152,27 @@ class InitApp(App):
         self.data_message = ""
         self.frames = 0
         self.events_applied = 0
+        self._closing_down = False
+        # the widgets, kept by reference: a modal screen on top must not hide them from the redraw
+        self.status_bar = StatusBar(id="status")
+        self.table = RunsTable(id="runs")
+        self.loss_plot = CurvePlot("train loss", ycap=LOSS_CAP, id="loss")
+        self.accuracy_plot = CurvePlot("accuracy: train ─, test ●", ylim=(0.0, 1.0), id="accuracy")
+        self.histograms = LayerHistograms(id="histograms")
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        from inittui.ui.status_bar import StatusBar
-
         yield Header(show_clock=False, icon="≋")
-        yield StatusBar(id="status")
-        yield RunsTable(id="runs")
+        yield self.status_bar
+        yield self.table
         with Horizontal(id="curves"):
-            yield CurvePlot("train loss", ycap=LOSS_CAP, id="loss")
-            yield CurvePlot("accuracy: train ─, test ●", ylim=(0.0, 1.0), id="accuracy")
-        yield LayerHistograms(id="histograms")
+            yield self.loss_plot
+            yield self.accuracy_plot
+        yield self.histograms
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.query_one(RunsTable).focus()
+        self.table.focus()
         self._start(self.source)
         self.set_interval(1.0 / self.fps, self.drain)
         self.redraw({HEADER, TABLE, CURVES, HISTOGRAMS})
@@ -204,6 +210,8 @@ class InitApp(App):
 
     def drain(self) -> None:
         """Fold every queued event into the state, then redraw each stale part once with the latest data."""
+        if self._closing_down:
+            return
         dirty: set[str] = set()
         while True:
             try:
@@ -254,8 +262,6 @@ class InitApp(App):
         self.frames += 1
         state = self.state
         if HEADER in dirty:
-            from inittui.ui.status_bar import StatusBar
-
             self.sub_title = f"{state.preset or '…'} · {state.state}"
             extra = ""
             if self.source.read_only and isinstance(self.source, FollowSource):
@@ -264,13 +270,13 @@ class InitApp(App):
                 extra = "no MNIST: --data-dir DIR or INITTUI_DATA_DIR"
             elif self.run_dir is not None:
                 extra = f"log {self.run_dir}"
-            self.query_one(StatusBar).show(state, self.device_label(), extra)
+            self.status_bar.show(state, self.device_label(), extra)
         if TABLE in dirty:
-            self.query_one(RunsTable).show(state)
+            self.table.show(state)
         if CURVES in dirty:
             runs = list(state.runs.values())
-            self.query_one("#loss", CurvePlot).show([Curve(run.colour, run.loss) for run in runs])
-            self.query_one("#accuracy", CurvePlot).show(
+            self.loss_plot.show([Curve(run.colour, run.loss) for run in runs])
+            self.accuracy_plot.show(
                 [Curve(run.colour, run.accuracy) for run in runs] + [Curve(run.colour, run.test, "●") for run in runs]
             )
         if HISTOGRAMS in dirty:
@@ -278,7 +284,7 @@ class InitApp(App):
 
     def _draw_histograms(self) -> None:
         state = self.state
-        widget = self.query_one(LayerHistograms)
+        widget = self.histograms
         kind = self.kind
         label = "|g|" if kind == "gradients" else "σ"
         source_name = "probe: activations on random input" if state.probe else kind
@@ -307,7 +313,7 @@ class InitApp(App):
 
     # ------------------------------------------------------------------ selection
     def selected_run(self) -> RunState | None:
-        run_id = self.query_one(RunsTable).selected_run_id
+        run_id = self.table.selected_run_id
         return self.state.runs.get(run_id) if run_id is not None else None
 
     @on(RunsTable.RowHighlighted)
@@ -316,10 +322,10 @@ class InitApp(App):
             self._draw_histograms()
 
     def action_select_next(self) -> None:
-        self.query_one(RunsTable).action_cursor_down()
+        self.table.action_cursor_down()
 
     def action_select_previous(self) -> None:
-        self.query_one(RunsTable).action_cursor_up()
+        self.table.action_cursor_up()
 
     # ------------------------------------------------------------------ commands to the engine
     def _engine(self) -> Any:
@@ -478,6 +484,7 @@ class InitApp(App):
 
     async def shutdown(self) -> None:
         """Stop the producer and wait for it (the run log closes) before the app exits."""
+        self._closing_down = True
         self.source.stop()
         await asyncio.to_thread(self.source.wait, QUIT_TIMEOUT_S)
 
