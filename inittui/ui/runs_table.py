@@ -31,6 +31,17 @@ def _percent(value: float | None) -> str:
     return "100" if value >= 0.9995 else f"{100 * value:.1f}"
 
 
+def _loss(value: float | None) -> str:
+    """At most 5 characters, so the column never overflows."""
+    if value is None:
+        return "–"
+    if abs(value) < 10:
+        return f"{value:.3f}"
+    if abs(value) < 1000:
+        return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+    return f"{value:.0e}".replace("e+0", "e")
+
+
 def _epoch(value: float) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
@@ -51,7 +62,7 @@ def row_cells(state: DashboardState, run: RunState) -> dict[str, str | Text]:
         "status": Text(status, style=STATUS_STYLES.get(status, "")),
         "epoch": _epoch(state.run_epoch(run)),
         "step": f"{run.step:,}",
-        "loss": "–" if run.train_loss is None else f"{run.train_loss:.3f}",
+        "loss": _loss(run.train_loss),
         "acc": _percent(run.train_acc),
         "test": _percent(run.test_acc),
         "best": _percent(run.best_test_acc),

@@ -1,0 +1,112 @@
+"""Snapshot tests of the dashboard, fed a fixed synthetic event stream (no live training, no wall clock).
+
+Update the stored SVGs after a deliberate change with ``pytest tests/test_ui_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from inittui.events import (
+    Evaluation,
+    ExperimentStarted,
+    Histogram,
+    LayerStat,
+    LayerStats,
+    RunInfo,
+    TrainProgress,
+)
+from inittui.presets import get_preset
+from inittui.ui.app import make_app
+
+STEPS_PER_EPOCH = 469
+CHUNK = 25
+BINS = 40
+# per run: how fast the loss falls, and how the activation std changes from layer to layer
+RUNS = (
+    ("normal-0.01", "tanh", 0.0, 0.1),
+    ("xavier", "tanh", 1.0, 0.85),
+    ("he", "tanh", 1.1, 1.0),
+    ("normal-0.01", "relu", 0.0, 0.07),
+    ("xavier", "relu", 0.9, 0.7),
+    ("he", "relu", 1.3, 1.0),
+)
+
+
+def _gaussian(low: float, high: float, mean: float, std: float, total: int = 5000) -> Histogram:
+    width = (high - low) / BINS
+    weights = [math.exp(-0.5 * ((low + (i + 0.5) * width - mean) / max(std, 1e-6)) ** 2) for i in range(BINS)]
+    if sum(weights) < 1e-9:  # narrower than a bin: everything in the bin holding the mean
+        weights[min(BINS - 1, max(0, int((mean - low) / width)))] = 1.0
+    scale = total / sum(weights)
+    return Histogram(low, high, [round(w * scale) for w in weights])
+
+
+def _loss(speed: float, step: int) -> float:
+    return 2.3026 if speed == 0 else 0.25 + 2.05 * math.exp(-speed * step / 300)
+
+
+def _layers(activation: str, factor: float) -> list[LayerStat]:
+    layers = []
+    std = 0.6 if activation == "tanh" else 0.8
+    for _ in range(5):
+        low, high = (-1.0, 1.0) if activation == "tanh" else (0.0, 3.0)
+        mean = 0.0 if activation == "tanh" else std * 0.6
+        hists = {
+            "activations": _gaussian(low, high, mean, std),
+            "preactivations": _gaussian(-3.0, 3.0, 0.0, std * 1.2),
+            "gradients": _gaussian(-0.01, 0.01, 0.0, 0.002),
+            "weights": _gaussian(-0.4, 0.4, 0.0, 0.1),
+        }
+        dead = None if activation == "tanh" else 0.02
+        saturated = 0.01 if activation == "tanh" else None
+        layers.append(LayerStat(mean, std, dead, saturated, std * 1.2, 0.1, 0.1, 0.003, hists))
+        std *= factor
+    return layers
+
+
+def synthetic_events() -> list:
+    config = get_preset("compare").config()
+    runs = [RunInfo(i, init, act, "running", 0) for i, (init, act, _, _) in enumerate(RUNS)]
+    events: list = [
+        ExperimentStarted(
+            config=config.to_dict(), device="cpu", device_name="CPU, 2 threads",
+            dataset="MNIST 60000/10000 (synthetic)", total_steps=10 * STEPS_PER_EPOCH,
+            steps_per_epoch=STEPS_PER_EPOCH, runs=runs, time=0.0,
+        )
+    ]
+    ids = [run.id for run in runs]
+    for chunk in range(1, 41):
+        step = chunk * CHUNK
+        losses = [[_loss(speed, step - CHUNK + k) for k in range(CHUNK)] for _, _, speed, _ in RUNS]
+        accuracies = [[min(0.99, 1.0 - loss / 2.6) for loss in row] for row in losses]
+        events.append(TrainProgress(step, step / STEPS_PER_EPOCH, ids, [step] * len(ids), losses, accuracies,
+                                    samples_per_s=35_000.0, elapsed_s=step * 0.02))
+        if chunk % 4 == 0:
+            layers = [_layers(act, factor) for _, act, _, factor in RUNS]
+            predicted = [[layer.std * 0.95 for layer in run] for run in layers]
+            events.append(LayerStats(step, ids, layers, predicted))
+        if step % STEPS_PER_EPOCH < CHUNK:
+            accuracy = [0.1135 if speed == 0 else 0.85 + 0.05 * speed for _, _, speed, _ in RUNS]
+            events.append(Evaluation(step, step / STEPS_PER_EPOCH, ids, accuracy, [0.5] * len(ids)))
+    return events
+
+
+def replay_app():
+    return make_app(events=synthetic_events(), fps=4)
+
+
+def test_dashboard_80x24(snap_compare):
+    assert snap_compare(replay_app(), terminal_size=(80, 24))
+
+
+def test_dashboard_120x40(snap_compare):
+    assert snap_compare(replay_app(), terminal_size=(120, 40))
+
+
+def test_dashboard_compare_mode_200x60(snap_compare):
+    assert snap_compare(replay_app(), terminal_size=(200, 60), press=["j", "h", "c"])
+
+
+def test_replay_is_deterministic():
+    assert [e.to_json() for e in synthetic_events()] == [e.to_json() for e in synthetic_events()]
