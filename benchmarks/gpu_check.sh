@@ -18,7 +18,7 @@ echo "== bench_stats (cuda)"
 python3 benchmarks/bench_stats.py --device cuda --repeats 2
 if [ -f benchmarks/bench_ui.py ]; then
     echo "== bench_ui (cuda)"
-    python3 benchmarks/bench_ui.py --device cuda
+    python3 benchmarks/bench_ui.py   # device auto: cuda
 fi
 echo "== headless compare, 2 epochs, cuda"
 python3 -m inittui.cli train --headless --epochs 2 --device cuda --log-dir /tmp/runs --json
