@@ -450,6 +450,9 @@ class Engine:
                 accuracies=[[v if v == v else None for v in row] for row in accuracies],
                 samples_per_s=samples_per_s,
                 elapsed_s=time.perf_counter() - self._started,
+                device_memory_mb=(
+                    torch.cuda.memory_allocated(self.device) / 2**20 if self.device.type == "cuda" else None
+                ),
             )
         )
         if self._pending_stats is not None:

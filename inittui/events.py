@@ -126,6 +126,8 @@ class TrainProgress(Event):
     accuracies: list[list[float | None]]
     samples_per_s: float
     elapsed_s: float
+    # memory the training holds on a CUDA device; None on the CPU
+    device_memory_mb: float | None = None
 
 
 @dataclass

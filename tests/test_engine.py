@@ -243,9 +243,13 @@ def test_cuda_training_matches_cpu_and_device_moves_keep_the_state():
         for got, want in zip(gpu.run_weights(run.id)[0], cpu.run_weights(run.id)[0]):
             torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
 
+    hops: list[str] = []
+
     def hop(engine, event):
-        if isinstance(event, TrainProgress) and event.step in (10, 20):
-            engine.set_device("cuda" if event.step == 10 else "cpu")
+        # to CUDA after step 10, back to the CPU after step 20
+        if isinstance(event, TrainProgress) and event.step >= 10 * (len(hops) + 1) and len(hops) < 2:
+            hops.append("cuda" if not hops else "cpu")
+            engine.set_device(hops[-1])
 
     moved, events = train(small_config(device="cpu"), data, hop)
     assert [e.device for e in events if e.type == "device"] == ["cuda:0", "cpu"]

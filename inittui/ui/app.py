@@ -32,6 +32,7 @@ from inittui.ui.sources import (
     FollowSource,
     LiveSource,
     LogOpened,
+    ProcessSource,
     ProbeReady,
     ReplaySource,
     Source,
@@ -249,11 +250,8 @@ class InitApp(App):
         state = self.state
         if not state.device_name:
             return ""
-        if state.device.startswith("cuda") and not self.source.read_only:
-            import torch
-
-            used = torch.cuda.memory_allocated(state.device) / 2**20
-            return f"{state.device_name} ({state.device}), {used:,.0f} MiB in use"
+        if state.device.startswith("cuda") and state.device_memory_mb is not None:
+            return f"{state.device_name} ({state.device}), {state.device_memory_mb:,.0f} MiB in use"
         if state.device.startswith("cuda"):
             return f"{state.device_name} ({state.device})"
         return state.device_name
@@ -518,26 +516,21 @@ def make_app(
     if config is None:
         raise ValueError("make_app needs a config, events or a run directory")
 
-    def make_source(preset: str, previous: LiveSource) -> LiveSource:
+    def make_source(preset: str, previous: Source) -> Source:
         from inittui.presets import get_preset
 
         new_config = get_preset(preset).config(device=config.device, seed=config.seed)
-        return LiveSource(new_config, data=previous.data, data_dir=data_dir, log_dir=log_dir)
+        if isinstance(previous, LiveSource):
+            return LiveSource(new_config, data=previous.data, data_dir=data_dir, log_dir=log_dir)
+        return ProcessSource(new_config, data_dir=data_dir, log_dir=log_dir)
 
-    source = LiveSource(config, data=data, data_dir=data_dir, log_dir=log_dir)
+    # tests hand in data and train in a thread; a user's dashboard trains in a child process
+    source: Source = (
+        LiveSource(config, data=data, data_dir=data_dir, log_dir=log_dir)
+        if data is not None
+        else ProcessSource(config, data_dir=data_dir, log_dir=log_dir)
+    )
     return InitApp(source, fps=fps, make_source=make_source, screenshot_dir=screenshot_dir)
-
-
-def leave_a_core_for_the_ui() -> None:
-    """On a CPU, torch's OpenMP threads spin on every core; with the UI thread beside them training slowed
-    25-fold on 2 cores (1,000 vs 27,000 samples/s). Unless asked for fewer, leave one core to the UI."""
-    import os
-
-    import torch
-
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() >= cores:
-        torch.set_num_threads(cores - 1)
 
 
 def _run(app: InitApp) -> int:
@@ -551,7 +544,6 @@ def _run(app: InitApp) -> int:
 
 
 def run_dashboard(config: ExperimentConfig, *, data_dir: str | None, log_dir: Path, fps: float) -> int:
-    leave_a_core_for_the_ui()
     return _run(make_app(config, data_dir=data_dir, log_dir=log_dir, fps=fps))
 
 

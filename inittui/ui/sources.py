@@ -93,46 +93,54 @@ class FollowSource(Source):
             sink(event)
 
 
-class LiveSource(Source):
-    """Loads MNIST, opens a run log and trains; without MNIST it runs the random-input probe instead."""
+class _TrainingSource(Source):
+    """Trains ``config``; without MNIST it runs the random-input probe instead."""
 
     read_only = False
 
-    def __init__(
-        self,
-        config: ExperimentConfig,
-        *,
-        data: Any = None,
-        data_dir: str | None = None,
-        log_dir: Path | None = None,
-    ) -> None:
+    def __init__(self, config: ExperimentConfig, *, data_dir: str | None = None, log_dir: Path | None = None) -> None:
         super().__init__()
         self.config = config
-        self.data = data
         self.data_dir = data_dir
         self.log_dir = log_dir
-        self.engine = None
-        self.log = None
+        self.engine: Any = None
+
+    def _show_probe(self, message: str, sink: Sink) -> None:
+        from inittui.probe import run_probe
+
+        self.read_only = True
+        sink(DataMissing(message))
+        seen = list(dict.fromkeys((spec.init, spec.activation) for spec in self.config.runs))
+        sink(ProbeReady([run_probe([init], [activation], seed=self.config.seed)[0] for init, activation in seen]))
+
+    def stop(self) -> None:
+        super().stop()
+        if self.engine is not None:
+            self.engine.stop()
+
+
+class LiveSource(_TrainingSource):
+    """Trains in a thread of this process on data handed in (tests) or loaded here."""
+
+    def __init__(self, config: ExperimentConfig, *, data: Any = None, **where: Any) -> None:
+        super().__init__(config, **where)
+        self.data = data
 
     def _produce(self, sink: Sink) -> None:
         from inittui.data import DataError, load_mnist
         from inittui.engine import Engine
         from inittui.runlog import RunLog
 
-        data = self.data
-        if data is None:
+        if self.data is None:
             try:
-                data = load_mnist(self.data_dir)
+                self.data = load_mnist(self.data_dir)
             except DataError as error:
-                self.read_only = True
-                sink(DataMissing(str(error)))
-                sink(ProbeReady(self._probe()))
+                self._show_probe(str(error), sink)
                 return
-            self.data = data
         if self._stop.is_set():
             return
+        data = self.data
         log = RunLog.create(self.log_dir, self.config, {"dataset": data.description}) if self.log_dir else None
-        self.log = log
         if log is not None:
             sink(LogOpened(log.run_dir))
 
@@ -151,16 +159,37 @@ class LiveSource(Source):
             if log is not None:
                 log.close()
 
-    def _probe(self) -> list[Any]:
-        from inittui.probe import run_probe
 
-        seen: list[tuple[str, str]] = []
-        for spec in self.config.runs:
-            if (spec.init, spec.activation) not in seen:
-                seen.append((spec.init, spec.activation))
-        return [run_probe([init], [activation], seed=self.config.seed)[0] for init, activation in seen]
+class ProcessSource(_TrainingSource):
+    """Trains in a child process (see inittui.worker), so drawing never slows training down."""
 
-    def stop(self) -> None:
-        super().stop()
-        if self.engine is not None:
-            self.engine.stop()
+    def __init__(self, config: ExperimentConfig, **where: Any) -> None:
+        super().__init__(config, **where)
+        # multiprocessing's resource tracker is started with the process's stderr; once Textual has replaced
+        # stderr, starting it fails ("bad value(s) in fds_to_keep"), so start it while the real one is there
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+
+    def _produce(self, sink: Sink) -> None:
+        import torch
+
+        from inittui.worker import DataUnavailable, EngineProcess, LogStarted, WorkerFailed
+
+        process = EngineProcess(
+            self.config, data_dir=self.data_dir, log_dir=self.log_dir, threads=torch.get_num_threads()
+        )
+        process.start()
+        self.engine = process
+        if self._stop.is_set():
+            process.stop()
+        for item in process.events():
+            if isinstance(item, DataUnavailable):
+                self._show_probe(item.message, sink)
+            elif isinstance(item, LogStarted):
+                sink(LogOpened(item.run_dir))
+            elif isinstance(item, WorkerFailed):
+                sink(SourceFailed(item.message))
+            else:
+                sink(item)
+        process.join(timeout=1.0)

@@ -159,6 +159,7 @@ class DashboardState:
         self.steps_per_epoch = 1
         self.samples_per_s = 0.0
         self.elapsed_s = 0.0
+        self.device_memory_mb: float | None = None
         self.notices: list[Notice] = []
         self.finished: ExperimentFinished | None = None
         self.probe = False
@@ -198,6 +199,7 @@ class DashboardState:
     def _on_TrainProgress(self, event: TrainProgress) -> set[str]:
         self.step, self.epoch = event.step, event.epoch
         self.samples_per_s, self.elapsed_s = event.samples_per_s, event.elapsed_s
+        self.device_memory_mb = event.device_memory_mb
         for run_id, run_step, losses, accuracies in zip(event.run_ids, event.run_steps, event.losses, event.accuracies):
             run = self.runs.get(run_id)
             if run is None:

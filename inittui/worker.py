@@ -1,0 +1,180 @@
+"""Training in a child process, driven from the parent through the Engine's own command methods.
+
+The dashboard trains here rather than in a thread of its own process: drawing then never holds the GIL the
+training loop needs, and torch keeps every core (in a thread beside the UI, torch's OpenMP threads and the UI
+thread fought over 2 cores and training ran at half speed). The child loads the data, writes the run log and
+sends every event back through a queue; it stops when told, when its parent dies, or on SIGHUP/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inittui.config import ExperimentConfig, RunSpec
+
+PARENT_POLL_S = 0.5
+TRAINING_NICENESS = 5
+_FINISHED = "finished"
+
+
+@dataclass
+class DataUnavailable:
+    """MNIST could not be loaded in the child; ``message`` is the loader's one-line reason."""
+
+    message: str
+
+
+@dataclass
+class LogStarted:
+    run_dir: Path
+
+
+@dataclass
+class WorkerFailed:
+    message: str
+
+
+def _serve(
+    config: ExperimentConfig,
+    data_dir: str | None,
+    log_dir: Path | None,
+    threads: int,
+    events: Any,
+    commands: Any,
+) -> None:
+    """The child's main: train ``config`` and stream its events to ``events`` until stopped."""
+    import torch
+
+    from inittui.data import DataError, load_mnist
+    from inittui.engine import Engine
+    from inittui.runlog import RunLog
+
+    # the terminal's Ctrl-C belongs to the dashboard, which stops us through ``commands``
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a key press should not wait for a training step: the dashboard gets the CPU first when it wants it
+    os.nice(TRAINING_NICENESS)
+    torch.set_num_threads(threads)
+    try:
+        try:
+            data = load_mnist(data_dir)
+        except DataError as error:
+            events.put(DataUnavailable(str(error)))
+            return
+        log = RunLog.create(log_dir, config, {"dataset": data.description}) if log_dir else None
+        if log is not None:
+            events.put(LogStarted(log.run_dir))
+
+        def emit(event: Any) -> None:
+            if log is not None:
+                log.write(event)
+            events.put(event)
+
+        engine = Engine(config, data, emit, linger=True)
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            signal.signal(sig, lambda *_: engine.stop())
+        listener = threading.Thread(target=_listen, args=(engine, commands, os.getppid()), daemon=True)
+        listener.start()
+        try:
+            engine.run()
+        finally:
+            if log is not None:
+                log.close()
+    except Exception as error:  # reported to the dashboard rather than lost in a child's stderr
+        events.put(WorkerFailed(f"{type(error).__name__}: {error}"))
+    finally:
+        events.put(_FINISHED)
+
+
+def _listen(engine: Any, commands: Any, parent: int) -> None:
+    """Apply the parent's commands; stop training if the parent goes away without saying so."""
+    while not engine.stopped:
+        try:
+            name, args = commands.get(timeout=PARENT_POLL_S)
+        except queue.Empty:
+            if os.getppid() != parent:
+                engine.stop()
+            continue
+        getattr(engine, name)(*args)
+
+
+class EngineProcess:
+    """The parent's handle on an Engine in a child process: the same commands, forwarded."""
+
+    def __init__(
+        self, config: ExperimentConfig, *, data_dir: str | None, log_dir: Path | None, threads: int
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._events = context.Queue()
+        self._commands = context.Queue()
+        self._process = context.Process(
+            target=_serve,
+            args=(config, data_dir, log_dir, threads, self._events, self._commands),
+            name="inittui-training",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._process.start()
+
+    def events(self, poll_s: float = 0.1) -> Iterator[Any]:
+        """Everything the child sends, until it finishes (or dies, reported as WorkerFailed)."""
+        while True:
+            try:
+                item = self._events.get(timeout=poll_s)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    yield WorkerFailed(f"the training process ended unexpectedly (exit code {self._process.exitcode})")
+                    return
+                continue
+            if item == _FINISHED:
+                return
+            yield item
+
+    def join(self, timeout: float) -> bool:
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.terminate()
+            return False
+        return True
+
+    def _send(self, name: str, *args: Any) -> None:
+        if self._process.is_alive():
+            self._commands.put((name, args))
+
+    def pause(self) -> None:
+        self._send("pause")
+
+    def resume(self) -> None:
+        self._send("resume")
+
+    def toggle_pause(self) -> None:
+        self._send("toggle_pause")
+
+    def stop(self) -> None:
+        self._send("stop")
+
+    def restart_run(self, run_id: int) -> None:
+        self._send("restart_run", run_id)
+
+    def restart_all(self) -> None:
+        self._send("restart_all")
+
+    def set_run(self, run_id: int, init: str | None = None, activation: str | None = None) -> None:
+        self._send("set_run", run_id, init, activation)
+
+    def add_run(self, spec: RunSpec) -> None:
+        self._send("add_run", spec)
+
+    def remove_run(self, run_id: int) -> None:
+        self._send("remove_run", run_id)
+
+    def set_device(self, device: str) -> None:
+        self._send("set_device", device)

@@ -1,0 +1,43 @@
+"""Training in a child process: events come back, commands reach the engine, stop completes the log."""
+
+from __future__ import annotations
+
+from inittui.config import RunSpec
+from inittui.events import ExperimentFinished, RunsChanged, TrainProgress
+from inittui.presets import get_preset
+from inittui.runlog import read_events
+from inittui.worker import DataUnavailable, EngineProcess, LogStarted
+
+
+def test_without_data_the_child_says_so_and_ends(tmp_path):
+    process = EngineProcess(get_preset("compare").config(), data_dir=str(tmp_path / "none"), log_dir=tmp_path, threads=1)
+    process.start()
+    items = list(process.events())
+    assert len(items) == 1 and isinstance(items[0], DataUnavailable)
+    assert "does not exist" in items[0].message
+    assert process.join(timeout=5)
+
+
+def test_commands_reach_the_engine_in_the_child_and_stop_completes_the_log(mnist_dir, tmp_path):
+    config = get_preset("compare").config(steps=100_000, stats_every=10)
+    process = EngineProcess(config, data_dir=str(mnist_dir), log_dir=tmp_path, threads=1)
+    process.start()
+    run_dir = None
+    changed = None
+    for item in process.events():
+        if isinstance(item, LogStarted):
+            run_dir = item.run_dir
+        elif isinstance(item, TrainProgress) and changed is None and item.step >= 20:
+            changed = False
+            process.set_run(0, init="he", activation="selu")
+            process.add_run(RunSpec("lsuv", "tanh"))
+        elif isinstance(item, RunsChanged) and item.reason == "added":
+            changed = True
+            assert (item.runs[0].init, item.runs[0].activation) == ("he", "selu")
+            assert item.runs[-1].init == "lsuv"
+            process.stop()
+        elif isinstance(item, ExperimentFinished):
+            assert item.status == "stopped"
+    assert changed is True
+    assert process.join(timeout=5)
+    assert isinstance(read_events(run_dir)[-1], ExperimentFinished)
