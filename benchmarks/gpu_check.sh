@@ -11,14 +11,14 @@ export INITTUI_DATA_DIR="${INITTUI_DATA_DIR:-$PWD/.device/mnist}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 echo "== CUDA tests"
-python3 -m pytest -q -p no:cacheprovider -o addopts= tests/test_engine.py -k "cuda or trajectory" 2>&1 | tail -4
+python3 -m pytest -q -p no:cacheprovider tests/test_engine.py tests/test_worker.py -k "cuda or trajectory or child" 2>&1 | tail -30
 echo "== bench_engine (cuda)"
 python3 benchmarks/bench_engine.py --device cuda
 echo "== bench_stats (cuda)"
 python3 benchmarks/bench_stats.py --device cuda --repeats 2
 if [ -f benchmarks/bench_ui.py ]; then
     echo "== bench_ui (cuda)"
-    python3 benchmarks/bench_ui.py   # device auto: cuda
+    python3 benchmarks/bench_ui.py --device cuda
 fi
 echo "== headless compare, 2 epochs, cuda"
 python3 -m inittui.cli train --headless --epochs 2 --device cuda --log-dir /tmp/runs --json
