@@ -33,10 +33,12 @@ class Activation:
         if self.saturation_bounds is None:
             return torch.zeros_like(values, dtype=torch.bool)
         low, high = self.saturation_bounds
-        return (values < low + 0.01) | (values > high - 0.01)
+        return (values < low + SATURATION_MARGIN) | (values > high - SATURATION_MARGIN)
 
 
 LEAKY_RELU_SLOPE = 0.01
+# values within this distance of a bounded function's limits count as saturated (|tanh| > 0.99, ...)
+SATURATION_MARGIN = 0.01
 
 ACTIVATIONS: dict[str, Activation] = {
     activation.name: activation

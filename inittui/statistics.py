@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-from inittui.activations import Activation
+from inittui.activations import SATURATION_MARGIN, Activation
 from inittui.events import HISTOGRAM_KINDS, Histogram, LayerStat
 
 # the scalar statistics, in the order they are stacked
@@ -29,12 +29,13 @@ def batched_histograms(
     span = (high - low).clamp(min=torch.finfo(low.dtype).tiny)
     indices = []
     for layer, tensor in enumerate(values):
-        flat = tensor.reshape(runs, -1)
-        scaled = ((flat - low.unsqueeze(1)) / span.unsqueeze(1) * bins).floor()
-        # values outside the range (and non-finite ones) land in the end bins
-        bin_index = torch.nan_to_num(scaled, nan=0.0).clamp(0, bins - 1).long()
-        offsets = (torch.arange(runs, device=flat.device) * layers + layer) * bins
-        indices.append((bin_index + offsets.unsqueeze(1)).reshape(-1))
+        # in place on one temporary: the first layer's weights are runs × 78,400 values
+        scaled = tensor.reshape(runs, -1) - low.unsqueeze(1)
+        scaled.mul_((bins / span).unsqueeze(1)).nan_to_num_(0.0)
+        # values outside the range land in the end bins; truncation is floor once clamped at 0
+        bin_index = scaled.clamp_(0, bins - 1).long()
+        offsets = (torch.arange(runs, device=tensor.device) * layers + layer) * bins
+        indices.append(bin_index.add_(offsets.unsqueeze(1)).reshape(-1))
     counts = torch.bincount(torch.cat(indices), minlength=runs * layers * bins)
     return counts.view(runs, layers, bins)
 
@@ -77,18 +78,27 @@ def layer_statistics(
     device = activations[0].device
     can_die = torch.tensor([a.can_die for a in per_run], device=device)
     can_saturate = torch.tensor([a.saturation_bounds is not None for a in per_run], device=device)
+    # values below ``near_low`` or above ``near_high`` are saturated; ±inf where the function cannot saturate
+    near_low = torch.tensor(
+        [a.saturation_bounds[0] + SATURATION_MARGIN if a.saturation_bounds else -torch.inf for a in per_run],
+        device=device,
+    ).view(-1, 1, 1)
+    near_high = torch.tensor(
+        [a.saturation_bounds[1] - SATURATION_MARGIN if a.saturation_bounds else torch.inf for a in per_run],
+        device=device,
+    ).view(-1, 1, 1)
 
     scalars = []
     for z, h, weight, grad in zip(preactivations, activations, weights, gradients):
-        flat = h.reshape(runs, -1)
+        std, mean = torch.std_mean(h.reshape(runs, -1), dim=1)
         # a unit is dead when it is off for every sample of the batch
         dead = (z <= 0).all(dim=1).float().mean(dim=1)
-        saturated = torch.stack([a.saturated(h[r]).float().mean() for r, a in enumerate(per_run)])
+        saturated = ((h < near_low) | (h > near_high)).float().mean(dim=(1, 2))
         scalars.append(
             torch.stack(
                 [
-                    flat.mean(dim=1),
-                    flat.std(dim=1),
+                    mean,
+                    std,
                     torch.where(can_die, dead, torch.nan),
                     torch.where(can_saturate, saturated, torch.nan),
                     z.reshape(runs, -1).std(dim=1),
