@@ -32,15 +32,6 @@ from inittui.reproduce import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a small shared CPU, OpenMP threads fighting other processes slow training tenfold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _probe_result(stds: list[float], predicted: list[float | None] | None = None, name: str = "he:relu") -> ProbeResult:
     predicted = predicted or [None] * len(stds)
     layers = [ProbeLayer(0.0, s, 0.0, None, None, p, Histogram(0.0, 1.0, [1])) for s, p in zip(stds, predicted)]

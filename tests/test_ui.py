@@ -28,15 +28,6 @@ from inittui.ui.status_bar import StatusBar
 SIZE = (120, 40)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # two training threads on a 2-core machine plus the UI thread make timings erratic
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def random_data(train: int = 2000, test: int = 500) -> MNISTData:
     generator = torch.Generator().manual_seed(0)
     return MNISTData(
