@@ -14,6 +14,8 @@ class Curve:
     colour: str  # "#rrggbb", the run's colour
     series: Series
     marker: str = "braille"
+    # points only (test accuracy, measured once an epoch), not a line through them
+    scatter: bool = False
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
@@ -50,7 +52,8 @@ class CurvePlot(PlotextPlot):
             if not curve.series.x:
                 continue
             top = max(top, max(curve.series.y))
-            plt.plot(curve.series.x, curve.series.y, color=_rgb(curve.colour), marker=curve.marker)
+            draw = plt.scatter if curve.scatter else plt.plot
+            draw(curve.series.x, curve.series.y, color=_rgb(curve.colour), marker=curve.marker)
         if self.ylim is not None:
             plt.ylim(*self.ylim)
         elif self.ycap is not None and top > 0:
