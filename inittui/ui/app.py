@@ -79,22 +79,22 @@ BINDINGS = [
     Binding("q", "quit", "quit", id="quit"),
 ]
 
-# (key, description, action) for the help screen and the command palette
+# (keys, what they do) for the help screen
 KEY_HELP = [
-    ("↑/↓, k/j", "select a run", None),
-    ("i / I", "next / previous initialiser for the selected run (it restarts, the others go on)", "next_init"),
-    ("a / A", "next / previous activation for the selected run (it restarts, the others go on)", "next_activation"),
-    ("h", "histogram source: activations, pre-activations, gradients, weights", "histogram_source"),
-    ("c", "compare mode: one layer across all runs", "compare"),
-    ("l", "compare mode: next layer", "next_layer"),
-    ("+ / -", "add a run (copy of the selected, next initialiser) / remove the selected run", "add_run"),
-    ("space", "pause / resume training", "toggle_pause"),
-    ("r / R", "restart the selected run / restart all runs", "restart_run"),
-    ("d", "move training to the next device (cpu, cuda:0, …), keeping its state", "next_device"),
-    ("p", "choose a preset", "choose_preset"),
-    ("s", "save an SVG screenshot into ./screenshots/", "screenshot"),
-    ("?", "this help", "help"),
-    ("q / ctrl+q", "quit (training stops, the run log is completed)", "quit"),
+    ("↑/↓, k/j", "select a run"),
+    ("i / I", "next / previous initialiser for the selected run (it restarts, the others go on)"),
+    ("a / A", "next / previous activation for the selected run (it restarts, the others go on)"),
+    ("h", "histogram source: activations, pre-activations, gradients, weights"),
+    ("c", "compare mode: one layer across all runs"),
+    ("l", "compare mode: next layer"),
+    ("+ / -", "add a run (copy of the selected, next initialiser) / remove the selected run"),
+    ("space", "pause / resume training"),
+    ("r / R", "restart the selected run / restart all runs"),
+    ("d", "move training to the next device (cpu, cuda:0, …), keeping its state"),
+    ("p", "choose a preset"),
+    ("s", "save an SVG screenshot into ./screenshots/"),
+    ("?", "this help"),
+    ("q / ctrl+q", "quit (training stops, the run log is completed)"),
 ]
 PALETTE = [
     ("Next initialiser", "Selected run: next initialiser (i)", "next_init"),
@@ -444,7 +444,7 @@ class InitApp(App):
         self._draw_histograms()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen([(key, text) for key, text, _ in KEY_HELP]))
+        self.push_screen(HelpScreen(KEY_HELP))
 
     def action_screenshot(self) -> None:
         self.screenshot_dir.mkdir(parents=True, exist_ok=True)
