@@ -13,7 +13,7 @@ import os
 import queue
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ _FINISHED = "finished"
 
 @dataclass
 class DataUnavailable:
-    """MNIST could not be loaded in the child; ``message`` is the loader's one-line reason."""
+    """MNIST could not be loaded; ``message`` is the loader's one-line reason."""
 
     message: str
 
@@ -38,8 +38,42 @@ class LogStarted:
 
 
 @dataclass
-class WorkerFailed:
+class Failed:
+    """Producing events failed; ``message`` is one line for the user."""
+
     message: str
+
+
+def train_logged(
+    config: ExperimentConfig,
+    data: Any,
+    log_dir: Path | None,
+    send: Callable[[Any], None],
+    on_engine: Callable[[Any], None] = lambda engine: None,
+) -> None:
+    """The dashboard's training: write the run log, hand every event to ``send``, linger when done.
+
+    ``on_engine`` receives the engine before it runs, so that commands can reach it.
+    """
+    from inittui.engine import Engine
+    from inittui.runlog import RunLog
+
+    log = RunLog.create(log_dir, config, {"dataset": data.description}) if log_dir else None
+    if log is not None:
+        send(LogStarted(log.run_dir))
+
+    def emit(event: Any) -> None:
+        if log is not None:
+            log.write(event)
+        send(event)
+
+    engine = Engine(config, data, emit, linger=True)
+    on_engine(engine)
+    try:
+        engine.run()
+    finally:
+        if log is not None:
+            log.close()
 
 
 def _serve(
@@ -54,8 +88,6 @@ def _serve(
     import torch
 
     from inittui.data import DataError, load_mnist
-    from inittui.engine import Engine
-    from inittui.runlog import RunLog
 
     # the terminal's Ctrl-C belongs to the dashboard, which stops us through ``commands``
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -68,27 +100,15 @@ def _serve(
         except DataError as error:
             events.put(DataUnavailable(str(error)))
             return
-        log = RunLog.create(log_dir, config, {"dataset": data.description}) if log_dir else None
-        if log is not None:
-            events.put(LogStarted(log.run_dir))
 
-        def emit(event: Any) -> None:
-            if log is not None:
-                log.write(event)
-            events.put(event)
+        def serve(engine: Any) -> None:
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                signal.signal(sig, lambda *_: engine.stop())
+            threading.Thread(target=_listen, args=(engine, commands, os.getppid()), daemon=True).start()
 
-        engine = Engine(config, data, emit, linger=True)
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            signal.signal(sig, lambda *_: engine.stop())
-        listener = threading.Thread(target=_listen, args=(engine, commands, os.getppid()), daemon=True)
-        listener.start()
-        try:
-            engine.run()
-        finally:
-            if log is not None:
-                log.close()
+        train_logged(config, data, log_dir, events.put, serve)
     except Exception as error:  # reported to the dashboard rather than lost in a child's stderr
-        events.put(WorkerFailed(f"{type(error).__name__}: {error}"))
+        events.put(Failed(f"{type(error).__name__}: {error}"))
     finally:
         events.put(_FINISHED)
 
@@ -125,13 +145,13 @@ class EngineProcess:
         self._process.start()
 
     def events(self, poll_s: float = 0.1) -> Iterator[Any]:
-        """Everything the child sends, until it finishes (or dies, reported as WorkerFailed)."""
+        """Everything the child sends, until it finishes (or dies, reported as Failed)."""
         while True:
             try:
                 item = self._events.get(timeout=poll_s)
             except queue.Empty:
                 if not self._process.is_alive():
-                    yield WorkerFailed(f"the training process ended unexpectedly (exit code {self._process.exitcode})")
+                    yield Failed(f"the training process ended unexpectedly (exit code {self._process.exitcode})")
                     return
                 continue
             if item == _FINISHED:

@@ -27,18 +27,9 @@ from inittui.ui.help_screen import HelpScreen
 from inittui.ui.histograms import LayerHistograms, Panel
 from inittui.ui.preset_screen import PresetScreen
 from inittui.ui.runs_table import RunsTable
-from inittui.ui.sources import (
-    DataMissing,
-    FollowSource,
-    LiveSource,
-    LogOpened,
-    ProcessSource,
-    ProbeReady,
-    ReplaySource,
-    Source,
-    SourceFailed,
-)
+from inittui.ui.sources import FollowSource, LiveSource, ProbeReady, ProcessSource, ReplaySource, Source
 from inittui.ui.status_bar import StatusBar
+from inittui.worker import DataUnavailable, Failed, LogStarted
 from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, RunState
 
 # events that arrive often and are only drawn at the frame rate; everything else wakes the UI at once
@@ -227,17 +218,17 @@ class InitApp(App):
             self.redraw(dirty)
 
     def _apply(self, event: Any) -> set[str]:
-        if isinstance(event, DataMissing):
+        if isinstance(event, DataUnavailable):
             self.data_message = event.message
             self.notify(f"{event.message}\n{NO_DATA_HINT}", title="MNIST not found", severity="warning", timeout=30)
             return {HEADER}
         if isinstance(event, ProbeReady):
             self.state.show_probe(event.results, "no data: random-input probe")
             return {HEADER, TABLE, CURVES, HISTOGRAMS}
-        if isinstance(event, LogOpened):
+        if isinstance(event, LogStarted):
             self.run_dir = event.run_dir
             return {HEADER}
-        if isinstance(event, SourceFailed):
+        if isinstance(event, Failed):
             self.notify(event.message, title="error", severity="error", timeout=30)
             return {HEADER}
         dirty = self.state.apply(event)

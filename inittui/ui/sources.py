@@ -14,30 +14,14 @@ from typing import Any
 
 from inittui.config import ExperimentConfig
 from inittui.events import Event
+from inittui.worker import DataUnavailable, EngineProcess, Failed, LogStarted, train_logged
 
 Sink = Callable[[Any], None]
 
 
 @dataclass
-class DataMissing:
-    """MNIST could not be loaded; the dashboard shows the probe instead."""
-
-    message: str
-
-
-@dataclass
 class ProbeReady:
     results: list[Any] = field(default_factory=list)
-
-
-@dataclass
-class LogOpened:
-    run_dir: Path
-
-
-@dataclass
-class SourceFailed:
-    message: str
 
 
 class Source:
@@ -52,7 +36,7 @@ class Source:
         try:
             self._produce(sink)
         except Exception as error:  # shown to the user, never a traceback over the dashboard
-            sink(SourceFailed(f"{type(error).__name__}: {error}"))
+            sink(Failed(f"{type(error).__name__}: {error}"))
         finally:
             self.finished.set()
 
@@ -88,7 +72,7 @@ class FollowSource(Source):
     def _produce(self, sink: Sink) -> None:
         from inittui.runlog import follow_events
 
-        sink(LogOpened(self.run_dir))
+        sink(LogStarted(self.run_dir))
         for event in follow_events(self.run_dir, self._stop.is_set):
             sink(event)
 
@@ -109,7 +93,7 @@ class _TrainingSource(Source):
         from inittui.probe import run_probe
 
         self.read_only = True
-        sink(DataMissing(message))
+        sink(DataUnavailable(message))
         seen = list(dict.fromkeys((spec.init, spec.activation) for spec in self.config.runs))
         sink(ProbeReady([run_probe([init], [activation], seed=self.config.seed)[0] for init, activation in seen]))
 
@@ -128,8 +112,6 @@ class LiveSource(_TrainingSource):
 
     def _produce(self, sink: Sink) -> None:
         from inittui.data import DataError, load_mnist
-        from inittui.engine import Engine
-        from inittui.runlog import RunLog
 
         if self.data is None:
             try:
@@ -137,27 +119,13 @@ class LiveSource(_TrainingSource):
             except DataError as error:
                 self._show_probe(str(error), sink)
                 return
-        if self._stop.is_set():
-            return
-        data = self.data
-        log = RunLog.create(self.log_dir, self.config, {"dataset": data.description}) if self.log_dir else None
-        if log is not None:
-            sink(LogOpened(log.run_dir))
+        if not self._stop.is_set():
+            train_logged(self.config, self.data, self.log_dir, sink, self._attach)
 
-        def emit(event: Event) -> None:
-            if log is not None:
-                log.write(event)
-            sink(event)
-
-        engine = Engine(self.config, data, emit, linger=True)
+    def _attach(self, engine: Any) -> None:
         self.engine = engine
         if self._stop.is_set():
             engine.stop()
-        try:
-            engine.run()
-        finally:
-            if log is not None:
-                log.close()
 
 
 class ProcessSource(_TrainingSource):
@@ -174,8 +142,6 @@ class ProcessSource(_TrainingSource):
     def _produce(self, sink: Sink) -> None:
         import torch
 
-        from inittui.worker import DataUnavailable, EngineProcess, LogStarted, WorkerFailed
-
         process = EngineProcess(
             self.config, data_dir=self.data_dir, log_dir=self.log_dir, threads=torch.get_num_threads()
         )
@@ -186,10 +152,6 @@ class ProcessSource(_TrainingSource):
         for item in process.events():
             if isinstance(item, DataUnavailable):
                 self._show_probe(item.message, sink)
-            elif isinstance(item, LogStarted):
-                sink(LogOpened(item.run_dir))
-            elif isinstance(item, WorkerFailed):
-                sink(SourceFailed(item.message))
             else:
                 sink(item)
         process.join(timeout=1.0)
