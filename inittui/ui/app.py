@@ -20,17 +20,37 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES, ExperimentConfig, RunSpec
-from inittui.events import HISTOGRAM_KINDS, Evaluation, LayerStats, Notice, TrainProgress
+from inittui.config import (
+    ACTIVATION_NAMES,
+    INITIALIZER_NAMES,
+    ExperimentConfig,
+    RunSpec,
+)
+from inittui.events import (
+    HISTOGRAM_KINDS,
+    Evaluation,
+    ExperimentStarted,
+    LayerStats,
+    Notice,
+    TrainProgress,
+)
+from inittui.presets import PRESETS
 from inittui.ui.curves import Curve, CurvePlot
 from inittui.ui.help_screen import HelpScreen
 from inittui.ui.histograms import LayerHistograms, Panel
 from inittui.ui.preset_screen import PresetScreen
 from inittui.ui.runs_table import RunsTable
-from inittui.ui.sources import FollowSource, LiveSource, ProbeReady, ProcessSource, ReplaySource, Source
+from inittui.ui.sources import (
+    FollowSource,
+    LiveSource,
+    ProbeReady,
+    ProcessSource,
+    ReplaySource,
+    Source,
+)
+from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, RunState
 from inittui.ui.status_bar import StatusBar
 from inittui.worker import DataUnavailable, Failed, LogStarted
-from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, RunState
 
 # events that arrive often and are only drawn at the frame rate; everything else wakes the UI at once
 _BULK_EVENTS = (TrainProgress, LayerStats, Evaluation)
@@ -234,6 +254,10 @@ class InitApp(App):
         dirty = self.state.apply(event)
         if isinstance(event, Notice):
             self.notify(event.message, severity=NOTICE_SEVERITY.get(event.level, "information"))
+        elif isinstance(event, ExperimentStarted) and self.state.preset in PRESETS:
+            # what the preset is there to show, so the user knows what to look for
+            preset = PRESETS[self.state.preset]
+            self.notify(f"expected: {preset.expected}", title=f"{preset.name}: {preset.title}", timeout=12)
         return dirty
 
     # ------------------------------------------------------------------ drawing
