@@ -13,7 +13,6 @@ from typing import NoReturn
 from inittui import __version__
 from inittui.config import (
     ACTIVATION_NAMES,
-    DEFAULT_STATS_EVERY,
     INITIALIZER_NAMES,
     OPTIMIZER_NAMES,
     ConfigError,
@@ -65,7 +64,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="directory with the four MNIST IDX files (default: $INITTUI_DATA_DIR, "
                         "then the user cache, then a download)")
     parser.add_argument("--log-dir", help="where run logs go (default: the user data directory)")
-    parser.add_argument("--stats-every", type=int, help=f"layer statistics every N steps (default {DEFAULT_STATS_EVERY})")
+    parser.add_argument("--stats-every", type=int, help="layer statistics every N steps (default: as often as keeps them under 3 %% of training time)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--json", action="store_true", help="headless: print one JSON object on stdout at the end")
     parser.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS, help=f"dashboard redraws per second (default {DEFAULT_FPS:g})")

@@ -5,6 +5,7 @@ commands applied between steps.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -37,6 +38,11 @@ from inittui.statistics import layer_statistics
 from inittui.theory import predicted_activation_std
 
 EVAL_CHUNK = 2500
+# the statistics may take this share of training time when --stats-every is not given
+STATS_TIME_BUDGET = 0.025
+AUTO_STATS_FIRST_INTERVAL = 20
+AUTO_STATS_MIN_INTERVAL = 10
+AUTO_STATS_MAX_INTERVAL = 1000
 # per-step losses wait on the device until the stats cadence, or until this many steps have gathered
 MAX_BUFFERED_STEPS = 256
 PAUSE_POLL_S = 0.05
@@ -60,6 +66,37 @@ def resolve_device(name: str) -> torch.device:
     if device.type != "cpu":
         raise ConfigError(f"unsupported device {name!r}; use auto, cpu, cuda or cuda:N")
     return device
+
+
+class StatsCadence:
+    """When to compute layer statistics: every ``fixed`` steps, or, without one, as often as keeps their cost
+    within STATS_TIME_BUDGET of training time, measured as training goes (it differs by device and model)."""
+
+    def __init__(self, fixed: int | None) -> None:
+        self.fixed = fixed
+        self.next_step = 0
+        # (wall time, step) when the last statistics were done; None after a pause
+        self._mark: tuple[float, int] | None = None
+
+    def due(self, step: int) -> bool:
+        return step >= self.next_step
+
+    def record(self, step: int, started: float, finished: float) -> None:
+        """Statistics of ``step`` took from ``started`` to ``finished``; schedule the next ones."""
+        if self.fixed is not None:
+            interval = self.fixed
+        elif self._mark is None or step <= self._mark[1]:
+            interval = AUTO_STATS_FIRST_INTERVAL
+        else:
+            seconds_per_step = max(started - self._mark[0], 1e-9) / (step - self._mark[1])
+            wanted = math.ceil((finished - started) / (STATS_TIME_BUDGET * seconds_per_step))
+            interval = min(max(wanted, AUTO_STATS_MIN_INTERVAL), AUTO_STATS_MAX_INTERVAL)
+        self.next_step = step + interval
+        self._mark = (finished, step)
+
+    def resume(self, step: int) -> None:
+        """Time paused is not training time."""
+        self._mark = (time.perf_counter(), step)
 
 
 def available_devices() -> list[str]:
@@ -188,7 +225,7 @@ class Engine:
         runs = len(self._runs)
         self.groups = ActivationGroups([r.spec.activation for r in self._runs], self.device)
         self.active = torch.tensor([r.status == "running" for r in self._runs], device=self.device, dtype=torch.float)
-        capacity = min(self.config.stats_every, MAX_BUFFERED_STEPS)
+        capacity = min(self.config.stats_every or MAX_BUFFERED_STEPS, MAX_BUFFERED_STEPS)
         self._loss_buffer = torch.full((capacity, runs), torch.nan, device=self.device)
         self._acc_buffer = torch.full((capacity, runs), torch.nan, device=self.device)
         self._buffered = 0
@@ -254,6 +291,7 @@ class Engine:
         if self.paused:
             self.paused = False
             self._chunk_started = time.perf_counter()
+            self._stats_cadence.resume(self.step)
             self.emit(StateChanged("running", self.step))
 
     def _command_toggle_pause(self) -> None:
@@ -396,6 +434,10 @@ class Engine:
         self._samples_in_chunk += len(y) * len(self._runs)
 
     def _stats_after_backward(self, record: ForwardRecord) -> None:
+        if self.device.type == "cuda":
+            # charge the step's queued kernels to training, not to the statistics
+            torch.cuda.synchronize(self.device)
+        started = time.perf_counter()
         hidden = len(self.weights) - 1
         stats = layer_statistics(
             record.preactivations,
@@ -409,6 +451,8 @@ class Engine:
         self._pending_stats = LayerStats(
             self.step, [r.id for r in self._runs], stats, self._predicted_activation_std
         )
+        # layer_statistics ends with a copy to the host, so its work is done here
+        self._stats_cadence.record(self.step, started, time.perf_counter())
 
     def _flush_progress(self) -> None:
         """Ship buffered per-step losses (one device-to-host copy) and update run statuses."""
@@ -515,6 +559,7 @@ class Engine:
         self._train_seconds = 0.0
         self._total_samples = 0
         self._pending_stats: LayerStats | None = None
+        self._stats_cadence = StatsCadence(self.config.stats_every)
         self._evaluated_at = -1
         status, message = "done", ""
         try:
@@ -548,7 +593,7 @@ class Engine:
                     self._wait_while_idle()
                     continue
                 announced_done = False
-                stats_due = self.step % self.config.stats_every == 0
+                stats_due = self._stats_cadence.due(self.step)
                 self._train_step(ForwardRecord() if stats_due else None)
                 if stats_due or self._buffered == len(self._loss_buffer) or self._any_run_reached_end():
                     self._flush_progress()
