@@ -602,6 +602,8 @@ class Engine:
                     self._evaluate_and_emit()
             if self._stop.is_set():
                 status = "stopped"
+                # commands sent before the stop still count: the log records every change the user made
+                self._apply_commands()
                 self._flush_progress()
         except Exception as error:  # reported as an event; the caller decides how to show it
             status, message = "error", f"{type(error).__name__}: {error}"

@@ -256,3 +256,14 @@ def test_cuda_training_matches_cpu_and_device_moves_keep_the_state():
     for run in cpu.runs:
         for got, want in zip(moved.run_weights(run.id)[0], cpu.run_weights(run.id)[0]):
             torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
+
+
+def test_commands_sent_just_before_stop_are_applied_and_reported(tiny_data):
+    def change_then_stop(engine):
+        engine.set_run(1, init="glorot")
+        engine.stop()
+
+    engine, events = train(small_config(steps=1000), tiny_data, _on_step(5, change_then_stop))
+    assert engine.runs[1].init == "glorot"
+    assert any(isinstance(e, RunsChanged) and e.runs[1].init == "glorot" for e in events)
+    assert events[-1].status == "stopped"
