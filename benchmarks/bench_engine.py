@@ -12,10 +12,8 @@ RSS; ``--json`` prints exactly one JSON object instead.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
-import os
 import resource
 import shutil
 import sys
@@ -26,9 +24,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from common import benchmark_parser, parse_benchmark_args
+
 from inittui.activations import get_activation
 from inittui.data import MNIST_FILES, load_mnist
-from inittui.engine import Engine, resolve_device
+from inittui.engine import Engine
 from inittui.initializers import get_initializer
 from inittui.presets import get_preset
 
@@ -105,19 +105,10 @@ def bench_engine(data_dir: Path, device: torch.device, steps: int) -> tuple[floa
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("INITTUI_DATA_DIR"), help="MNIST directory")
-    parser.add_argument("--device", default="cpu")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--engine-steps", type=int, default=938, help="engine steps (default: 2 epochs)")
     parser.add_argument("--baseline-steps", type=int, default=150, help="baseline steps per run")
-    parser.add_argument("--threads", type=int, help="torch CPU threads for both")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if not args.data_dir:
-        parser.error("--data-dir (or INITTUI_DATA_DIR) is required")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    args, device = parse_benchmark_args(parser)
     data_dir = Path(args.data_dir)
 
     # the engine first, so its peak RSS is not the baseline's

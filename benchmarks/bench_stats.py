@@ -10,18 +10,18 @@ that comparison is printed too, for context.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import sys
 import time
 
 import torch
 
+from common import benchmark_parser, parse_benchmark_args
+
 import inittui.engine
 from inittui.data import load_mnist
-from inittui.engine import Engine, resolve_device
+from inittui.engine import Engine
 from inittui.presets import get_preset
 
 NO_STATS = 10**9
@@ -66,19 +66,10 @@ def run(data, device: torch.device, steps: int, stats_every: int | None) -> tupl
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("INITTUI_DATA_DIR"))
-    parser.add_argument("--device", default="cpu")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=938, help="steps per run (default: two epochs)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if not args.data_dir:
-        parser.error("--data-dir (or INITTUI_DATA_DIR) is required")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    args, device = parse_benchmark_args(parser)
     data = load_mnist(args.data_dir)
     shares, steady_shares, intervals, with_stats, without = [], [], [], [], []
     for _ in range(args.repeats):

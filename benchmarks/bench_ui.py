@@ -15,7 +15,6 @@ object ``{"headless_sps", "ui_sps", "ratio", "key_latency_p95_ms"}``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -27,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from common import benchmark_parser, parse_benchmark_args
 
 from inittui.config import INITIALIZER_NAMES
 from inittui.data import load_mnist
@@ -98,15 +98,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("INITTUI_DATA_DIR"))
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=400, help="steps per throughput run (default 400)")
     parser.add_argument("--presses", type=int, default=30)
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if not args.data_dir:
-        sys.exit("give --data-dir DIR or set INITTUI_DATA_DIR")
+    args, _ = parse_benchmark_args(parser)
     data = load_mnist(args.data_dir)
     config = get_preset("compare").config(device=args.device, steps=args.steps)
     with tempfile.TemporaryDirectory() as tmp:
