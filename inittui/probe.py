@@ -21,6 +21,7 @@ from inittui.activations import ACTIVATIONS, get_activation
 from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.events import Histogram
 from inittui.initializers import get_initializer, lsuv_rescale_, needs_data
+from inittui.statistics import batched_histograms
 from inittui.theory import predicted_activation_std
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
@@ -77,16 +78,6 @@ def _draw_weights(
     return [torch.stack([per_trial[t][layer] for t in range(trials)]) for layer in range(depth)]
 
 
-def _histogram(values: torch.Tensor, low: float, high: float, bins: int) -> Histogram:
-    """Equal-width bins over [low, high]; values outside are counted in the end bins (NaN in none)."""
-    if high <= low:
-        span = max(abs(low) * 1e-3, 1e-12)
-        low, high = low - span, high + span
-    flat = values.reshape(-1).clamp(low, high)
-    counts = torch.histc(flat, bins=bins, min=low, max=high)
-    return Histogram(float(low), float(high), [int(c) for c in counts.tolist()])
-
-
 def _data_range(outputs: torch.Tensor) -> tuple[float, float]:
     """Smallest and largest finite value of ``outputs`` (0, 1 when there is none)."""
     low, high = (v.item() for v in torch.aminmax(outputs))
@@ -141,6 +132,13 @@ def _probe_one(
         low, high = act.value_range
     else:
         low, high = _data_range(torch.stack(outputs))
+    if high <= low:  # every value the same: give the one bar some width
+        span = max(abs(low) * 1e-3, 1e-12)
+        low, high = low - span, high + span
+    # one draw's histograms, with the dashboard's binning (values outside the range land in the end bins)
+    counts = batched_histograms(
+        [layer.unsqueeze(0) for layer in outputs], torch.tensor([low]), torch.tensor([high]), bins
+    )[0].tolist()
     layers = [
         ProbeLayer(
             mean=entry["mean"],
@@ -149,7 +147,7 @@ def _probe_one(
             saturated=entry["saturated"],
             dead=entry["dead"],
             predicted_std=predicted[layer],
-            histogram=_histogram(outputs[layer], low, high, bins),
+            histogram=Histogram(float(low), float(high), counts[layer]),
         )
         for layer, entry in enumerate(stats)
     ]
