@@ -24,7 +24,8 @@ def small_config(**overrides) -> ExperimentConfig:
     return ExperimentConfig(**values)
 
 
-def train(config: ExperimentConfig, data, on_event=None) -> tuple[Engine, list]:
+def train(config: ExperimentConfig, data, on_event=None, status: str = "done") -> tuple[Engine, list]:
+    """Train to the end; the experiment must finish with ``status`` (a crash is status "error")."""
     events: list = []
 
     def emit(event):
@@ -33,8 +34,18 @@ def train(config: ExperimentConfig, data, on_event=None) -> tuple[Engine, list]:
             on_event(engine, event)
 
     engine = Engine(config, data, emit)
-    engine.run()
+    finished = engine.run()
+    assert finished.status == status, finished.message
+    assert events[-1] is finished
     return engine, events
+
+
+def assert_moved(engine: Engine, run_id: int, spec: RunSpec, config: ExperimentConfig, data, least: float) -> None:
+    """Every layer of the run has moved by more than ``least`` from its initial weights (generation 0)."""
+    seed = run_seed(config.seed, spec, 0)
+    initial, _ = initial_weights(spec, config.layer_sizes, seed, data.train_images[: config.batch_size])
+    for layer, (now, then) in enumerate(zip(engine.run_weights(run_id)[0], initial)):
+        assert (now - then).abs().max() > least, f"layer {layer + 1} of {spec.name} did not train"
 
 
 def reference_training(spec: RunSpec, config: ExperimentConfig, data) -> list[torch.Tensor]:
@@ -103,6 +114,8 @@ def test_a_run_gets_the_same_weights_whatever_it_is_compared_with(tiny_data):
     alone, _ = train(small_config(runs=[SPECS[1]]), tiny_data)
     for got, want in zip(together.run_weights(1)[0], alone.run_weights(0)[0]):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    # equal after training, not merely at the start
+    assert_moved(together, 1, SPECS[1], small_config(), tiny_data, least=1e-3)
 
 
 def _on_step(step: int, action):
@@ -188,11 +201,16 @@ def test_layer_statistics_describe_every_layer(tiny_data):
 
 
 def test_constant_init_keeps_every_unit_of_a_layer_identical(tiny_data):
-    config = small_config(runs=[RunSpec("constant", "tanh"), RunSpec("xavier", "tanh")], steps=30)
+    # a learning rate large enough that the constant run's hidden weights move by ~20 % of their value
+    config = small_config(runs=[RunSpec("constant", "tanh"), RunSpec("xavier", "tanh")], steps=30, lr=0.5)
     engine, _ = train(config, tiny_data)
+    assert_moved(engine, 0, config.runs[0], config, tiny_data, least=1e-3)
+    assert_moved(engine, 1, config.runs[1], config, tiny_data, least=1e-2)
     constant, _ = engine.run_weights(0)
     for weight in constant[:-1]:
-        torch.testing.assert_close(weight, weight[:1].expand_as(weight))
+        moved = (weight - 0.01).abs().max()
+        # every unit (row) equal to the first, to rounding: far below how far the weights moved
+        assert (weight - weight[:1]).abs().max() <= 1e-4 * moved
     xavier, _ = engine.run_weights(1)
     assert xavier[0].std(dim=0).mean() > 1e-3
 
@@ -200,7 +218,8 @@ def test_constant_init_keeps_every_unit_of_a_layer_identical(tiny_data):
 def test_stop_from_another_thread_is_honoured_quickly():
     data = random_mnist(train=4096)
     engine = Engine(small_config(steps=100_000, width=64), data, lambda event: None)
-    worker = threading.Thread(target=engine.run)
+    finished = []
+    worker = threading.Thread(target=lambda: finished.append(engine.run()))
     worker.start()
     time.sleep(1.0)
     engine.pause()
@@ -216,6 +235,7 @@ def test_stop_from_another_thread_is_honoured_quickly():
     worker.join(timeout=5)
     assert not worker.is_alive()
     assert time.perf_counter() - asked < 0.5
+    assert finished[0].status == "stopped", finished[0].message
 
 
 def test_test_accuracy_is_reported_even_when_training_is_shorter_than_an_epoch(tiny_data):
@@ -263,7 +283,7 @@ def test_commands_sent_just_before_stop_are_applied_and_reported(tiny_data):
         engine.set_run(1, init="glorot")
         engine.stop()
 
-    engine, events = train(small_config(steps=1000), tiny_data, _on_step(5, change_then_stop))
+    engine, events = train(small_config(steps=1000), tiny_data, _on_step(5, change_then_stop), status="stopped")
     assert engine.runs[1].init == "glorot"
     assert any(isinstance(e, RunsChanged) and e.runs[1].init == "glorot" for e in events)
     assert events[-1].status == "stopped"

@@ -11,6 +11,7 @@ import torch
 
 from inittui import reproduce
 from inittui.events import Histogram
+from inittui.model import initial_weights, run_seed
 from inittui.presets import PRESETS
 from inittui.probe import ProbeLayer, ProbeResult
 from inittui.reproduce import (
@@ -246,9 +247,18 @@ def test_short_book_run_on_mnist(mnist, tmp_path):
 def test_short_symmetry_run_on_mnist_is_symmetric_and_repeatable(mnist, tmp_path):
     config = PRESETS["symmetry"].config(steps=150, device="cpu")
     first = reproduce.train_preset(config, mnist, tmp_path, "symmetry")
+    assert first.status == "done"
+    # trained: every run evaluated, a loss for every step, and every hidden layer moved from its initial draw
+    assert all(acc is not None for acc in first.test_acc.values()) and len(first.test_acc) == 2
+    assert all(len(losses) == 150 for losses in first.losses.values())
+    for spec in config.runs:
+        initial, _ = initial_weights(spec, config.layer_sizes, run_seed(config.seed, spec, 0), None)
+        for now, then in zip(first.hidden_weights[spec.name], initial):
+            assert (now - then).abs().max() > 1e-5, spec.name
     assert unit_spread(first.hidden_weights["constant:tanh"]) < 1e-4
     assert unit_spread(first.hidden_weights["xavier:tanh"]) > 0.1
     again = reproduce.train_preset(config, mnist, tmp_path, "symmetry")  # same seed, same numbers on CPU
+    assert again.status == "done"
     assert again.test_acc == first.test_acc
     assert again.losses == first.losses
 

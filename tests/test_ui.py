@@ -335,7 +335,8 @@ def _write_log(run_dir_parent: Path, steps: int, started_event: threading.Event 
             time.sleep(0.01)  # a slow writer, so the viewer sees the log grow
 
     try:
-        Engine(config, random_data(), emit).run()
+        finished = Engine(config, random_data(), emit).run()
+        assert finished.status == "done", finished.message
     finally:
         log.close()
     return log.run_dir
