@@ -9,8 +9,9 @@ import pytest
 import torch
 from numpy.polynomial.hermite_e import hermegauss
 
-from inittui.activations import ACTIVATIONS
+from inittui.activations import ACTIVATIONS, get_activation
 from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.initializers import get_initializer, lsuv_rescale_, needs_data
 from inittui.probe import run_probe
 from inittui.theory import expected_activation_moments, predicted_activation_std
 
@@ -116,14 +117,72 @@ def test_input_moment_and_bias_enter_q():
 def measured():
     return {
         result.name: result
-        for result in run_probe(["he", "xavier", "glorot", "orthogonal"], ["relu", "tanh"], trials=10, seed=0)
+        for result in run_probe(["he", "xavier", "orthogonal"], ["relu", "tanh"], trials=10, seed=0)
     }
 
 
-@pytest.mark.parametrize("name", ["he:relu", "xavier:tanh", "glorot:tanh", "orthogonal:tanh"])
+# glorot:tanh is left out: in the probe's 100 × 100 layers glorot's variance equals xavier's and the draws
+# are identical, so it would repeat xavier:tanh; the MNIST-shaped layers below tell them apart
+@pytest.mark.parametrize("name", ["he:relu", "xavier:tanh", "orthogonal:tanh"])
 def test_prediction_matches_probe_within_15_percent(measured, name):
     result = measured[name]
     assert len(result.layers) == 5
     for layer in result.layers:
         assert layer.predicted_std is not None
         assert layer.std == pytest.approx(layer.predicted_std, rel=0.15)
+
+
+# ------------------------------------------------------------------------------------------ MNIST's shapes
+
+# The first layer (784 → 100) and the output layer (100 → 10): fan-in and fan-out differ, so glorot's
+# 2/(n_in+n_out) and xavier's 1/n_in differ too.
+MNIST_SHAPED = [784, 100, 10]
+
+
+def measured_activation_std(init: str, activation: str, samples: int = 200, first_draws: int = 4,
+                            second_draws: int = 64, seed: int = 0) -> list[float]:
+    """Std of each layer's activations for standard-normal inputs, pooled over units, inputs and draws.
+
+    The output layer has only 10 units, so it is drawn ``second_draws`` times over each of the
+    ``first_draws`` first layers: a few thousand units, enough to measure its std to about 1 %.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    act, initializer = get_activation(activation), get_initializer(init)
+    inputs = torch.randn(samples, MNIST_SHAPED[0], generator=generator)
+
+    def layer(n_in: int, n_out: int, layer_inputs: torch.Tensor) -> torch.Tensor:
+        weight = torch.empty(n_out, n_in)
+        initializer.fill(weight, act, generator)
+        if needs_data(init):
+            lsuv_rescale_([weight], [torch.zeros(n_out)], act, layer_inputs)
+        return weight
+
+    first = torch.stack([layer(784, 100, inputs) for _ in range(first_draws)])  # [draws, 100, 784]
+    hidden = act.function(inputs @ first.transpose(1, 2))  # [draws, samples, 100]
+    second = torch.stack(
+        [torch.stack([layer(100, 10, hidden[d]) for _ in range(second_draws)]) for d in range(first_draws)]
+    )  # [draws, second_draws, 10, 100]
+    output = act.function(hidden.unsqueeze(1) @ second.transpose(2, 3))
+    return [hidden.std().item(), output.std().item()]
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_glorot_and_xavier_predictions_differ_on_mnist_shaped_layers(activation):
+    glorot = predicted_activation_std("glorot", activation, MNIST_SHAPED)
+    xavier = predicted_activation_std("xavier", activation, MNIST_SHAPED)
+    assert all(abs(g / x - 1) > 0.1 for g, x in zip(glorot, xavier))
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+@pytest.mark.parametrize("init", [name for name in INITIALIZER_NAMES if name != "constant"])
+def test_prediction_matches_measurement_on_mnist_shaped_layers(init, activation):
+    predicted = predicted_activation_std(init, activation, MNIST_SHAPED)
+    measured = measured_activation_std(init, activation)
+    # the measurement is good to about 1 %, the mean field to about 2 % on 100 inputs
+    tolerance = [0.03, 0.03]
+    if (init, activation) == ("lsuv", "sigmoid"):
+        # LSUV sets the variance about the layer's own mean; with sigmoid's mean of 1/2 feeding only 10
+        # units that mean is a fair share of E[z²], and the output layer measures ~5 % above q = 1's std
+        tolerance[1] = 0.08
+    for layer, (got, want, rel) in enumerate(zip(measured, predicted, tolerance)):
+        assert got == pytest.approx(want, rel=rel), f"layer {layer + 1}"
