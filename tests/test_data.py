@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
+from conftest import closed_local_url
 from idx import write_idx, write_mnist_files
 
 from inittui.data import (
@@ -321,19 +322,19 @@ def test_expected_counts_are_checked_per_split(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- download
 
 
-def test_no_network_fails_fast_with_one_clear_line(tmp_path: Path) -> None:
+def test_no_network_fails_fast_with_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # torchvision's real download, pointed at a local port where nothing listens: no network, on every machine
+    assert isinstance(torchvision.datasets.MNIST.mirrors, list)
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [closed_local_url()])
     cache = tmp_path / "empty-cache"
     start = time.perf_counter()
-    try:
-        data = load_mnist(None, cache_dir=cache)
-    except DataError as err:
-        elapsed = time.perf_counter() - start
-        message = str(err)
-    else:
-        pytest.skip(f"this machine has network: the download succeeded ({data.description})")
+    with pytest.raises(DataError) as err:
+        load_mnist(None, cache_dir=cache)
+    elapsed = time.perf_counter() - start
     assert elapsed < 10, f"took {elapsed:.1f} s"
-    assert "\n" not in message
+    message = one_line(err)
     assert message.startswith("MNIST not found and could not be downloaded (no network?")
+    assert "Connection refused" in message  # the refusal above, not some other failure
     assert "--data-dir DIR" in message and "INITTUI_DATA_DIR" in message
     assert all(name in message for name in MNIST_FILES)
     assert find_mnist(cache_dir=cache) is None
