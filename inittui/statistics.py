@@ -56,7 +56,8 @@ def _activation_range(values: Sequence[torch.Tensor], per_run: Sequence[Activati
     is_fixed = torch.tensor([a.value_range is not None for a in per_run], device=low.device)
     low = torch.where(is_fixed, fixed_low, torch.nan_to_num(low, nan=0.0, neginf=-1.0))
     high = torch.where(is_fixed, fixed_high, torch.nan_to_num(high, nan=1.0, posinf=1.0))
-    return low, torch.maximum(high, low + 1e-12)
+    # all values equal: give the one bar some width, relative to the value (1e-12 vanishes next to 0.5 in float32)
+    return low, torch.maximum(high, low + (low.abs() * 1e-3).clamp(min=1e-12))
 
 
 @torch.no_grad()

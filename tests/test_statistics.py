@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pytest
 import torch
 
 from inittui.engine import (
@@ -11,7 +15,9 @@ from inittui.engine import (
     STATS_TIME_BUDGET,
     StatsCadence,
 )
-from inittui.statistics import batched_histograms
+from inittui.activations import get_activation
+from inittui.events import HISTOGRAM_KINDS
+from inittui.statistics import batched_histograms, layer_statistics
 
 
 def test_batched_histograms_match_histc_per_run_and_layer():
@@ -54,3 +60,115 @@ def test_automatic_cadence_keeps_statistics_within_their_share_of_training_time(
     assert cadence.next_step == 100 + AUTO_STATS_MIN_INTERVAL
     cadence.record(110, started=1.2, finished=100.0)
     assert cadence.next_step == 110 + AUTO_STATS_MAX_INTERVAL
+
+
+# ------------------------------------------------------------------------------------------ layer_statistics
+
+BATCH, WIDTH, N_IN = 50, 8, 6
+TANH, RELU = get_activation("tanh"), get_activation("relu")
+
+
+def _layers(seed: int = 0):
+    """Two runs (tanh, relu) × two hidden layers, with dead ReLU units and saturated tanh values built in."""
+    generator = torch.Generator().manual_seed(seed)
+    pre, post, weights, grads = [], [], [], []
+    for layer in range(2):
+        z = torch.randn(2, BATCH, WIDTH, generator=generator) * (1.0 + layer)
+        z[1, :, : layer + 1] = -torch.rand(BATCH, layer + 1, generator=generator) - 0.1  # dead ReLU units
+        z[0, :5] *= 20  # saturated tanh values
+        pre.append(z)
+        post.append(torch.stack([torch.tanh(z[0]), torch.relu(z[1])]))
+        weights.append(torch.randn(2, WIDTH, N_IN if layer == 0 else WIDTH, generator=generator) * 0.3)
+        grads.append(torch.randn(2, WIDTH, N_IN if layer == 0 else WIDTH, generator=generator) * 0.01)
+    return pre, post, weights, grads
+
+
+def _histogram(values: np.ndarray, low: float, high: float, bins: int) -> list[int]:
+    """numpy's histogram with out-of-range values in the end bins, as the dashboard bins them."""
+    return np.histogram(np.clip(values, low, high), bins=bins, range=(low, high))[0].tolist()
+
+
+def test_layer_statistics_are_the_numbers_numpy_computes():
+    pre, post, weights, grads = _layers()
+    predicted = [[0.11, 0.22], [None, 0.44]]
+    result = layer_statistics(pre, post, weights, grads, [TANH, RELU], predicted, bins=12)
+    assert [len(run) for run in result] == [2, 2]
+    for run in range(2):
+        for layer in range(2):
+            stat = result[run][layer]
+            z, h = pre[layer][run].numpy(), post[layer][run].numpy()
+            assert stat.mean == pytest.approx(h.mean(), rel=1e-5)
+            assert stat.std == pytest.approx(h.std(ddof=1), rel=1e-5)
+            assert stat.preactivation_std == pytest.approx(z.std(ddof=1), rel=1e-5)
+            assert stat.weight_std == pytest.approx(weights[layer][run].numpy().std(ddof=1), rel=1e-5)
+            assert stat.grad_norm == pytest.approx(np.linalg.norm(grads[layer][run].numpy()), rel=1e-5)
+            assert stat.predicted_weight_std == predicted[run][layer]
+            assert set(stat.histograms) == set(HISTOGRAM_KINDS)
+            assert all(sum(hist.counts) == hist_size(kind, layer) for kind, hist in stat.histograms.items())
+    tanh, relu = result
+    for layer in range(2):
+        h = post[layer][0].numpy()
+        assert tanh[layer].dead is None
+        assert tanh[layer].saturated == pytest.approx(float(np.mean(np.abs(h) > 0.99)))
+        assert 0 < tanh[layer].saturated < 1
+        assert relu[layer].saturated is None
+        # layer 1 has one dead unit of 8, layer 2 two; a unit alive for one sample of the batch is not dead
+        assert relu[layer].dead == pytest.approx((layer + 1) / WIDTH)
+
+
+def hist_size(kind: str, layer: int) -> int:
+    if kind in ("activations", "preactivations"):
+        return BATCH * WIDTH
+    return WIDTH * (N_IN if layer == 0 else WIDTH)
+
+
+def test_histogram_ranges_fixed_or_shared_by_the_layers_of_a_run():
+    pre, post, weights, grads = _layers()
+    result = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * 2] * 2, bins=12)
+    tanh, relu = result
+    # tanh's activations: its fixed range; ReLU's: the run's smallest and largest value over every layer
+    assert all((s.histograms["activations"].low, s.histograms["activations"].high) == (-1.0, 1.0) for s in tanh)
+    relu_values = np.concatenate([post[layer][1].numpy().ravel() for layer in range(2)])
+    for stat, layer in zip(relu, range(2)):
+        hist = stat.histograms["activations"]
+        assert (hist.low, hist.high) == pytest.approx((relu_values.min(), relu_values.max()))
+        assert hist.counts == _histogram(post[layer][1].numpy().ravel(), hist.low, hist.high, 12)
+    # the others: symmetric about 0, as wide as the run's largest magnitude over every layer
+    for kind, source in (("preactivations", pre), ("weights", weights), ("gradients", grads)):
+        for run in range(2):
+            largest = max(np.abs(t[run].numpy()).max() for t in source)
+            for layer in range(2):
+                hist = result[run][layer].histograms[kind]
+                assert (hist.low, hist.high) == pytest.approx((-largest, largest)), kind
+                assert hist.counts == _histogram(source[layer][run].numpy().ravel(), hist.low, hist.high, 12), kind
+
+
+def test_non_finite_numbers_become_none_and_histograms_keep_a_range():
+    pre, post, weights, grads = _layers()
+    post[0][1, 0, 0] = math.nan  # the ReLU run
+    pre[1][1, 0, 0] = math.inf
+    weights[0][1, 0, 0] = math.nan
+    grads[0][1, 0, 0] = math.inf
+    relu = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * 2] * 2, bins=12)[1]
+    assert relu[0].mean is None and relu[0].std is None
+    assert relu[1].preactivation_std is None
+    assert relu[0].weight_std is None and relu[0].grad_norm is None
+    assert relu[1].mean is not None and relu[1].weight_std is not None  # other layers keep their numbers
+    for stat in relu:
+        for hist in stat.histograms.values():
+            assert math.isfinite(hist.low) and math.isfinite(hist.high) and hist.low < hist.high
+    # the NaN in the activations falls back to the [0, 1]-wide default top, inf to 1 in the symmetric ones
+    assert relu[0].histograms["weights"].high == 1.0 and relu[0].histograms["gradients"].high == 1.0
+
+
+def test_constant_values_get_a_histogram_of_non_zero_width():
+    pre = [torch.zeros(1, 4, 3)]
+    post = [torch.full((1, 4, 3), 0.5)]
+    weights = [torch.zeros(1, 3, 2)]
+    stat = layer_statistics(pre, post, weights, weights, [RELU], [[0.0]], bins=4)[0][0]
+    activations = stat.histograms["activations"]
+    assert activations.low == 0.5 and activations.high > 0.5 and sum(activations.counts) == 12
+    zeros = stat.histograms["weights"]
+    assert zeros.low < 0 < zeros.high and zeros.high <= 1e-6
+    assert stat.dead == 1.0  # every pre-activation is 0: off for the whole batch
+    assert stat.std == 0.0 and stat.grad_norm == 0.0
