@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 
 import pytest
 
+from inittui import runlog
 from inittui.config import ExperimentConfig, RunSpec
 from inittui.events import (
     Evaluation,
@@ -17,18 +21,24 @@ from inittui.events import (
     Histogram,
     LayerStat,
     LayerStats,
+    RunInfo,
     RunResult,
+    RunsChanged,
     StateChanged,
     event_from_json,
 )
 from inittui.runlog import (
+    CONFIG_FILE,
     EVENTS_FILE,
     RunLog,
     RunLogError,
+    default_log_dir,
     follow_events,
     list_runs,
+    read_config,
     read_events,
     resolve_run_dir,
+    summarise_run,
 )
 
 CONFIG = ExperimentConfig(runs=[RunSpec("he", "relu"), RunSpec("xavier", "tanh")], preset="compare")
@@ -114,3 +124,191 @@ def test_runs_lists_past_runs_and_latest_finds_the_newest(tmp_path):
     header["pid"] = dead.pid
     header_path.write_text(json.dumps(header))
     assert list_runs(tmp_path)[1].status == "interrupted"
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+def test_a_run_directory_is_named_by_time_and_preset_and_never_reused(tmp_path, monkeypatch):
+    class FrozenClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 11, 28, 9, 30, 5)
+
+    monkeypatch.setattr(runlog, "datetime", FrozenClock)
+    logs = [RunLog.create(tmp_path, CONFIG, {"dataset": "random"}) for _ in range(3)]
+    for log in logs:
+        log.close()
+    assert [log.run_dir.name for log in logs] == [
+        "20261128-093005-compare", "20261128-093005-compare-2", "20261128-093005-compare-3",
+    ]
+    header = json.loads((logs[0].run_dir / CONFIG_FILE).read_text())
+    assert header["config"] == CONFIG.to_dict()
+    assert header["created"] == "2026-11-28T09:30:05"
+    assert header["host"] == socket.gethostname() and header["pid"] == os.getpid()
+    assert header["dataset"] == "random"
+
+
+def test_writing_after_close_is_ignored_and_close_twice_is_harmless(tmp_path):
+    log = RunLog.create(tmp_path, CONFIG)
+    log.write(StateChanged("running", 0))
+    log.close()
+    log.write(StateChanged("paused", 1))
+    log.close()
+    assert read_events(log.run_dir) == [StateChanged("running", 0)]
+
+
+def test_a_log_reopened_appends(tmp_path):
+    first = RunLog(tmp_path / "run", CONFIG)
+    first.write(StateChanged("running", 0))
+    first.close()
+    again = RunLog(tmp_path / "run", CONFIG)
+    again.write(StateChanged("paused", 3))
+    again.close()
+    assert [e.step for e in read_events(tmp_path / "run")] == [0, 3]
+
+
+def test_default_log_dir_is_the_user_data_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_log_dir() == tmp_path / "inittui" / "runs"
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def _events_file(tmp_path, text: str):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / EVENTS_FILE).write_text(text)
+    return run_dir
+
+
+def test_blank_lines_are_skipped_and_a_complete_bad_last_line_is_an_error(tmp_path):
+    good = '{"type":"state","state":"running","step":0}\n'
+    assert len(read_events(_events_file(tmp_path / "a", "\n" + good + "\n\n"))) == 1
+    # the last line ends with a newline: it was written whole, so it is corrupt, not torn
+    with pytest.raises(RunLogError, match="^line 2 of the run log is not an inittui event$"):
+        read_events(_events_file(tmp_path / "b", good + '{"type":"nothing"}\n'))
+    with pytest.raises(RunLogError, match="line 1"):
+        read_events(_events_file(tmp_path / "c", '["not", "an", "object"]\n'))
+
+
+def test_unreadable_files_are_one_line_errors(tmp_path):
+    with pytest.raises(RunLogError, match=f"^cannot read {tmp_path / EVENTS_FILE}: No such file or directory$"):
+        read_events(tmp_path)
+    with pytest.raises(RunLogError, match=f"^cannot read {tmp_path / CONFIG_FILE}: No such file or directory$"):
+        read_config(tmp_path)
+    (tmp_path / CONFIG_FILE).write_text("{not json")
+    with pytest.raises(RunLogError, match=f"^{tmp_path / CONFIG_FILE} is not valid JSON$"):
+        read_config(tmp_path)
+
+
+def test_follow_joins_lines_written_in_pieces_and_stops_when_told(tmp_path):
+    log = RunLog.create(tmp_path, CONFIG)
+    path = log.run_dir / EVENTS_FILE
+    line = StateChanged("running", 7).to_json()
+    with open(path, "a") as file:
+        file.write(line[:10])
+        file.flush()
+        polls = []
+
+        def should_stop() -> bool:
+            polls.append(None)
+            if len(polls) == 3:  # the rest of the line arrives while the reader waits
+                file.write(line[10:] + "\n")
+                file.flush()
+            return len(polls) > 6
+
+        assert list(follow_events(log.run_dir, should_stop, poll_s=0.001)) == [StateChanged("running", 7)]
+    assert len(polls) == 7
+
+
+def test_follow_ends_at_the_finished_event(tmp_path):
+    log = RunLog.create(tmp_path, CONFIG)
+    log.write(StateChanged("running", 0))
+    log.write(finished())
+    log.write(StateChanged("running", 99))  # nothing after a finish is read
+    log.close()
+    events = list(follow_events(log.run_dir, should_stop=lambda: False, poll_s=0.001))
+    assert [type(e) for e in events] == [StateChanged, ExperimentFinished]
+
+
+# ------------------------------------------------------------------------------------------ finding runs
+
+
+def test_latest_is_the_newest_header_not_the_last_name(tmp_path):
+    older = RunLog(tmp_path / "b-older", CONFIG)
+    newer = RunLog(tmp_path / "a-newer", CONFIG)
+    (tmp_path / "c-no-events").mkdir()
+    for log in (older, newer):
+        log.close()
+    os.utime(older.run_dir / CONFIG_FILE, (1_000_000, 1_000_000))
+    os.utime(newer.run_dir / CONFIG_FILE, (2_000_000, 2_000_000))
+    assert resolve_run_dir("latest", tmp_path) == newer.run_dir
+    assert resolve_run_dir(str(older.run_dir), tmp_path) == older.run_dir
+
+
+def test_a_run_path_with_a_tilde_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    log = RunLog(tmp_path / "runs" / "one", CONFIG)
+    log.close()
+    assert resolve_run_dir("~/runs/one", tmp_path) == log.run_dir
+    with pytest.raises(RunLogError, match=f"^{tmp_path / 'runs'} is not a run directory \\(no {EVENTS_FILE} in it\\)$"):
+        resolve_run_dir("~/runs", tmp_path)
+
+
+def test_summary_names_runs_added_later_and_keeps_the_best_accuracy(tmp_path):
+    log = RunLog(tmp_path / "run", CONFIG)
+    added = RunInfo(2, "lsuv", "tanh", "running")
+    log.write(Evaluation(5, 0.5, [0, 1], [0.50, 0.40], [1.0, 1.2]))
+    log.write(RunsChanged(6, "added", [RunInfo(0, "he", "relu", "running"), RunInfo(1, "xavier", "tanh", "running"), added]))
+    log.write(Evaluation(9, 1.0, [0, 1, 2, 7], [0.45, None, 0.30, 0.2], [1.1, None, 1.5, 2.0]))
+    log.write(Evaluation(12, 1.5, [0, 1, 2], [0.60, 0.41, 0.35], [0.9, 1.1, 1.4]))
+    log.close()
+    summary = summarise_run(log.run_dir)
+    assert summary.best_test_acc == {"he:relu": 0.60, "xavier:tanh": 0.41, "lsuv:tanh": 0.35, "run 7": 0.2}
+    assert summary.runs == ["he:relu", "xavier:tanh"]
+    assert summary.preset == "compare"
+    assert summary.created == json.loads((log.run_dir / CONFIG_FILE).read_text())["created"]
+    assert summary.run_dir == log.run_dir and summary.status == "running"  # this process wrote it
+
+
+def test_summary_status_is_the_finished_events_or_whether_the_writer_lives(tmp_path, monkeypatch):
+    log = RunLog(tmp_path / "run", CONFIG)
+    log.write(finished("stopped"))
+    log.close()
+    assert summarise_run(log.run_dir).status == "stopped"
+
+    open_log = RunLog(tmp_path / "open", CONFIG)
+    open_log.close()
+    header_path = open_log.run_dir / CONFIG_FILE
+    header = json.loads(header_path.read_text())
+    for changes, status in (
+        ({"host": "another-machine"}, "interrupted"),  # a live pid on another host says nothing
+        ({"pid": 0}, "interrupted"),
+        ({"pid": -5}, "interrupted"),
+        ({"pid": os.getpid()}, "running"),
+    ):
+        header_path.write_text(json.dumps({**header, **changes}))
+        assert summarise_run(open_log.run_dir).status == status, changes
+    # a process we may not signal is alive all the same
+    header_path.write_text(json.dumps(header))
+
+    def not_permitted(pid, signal_number):
+        raise PermissionError
+
+    monkeypatch.setattr(runlog.os, "kill", not_permitted)
+    assert summarise_run(open_log.run_dir).status == "running"
+
+
+def test_list_runs_skips_what_is_not_a_readable_run(tmp_path):
+    good = RunLog(tmp_path / "1-good", CONFIG)
+    good.close()
+    (tmp_path / "2-events-only").mkdir()
+    (tmp_path / "2-events-only" / EVENTS_FILE).write_text("")
+    corrupt = RunLog(tmp_path / "3-corrupt", CONFIG)
+    corrupt.close()
+    (corrupt.run_dir / CONFIG_FILE).write_text("{not json")
+    (tmp_path / "4-file").write_text("not a directory")
+    assert [s.run_dir for s in list_runs(tmp_path)] == [good.run_dir]
+    assert list_runs(tmp_path / "nothing-here") == []
