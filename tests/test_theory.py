@@ -13,7 +13,7 @@ from inittui.activations import ACTIVATIONS, get_activation
 from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.initializers import get_initializer, lsuv_rescale_, needs_data
 from inittui.probe import run_probe
-from inittui.theory import expected_activation_moments, predicted_activation_std
+from inittui.theory import activation_std, expected_activation_moments, predicted_activation_std
 
 
 def _hermite_moments(activation: str, q: float, points: int = 101) -> tuple[float, float]:
@@ -55,6 +55,19 @@ def test_leaky_relu_closed_form_matches_quadrature(q):
 
 def test_linear_moments():
     assert expected_activation_moments("linear", 2.5) == (0.0, 2.5)
+    assert expected_activation_moments("identity", 2.5) == (0.0, 2.5)
+
+
+@pytest.mark.parametrize("q", [-1e-9, math.nan, math.inf])
+def test_a_variance_that_is_negative_or_not_finite_is_refused(q):
+    with pytest.raises(ValueError, match="pre-activation variance must be finite and >= 0"):
+        expected_activation_moments("tanh", q)
+
+
+@pytest.mark.parametrize("activation,value", [("sigmoid", 0.5), ("tanh", 0.0), ("gelu", 0.0), ("selu", 0.0)])
+def test_zero_variance_is_the_function_at_zero(activation, value):
+    assert expected_activation_moments(activation, 0.0) == pytest.approx((value, value * value), abs=1e-12)
+    assert activation_std(activation, 0.0) == 0.0
 
 
 @pytest.mark.parametrize("q", [1e-6, 1e-4])
@@ -106,6 +119,15 @@ def test_relu_recursions():
     assert xavier[0] == pytest.approx(math.sqrt(0.5 - 1 / (2 * math.pi)))
 
 
+def test_an_infinite_variance_predicts_nothing_from_there_on():
+    assert predicted_activation_std("he", "relu", [100, 100, 100], input_second_moment=math.inf) == [None, None]
+    # normal-1 with ReLU multiplies the second moment by n/2 = 50 a layer: past float's range by layer ~185
+    deep = predicted_activation_std("normal-1", "relu", [100] * 200)
+    first_none = deep.index(None)
+    assert 150 < first_none < 199 and all(value is None for value in deep[first_none:])
+    assert all(value is not None and math.isfinite(value) for value in deep[:first_none])
+
+
 def test_input_moment_and_bias_enter_q():
     base = predicted_activation_std("xavier", "relu", [100, 100], input_second_moment=4.0)
     assert base[0] == pytest.approx(2 * predicted_activation_std("xavier", "relu", [100, 100])[0])
@@ -139,12 +161,12 @@ def test_prediction_matches_probe_within_15_percent(measured, name):
 MNIST_SHAPED = [784, 100, 10]
 
 
-def measured_activation_std(init: str, activation: str, samples: int = 200, first_draws: int = 4,
-                            second_draws: int = 64, seed: int = 0) -> list[float]:
+def measured_activation_std(init: str, activation: str, samples: int = 200, first_draws: int = 3,
+                            second_draws: int = 48, seed: int = 0) -> list[float]:
     """Std of each layer's activations for standard-normal inputs, pooled over units, inputs and draws.
 
     The output layer has only 10 units, so it is drawn ``second_draws`` times over each of the
-    ``first_draws`` first layers: a few thousand units, enough to measure its std to about 1 %.
+    ``first_draws`` first layers: over a thousand units, enough to measure its std to about 1 %.
     """
     generator = torch.Generator().manual_seed(seed)
     act, initializer = get_activation(activation), get_initializer(init)
