@@ -1,33 +1,31 @@
 #!/usr/bin/env python3
-"""Mutation testing of the core's formulas and bookkeeping: mutmut over each module, against its own tests.
+"""Mutation testing of the core's formulas and bookkeeping: mutmut's mutants of each module, against its own tests.
 
     nice -n 10 python3 scripts/mutation.py                   # every module below
     nice -n 10 python3 scripts/mutation.py config theory     # some of them
+    nice -n 10 python3 scripts/mutation.py --workdir /tmp/m  # keep results: a rerun tests only the survivors
     python3 scripts/mutation.py --list                       # the modules and their test files
-    nice -n 10 python3 scripts/mutation.py --workdir /tmp/m  # keep the copies; rerun tests only the survivors
 
 Prints, per module, the mutants killed out of the total and every surviving mutant's diff; exits 1 when a
-module kills fewer than --target (default 80 %). Not part of CI: it runs each test file once per mutant,
-an hour or so for all six modules on two cores.
+module kills fewer than --target (default 80 %). Not part of CI: about half an hour for all six modules on two
+cores.
 
-Needs mutmut 2 (``pip install 'mutmut>=2.5,<3'``; tested with 2.5.1): mutmut 3 mutates only code inside
-functions and would leave the module-level tables of formulas alone.
-
-mutmut runs its test command once per mutant. Importing torch takes seconds, so the command here is a small
-client that asks this script to fork an already warm interpreter, which runs pytest on the mutated copy.
-Every module is mutated in its own temporary copy of the working tree; the tree itself is never touched.
+The mutants are mutmut's (``pip install 'mutmut>=2.5,<3'``; tested with 2.5.1: mutmut 3 mutates only code inside
+functions and would leave the module-level tables of formulas alone). They are run here rather than by ``mutmut
+run``, whose result cache races with its own workers and then hangs, and whose test command starts a new
+interpreter per mutant: importing torch takes seconds. Here torch is imported once, and each mutant's tests run
+in a fork of this warm process, in a copy of the working tree; the tree itself is never touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import hashlib
 import json
 import os
-import re
-import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,96 +42,64 @@ MODULES: dict[str, tuple[str, ...]] = {
     "statistics": ("tests/test_statistics.py",),
     "config": ("tests/test_config.py",),
 }
-DETECTED = ("killed", "timeout", "suspicious")
-STATUSES = (*DETECTED, "survived", "skipped", "untested")
-
-
-# ------------------------------------------------------------------------------------------ the client
-
-
-def client(socket_path: str, test_files: list[str]) -> int:
-    """mutmut's test command: run ``test_files`` in a fork of the warm server; its exit status is ours."""
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    connection.connect(socket_path)
-    connection.sendall(json.dumps({"cwd": os.getcwd(), "tests": test_files}).encode() + b"\n")
-    reply = b""
-    while not reply.endswith(b"\n"):
-        chunk = connection.recv(64)
-        if not chunk:
-            print("mutation.py: the test server went away", file=sys.stderr)
-            return 2  # counted as a survivor: never a kill that did not happen
-        reply += chunk
-    # mutmut 2 counts only exit status 1 as a kill; pytest says 2 when a mutant breaks an import
-    return 0 if int(reply) == 0 else 1
-
-
-# ------------------------------------------------------------------------------------------ the server
+# a mutant whose tests run this many times longer than the unmutated ones (plus a margin) has hung them
+TIMEOUT_FACTOR = 10
+TIMEOUT_MARGIN_S = 30.0
+RESULTS_FILE = "results.json"
 
 
 def _warm_up() -> None:
-    """Import what every test file imports, so that each fork starts warm. Nothing from inittui: each
-    fork must import the mutated copy."""
+    """Import what every test file imports, and pytest's plugins, so that each fork starts warm. Nothing from
+    inittui: each fork must import the mutated copy."""
+    import gc
+    from importlib.metadata import entry_points
+
     import numpy  # noqa: F401
     import pytest  # noqa: F401
-    import torch  # noqa: F401
+    import torch
     import torchvision  # noqa: F401
 
+    for plugin in entry_points(group="pytest11"):
+        plugin.load()
+    try:
+        import hypothesis  # noqa: F401  (its pytest plugin imports it at the end of every session)
+    except ImportError:
+        pass
     # the tests run on one thread (tests/conftest.py); loading LAPACK once here saves each fork seconds
     torch.set_num_threads(1)
     torch.linalg.qr(torch.ones(2, 2))
     assert not any(name == "inittui" or name.startswith("inittui.") for name in sys.modules)
+    # pytest collects garbage at the end of a session: with the warm heap frozen, a fork's collections skip
+    # it instead of touching (and so copying) every page of it; that took 10 s a mutant
+    gc.freeze()
 
 
-def _run_tests_in_fork(request: dict, connection: socket.socket) -> int:
-    """Fork; the child runs pytest in the mutated copy. Kill it if mutmut gives up on the client (timeout)."""
+def run_tests(workdir: Path, tests: tuple[str, ...], timeout_s: float) -> str:
+    """"passed", "failed" or "timeout": pytest on ``tests`` in ``workdir``, in a fork of this process."""
     pid = os.fork()
     if pid == 0:  # the child
         try:
             import pytest
 
-            os.chdir(request["cwd"])
-            sys.path.insert(0, request["cwd"])
-            sys.dont_write_bytecode = True
+            os.chdir(workdir)
+            sys.path.insert(0, str(workdir))
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
-            code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *request["tests"]])
-            os._exit(int(code))
-        except BaseException:  # noqa: BLE001 - whatever happens, the child must not return into the server
-            os._exit(4)
-    while True:
+            # plain asserts: rewriting them would compile the test modules again in every fork
+            code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--assert=plain", *tests])
+            os._exit(0 if code == 0 else 1)
+        except BaseException:  # noqa: BLE001 - whatever happens, the child must not return into the driver
+            os._exit(1)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            return os.waitstatus_to_exitcode(status)
-        readable, _, _ = select.select([connection], [], [], 0.05)
-        if readable and not connection.recv(1, socket.MSG_PEEK):
-            os.kill(pid, signal.SIGKILL)  # the client was killed: mutmut timed this mutant out
-            os.waitpid(pid, 0)
-            return -signal.SIGKILL
-
-
-def _serve_until(listener: socket.socket, mutmut: subprocess.Popen) -> None:
-    listener.settimeout(0.2)
-    while mutmut.poll() is None:
-        try:
-            connection, _ = listener.accept()
-        except TimeoutError:
-            continue
-        with connection:
-            connection.settimeout(None)
-            request = b""
-            while not request.endswith(b"\n"):
-                chunk = connection.recv(4096)
-                if not chunk:
-                    break
-                request += chunk
-            if not request.endswith(b"\n"):
-                continue
-            code = _run_tests_in_fork(json.loads(request), connection)
-            try:
-                connection.sendall(f"{code}\n".encode())
-            except OSError:
-                pass  # the client is gone already
+            return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return "timeout"
 
 
 def _copy_tree(destination: Path) -> None:
@@ -150,90 +116,85 @@ def _copy_tree(destination: Path) -> None:
             shutil.copy2(source, target)
 
 
-def _mutmut(workdir: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=workdir, text=True, **kwargs)
+def mutants(path: Path) -> list[str]:
+    """Every mutmut mutant of the file at ``path``, as its full mutated source."""
+    from mutmut import Context, list_mutations, mutate
+
+    source = path.read_text()
+    found = []
+    for mutation_id in list_mutations(Context(source=source, filename=str(path))):
+        mutated, count = mutate(Context(source=source, mutation_id=mutation_id, filename=str(path)))
+        if count and mutated != source:
+            found.append(mutated)
+    return found
+
+
+def diff(original: str, mutated: str) -> str:
+    lines = difflib.unified_diff(original.splitlines(True), mutated.splitlines(True), n=0)
+    return "".join(line for line in lines if not line.startswith(("---", "+++")))
 
 
 def mutate_module(module: str, tests: tuple[str, ...], kept: Path | None) -> dict[str, list[str]]:
-    """Run mutmut over inittui/<module>.py in a copy of the tree; mutant ids by status, and diffs of survivors.
-
-    With ``kept``, the copy is ``kept/module`` and stays: run again, it is refreshed from the tree and mutmut
-    keeps the mutants it killed before, testing only the others again.
-    """
-    if kept is None:
-        workdir = Path(tempfile.mkdtemp(prefix=f"inittui-mutation-{module}-"))
-    else:
-        workdir = kept / module
-        workdir.mkdir(parents=True, exist_ok=True)
+    """Diffs of every mutant of inittui/<module>.py, by outcome. With ``kept``, results are remembered in
+    ``kept/module``: mutants killed before are not run again while their diff is the same."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"inittui-mutation-{module}-"))
+    remembered_path = kept / module / RESULTS_FILE if kept else None
+    remembered: dict[str, str] = (
+        json.loads(remembered_path.read_text()) if remembered_path and remembered_path.exists() else {}
+    )
+    outcomes: dict[str, list[str]] = {"killed": [], "timeout": [], "survived": []}
     try:
         _copy_tree(workdir)
-        socket_path = str(workdir / ".mutation.sock")
-        Path(socket_path).unlink(missing_ok=True)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(socket_path)
-        listener.listen(1)
-        runner = f"{sys.executable} {Path(__file__).resolve()} --client {socket_path} {' '.join(tests)}"
-        env = {**os.environ, "PYTHONPATH": str(workdir), "PYTHONDONTWRITEBYTECODE": "1"}
+        target = workdir / "inittui" / f"{module}.py"
+        original = target.read_text()
         started = time.monotonic()
-        log = open(workdir / "mutmut.log", "w")
-        mutmut = subprocess.Popen(
-            [sys.executable, "-m", "mutmut", "run", "--paths-to-mutate", f"inittui/{module}.py",
-             "--tests-dir", "tests", "--runner", runner, "--simple-output", "--no-progress", "--swallow-output"],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            _serve_until(listener, mutmut)
-        finally:
-            listener.close()
-            if mutmut.poll() is None:
-                mutmut.kill()
-            log.close()
-        if mutmut.returncode & 1:  # mutmut's own failure; 2, 4 and 8 report survivors, timeouts, slow kills
-            tail = (workdir / "mutmut.log").read_text()[-3000:]
-            raise RuntimeError(f"mutmut failed on {module} (its baseline must pass):\n{tail}")
-        by_status = {
-            status: _mutmut(workdir, "result-ids", status, capture_output=True).stdout.split()
-            for status in STATUSES
-        }
-        by_status["diffs"] = [
-            _mutmut(workdir, "show", mutant, capture_output=True).stdout for mutant in by_status["survived"]
-        ]
-        print(f"  {module}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-        return by_status
+        if run_tests(workdir, tests, timeout_s=3600) != "passed":
+            raise RuntimeError(f"{', '.join(tests)} fail on the unmutated inittui/{module}.py")
+        timeout_s = TIMEOUT_FACTOR * (time.monotonic() - started) + TIMEOUT_MARGIN_S
+        found = mutants(target)
+        for number, mutated in enumerate(found, start=1):
+            change = diff(original, mutated)
+            key = hashlib.sha1(change.encode()).hexdigest()
+            if remembered.get(key) in ("killed", "timeout"):
+                outcome = remembered[key]
+            else:
+                target.write_text(mutated)
+                outcome = run_tests(workdir, tests, timeout_s).replace("failed", "killed").replace("passed", "survived")
+                target.write_text(original)
+                remembered[key] = outcome
+            outcomes[outcome].append(change)
+            print(f"\r  {module}: {number}/{len(found)} mutants", end="", file=sys.stderr, flush=True)
+        print(f"\r  {module}: {len(found)} mutants in {time.monotonic() - started:.0f} s", file=sys.stderr)
     finally:
-        if kept is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+        if remembered_path:
+            remembered_path.parent.mkdir(parents=True, exist_ok=True)
+            remembered_path.write_text(json.dumps(remembered, indent=0))
+    return outcomes
 
 
 def report(results: dict[str, dict[str, list[str]]], target: float) -> bool:
     """Print the kill rate per module and the survivors; True when every module reaches ``target``."""
     reached = True
-    print(f"{'module':<14} {'killed':>8} {'rate':>7}   timeout suspicious survived")
-    for module, by_status in results.items():
-        total = sum(len(by_status[s]) for s in STATUSES)
-        detected = sum(len(by_status[s]) for s in DETECTED)
-        rate = detected / total if total else 0.0
+    print(f"{'module':<14} {'killed':>9} {'rate':>7}  (timeouts count as killed)")
+    for module, outcomes in results.items():
+        total = sum(len(diffs) for diffs in outcomes.values())
+        killed = len(outcomes["killed"]) + len(outcomes["timeout"])
+        rate = killed / total if total else 0.0
         reached &= rate >= target
-        print(
-            f"{module:<14} {detected:>4}/{total:<3} {100 * rate:>6.1f}%   {len(by_status['timeout']):>7} "
-            f"{len(by_status['suspicious']):>10} {len(by_status['survived']):>8}"
-        )
-    for module, by_status in results.items():
-        for diff in by_status["diffs"]:
-            print(f"\n--- survived in {module}:")
-            print("\n".join(line for line in diff.splitlines() if re.match(r"[-+](?![-+])", line)))
+        print(f"{module:<14} {killed:>4}/{total:<4} {100 * rate:>6.1f}%  ({len(outcomes['timeout'])} timeouts)")
+    for module, outcomes in results.items():
+        for change in outcomes["survived"]:
+            print(f"\nsurvived in inittui/{module}.py:\n{change.rstrip()}")
     return reached
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--client"]:
-        return client(argv[1], argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", metavar="MODULE", help=f"some of: {', '.join(MODULES)} (default: all)")
     parser.add_argument("--target", type=float, default=0.8, help="least share of mutants killed (default 0.8)")
-    parser.add_argument("--workdir", type=Path, help="keep each module's copy (and mutmut's cache) in DIR/MODULE and "
-                        "reuse it: a second run tests again only the mutants not killed before")
+    parser.add_argument("--workdir", type=Path, help="remember results in DIR/MODULE: a rerun skips the mutants "
+                        "killed before and tests the others again")
     parser.add_argument("--list", action="store_true", help="print the modules and their test files, then exit")
     args = parser.parse_args(argv)
     unknown = [module for module in args.modules if module not in MODULES]
@@ -250,11 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     if mutmut is None or not getattr(mutmut, "__version__", "").startswith("2."):
         print("mutation.py: needs mutmut 2: pip install 'mutmut>=2.5,<3'", file=sys.stderr)
         return 2
+    # a mutant and the original may share a size and an mtime second: never let a .pyc stand in for either
+    sys.dont_write_bytecode = True
     _warm_up()
+    kept = args.workdir.resolve() if args.workdir else None
     results = {}
     for module in args.modules or MODULES:
         print(f"mutating inittui/{module}.py against {', '.join(MODULES[module])}", file=sys.stderr, flush=True)
-        results[module] = mutate_module(module, MODULES[module], args.workdir and args.workdir.resolve())
+        results[module] = mutate_module(module, MODULES[module], kept)
     return 0 if report(results, args.target) else 1
 
 

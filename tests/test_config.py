@@ -81,6 +81,12 @@ def test_a_bad_run_is_a_one_line_config_error(text, message):
     assert isinstance(error.value, ValueError)
 
 
+def test_a_run_spec_is_a_value():
+    assert RunSpec("he", "relu") == HE_RELU and len({RunSpec("he", "relu"), HE_RELU}) == 1
+    with pytest.raises(AttributeError):
+        HE_RELU.init = "xavier"  # type: ignore[misc]
+
+
 def test_parse_runs():
     assert parse_runs("he:relu, xavier:tanh,") == [HE_RELU, RunSpec("xavier", "tanh")]
     assert parse_runs("he:relu") == [HE_RELU]
@@ -108,6 +114,7 @@ def test_steps_per_epoch_and_total_steps():
     config = ExperimentConfig(runs=[HE_RELU], batch_size=128, epochs=3)
     assert config.steps_per_epoch() == 469  # 60,000 / 128, the last batch partial
     assert config.steps_per_epoch(512) == 4 and config.steps_per_epoch(513) == 5
+    assert ExperimentConfig(runs=[HE_RELU], batch_size=100).steps_per_epoch() == 600  # exactly 60,000 examples
     assert config.total_steps() == 3 * 469 and config.total_steps(512) == 12
     assert ExperimentConfig(runs=[HE_RELU], epochs=None, steps=7).total_steps() == 7
     # steps win over epochs; with neither, one epoch
