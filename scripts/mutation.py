@@ -162,14 +162,14 @@ def mutate_module(module: str, tests: tuple[str, ...], kept: Path | None) -> dic
                 outcome = run_tests(workdir, tests, timeout_s).replace("failed", "killed").replace("passed", "survived")
                 target.write_text(original)
                 remembered[key] = outcome
+                if remembered_path:  # as it goes: an interrupted run keeps what it found
+                    remembered_path.parent.mkdir(parents=True, exist_ok=True)
+                    remembered_path.write_text(json.dumps(remembered, indent=0))
             outcomes[outcome].append(change)
             print(f"\r  {module}: {number}/{len(found)} mutants", end="", file=sys.stderr, flush=True)
         print(f"\r  {module}: {len(found)} mutants in {time.monotonic() - started:.0f} s", file=sys.stderr)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        if remembered_path:
-            remembered_path.parent.mkdir(parents=True, exist_ok=True)
-            remembered_path.write_text(json.dumps(remembered, indent=0))
     return outcomes
 
 

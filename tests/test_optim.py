@@ -128,6 +128,13 @@ def test_state_tensors_are_the_step_count_then_each_moment():
     assert all(a is b for a, b in zip(adam.state_tensors(), replaced))
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_state_lives_on_the_parameters_device(kind):
+    # "meta" exists on every machine: a state made on the CPU regardless of the parameters would show here
+    params = [torch.zeros(shape, device="meta") for shape in SHAPES]
+    assert all(t.device.type == "meta" for t in BatchedOptimizer(kind, params, RUNS).state_tensors())
+
+
 def test_constant_and_cosine_schedules():
     steps = torch.tensor([0.0, 10.0, 50.0, 100.0, 150.0])
     assert scheduled_lr(0.1, "constant", steps, 100).tolist() == pytest.approx([0.1] * 5)

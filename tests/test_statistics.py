@@ -37,7 +37,8 @@ def test_batched_histograms_match_histc_per_run_and_layer():
 def test_non_finite_values_are_counted_not_lost():
     values = [torch.tensor([[[float("nan"), float("inf"), -float("inf"), 0.0]]])]
     counts = batched_histograms(values, torch.tensor([-1.0]), torch.tensor([1.0]), bins=4)
-    assert counts.sum().item() == 4
+    # NaN and -inf in the first bin, inf in the last, 0 in the third
+    assert counts.flatten().tolist() == [2, 0, 1, 1]
 
 
 def test_fixed_cadence_is_every_n_steps():
@@ -64,17 +65,19 @@ def test_automatic_cadence_keeps_statistics_within_their_share_of_training_time(
 
 # ------------------------------------------------------------------------------------------ layer_statistics
 
-BATCH, WIDTH, N_IN = 50, 8, 6
+BATCH, WIDTH, N_IN, LAYERS = 50, 8, 6, 3
 TANH, RELU = get_activation("tanh"), get_activation("relu")
 
 
 def _layers(seed: int = 0):
-    """Two runs (tanh, relu) × two hidden layers, with dead ReLU units and saturated tanh values built in."""
+    """Two runs (tanh, relu) × three hidden layers, with dead ReLU units and saturated tanh values built in, and
+    in every ReLU layer a unit that is alive though its pre-activations stay below 1."""
     generator = torch.Generator().manual_seed(seed)
     pre, post, weights, grads = [], [], [], []
-    for layer in range(2):
+    for layer in range(LAYERS):
         z = torch.randn(2, BATCH, WIDTH, generator=generator) * (1.0 + layer)
         z[1, :, : layer + 1] = -torch.rand(BATCH, layer + 1, generator=generator) - 0.1  # dead ReLU units
+        z[1, :, -1] = torch.rand(BATCH, generator=generator) * 0.9 + 0.05  # alive, in (0, 1)
         z[0, :5] *= 20  # saturated tanh values
         pre.append(z)
         post.append(torch.stack([torch.tanh(z[0]), torch.relu(z[1])]))
@@ -90,11 +93,11 @@ def _histogram(values: np.ndarray, low: float, high: float, bins: int) -> list[i
 
 def test_layer_statistics_are_the_numbers_numpy_computes():
     pre, post, weights, grads = _layers()
-    predicted = [[0.11, 0.22], [None, 0.44]]
+    predicted = [[0.11, 0.22, 0.33], [None, 0.44, 0.55]]
     result = layer_statistics(pre, post, weights, grads, [TANH, RELU], predicted, bins=12)
-    assert [len(run) for run in result] == [2, 2]
+    assert [len(run) for run in result] == [LAYERS, LAYERS]
     for run in range(2):
-        for layer in range(2):
+        for layer in range(LAYERS):
             stat = result[run][layer]
             z, h = pre[layer][run].numpy(), post[layer][run].numpy()
             assert stat.mean == pytest.approx(h.mean(), rel=1e-5)
@@ -106,13 +109,13 @@ def test_layer_statistics_are_the_numbers_numpy_computes():
             assert set(stat.histograms) == set(HISTOGRAM_KINDS)
             assert all(sum(hist.counts) == hist_size(kind, layer) for kind, hist in stat.histograms.items())
     tanh, relu = result
-    for layer in range(2):
+    for layer in range(LAYERS):
         h = post[layer][0].numpy()
         assert tanh[layer].dead is None
         assert tanh[layer].saturated == pytest.approx(float(np.mean(np.abs(h) > 0.99)))
         assert 0 < tanh[layer].saturated < 1
         assert relu[layer].saturated is None
-        # layer 1 has one dead unit of 8, layer 2 two; a unit alive for one sample of the batch is not dead
+        # layer 1 has one dead unit of 8, layer 2 two, layer 3 three; a unit alive for one sample is not dead
         assert relu[layer].dead == pytest.approx((layer + 1) / WIDTH)
 
 
@@ -124,12 +127,12 @@ def hist_size(kind: str, layer: int) -> int:
 
 def test_histogram_ranges_fixed_or_shared_by_the_layers_of_a_run():
     pre, post, weights, grads = _layers()
-    result = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * 2] * 2, bins=12)
+    result = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)
     tanh, relu = result
     # tanh's activations: its fixed range; ReLU's: the run's smallest and largest value over every layer
     assert all((s.histograms["activations"].low, s.histograms["activations"].high) == (-1.0, 1.0) for s in tanh)
-    relu_values = np.concatenate([post[layer][1].numpy().ravel() for layer in range(2)])
-    for stat, layer in zip(relu, range(2)):
+    relu_values = np.concatenate([post[layer][1].numpy().ravel() for layer in range(LAYERS)])
+    for stat, layer in zip(relu, range(LAYERS)):
         hist = stat.histograms["activations"]
         assert (hist.low, hist.high) == pytest.approx((relu_values.min(), relu_values.max()))
         assert hist.counts == _histogram(post[layer][1].numpy().ravel(), hist.low, hist.high, 12)
@@ -137,7 +140,7 @@ def test_histogram_ranges_fixed_or_shared_by_the_layers_of_a_run():
     for kind, source in (("preactivations", pre), ("weights", weights), ("gradients", grads)):
         for run in range(2):
             largest = max(np.abs(t[run].numpy()).max() for t in source)
-            for layer in range(2):
+            for layer in range(LAYERS):
                 hist = result[run][layer].histograms[kind]
                 assert (hist.low, hist.high) == pytest.approx((-largest, largest)), kind
                 assert hist.counts == _histogram(source[layer][run].numpy().ravel(), hist.low, hist.high, 12), kind
@@ -149,7 +152,7 @@ def test_non_finite_numbers_become_none_and_histograms_keep_a_range():
     pre[1][1, 0, 0] = math.inf
     weights[0][1, 0, 0] = math.nan
     grads[0][1, 0, 0] = math.inf
-    relu = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * 2] * 2, bins=12)[1]
+    relu = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)[1]
     assert relu[0].mean is None and relu[0].std is None
     assert relu[1].preactivation_std is None
     assert relu[0].weight_std is None and relu[0].grad_norm is None
@@ -157,8 +160,24 @@ def test_non_finite_numbers_become_none_and_histograms_keep_a_range():
     for stat in relu:
         for hist in stat.histograms.values():
             assert math.isfinite(hist.low) and math.isfinite(hist.high) and hist.low < hist.high
-    # the NaN in the activations falls back to the [0, 1]-wide default top, inf to 1 in the symmetric ones
+    # a NaN anywhere in the run's activations: the range falls back to [0, 1]; NaN and inf magnitudes to ±1
+    assert all((s.histograms["activations"].low, s.histograms["activations"].high) == (0.0, 1.0) for s in relu)
     assert relu[0].histograms["weights"].high == 1.0 and relu[0].histograms["gradients"].high == 1.0
+
+
+def test_infinite_activations_fall_back_to_a_unit_range():
+    pre, post, weights, grads = _layers()
+    post[0][1, 0, 0] = math.inf
+    post[1][1, 0, 0] = -math.inf
+    relu = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)[1]
+    assert all((s.histograms["activations"].low, s.histograms["activations"].high) == (-1.0, 1.0) for s in relu)
+
+
+def test_saturation_is_strictly_beyond_the_margin():
+    """|tanh| > 0.99 is saturated, |tanh| = 0.99 is not."""
+    values = torch.tensor([[[-0.99, 0.99, -0.995, 0.995, 0.0]]])
+    stat = layer_statistics([values], [values], [torch.ones(1, 5, 2)], [torch.ones(1, 5, 2)], [TANH], [[None]], 4)
+    assert stat[0][0].saturated == pytest.approx(2 / 5)
 
 
 def test_constant_values_get_a_histogram_of_non_zero_width():
@@ -167,7 +186,8 @@ def test_constant_values_get_a_histogram_of_non_zero_width():
     weights = [torch.zeros(1, 3, 2)]
     stat = layer_statistics(pre, post, weights, weights, [RELU], [[0.0]], bins=4)[0][0]
     activations = stat.histograms["activations"]
-    assert activations.low == 0.5 and activations.high > 0.5 and sum(activations.counts) == 12
+    assert activations.low == 0.5 and sum(activations.counts) == 12
+    assert activations.high == pytest.approx(0.5 * (1 + 1e-3))  # a width of 1e-3 of the value
     zeros = stat.histograms["weights"]
     assert zeros.low < 0 < zeros.high and zeros.high <= 1e-6
     assert stat.dead == 1.0  # every pre-activation is 0: off for the whole batch
