@@ -112,7 +112,7 @@ def test_runs_lists_past_runs_and_latest_finds_the_newest(tmp_path):
     assert [s.status for s in summaries] == ["done", "running"]
     assert summaries[0].best_test_acc == {"he:relu": 0.91, "xavier:tanh": 0.88}
     assert resolve_run_dir("latest", tmp_path) == second.run_dir
-    with pytest.raises(RunLogError, match="no runs"):
+    with pytest.raises(RunLogError, match="^no runs in .*empty yet; start one with: inittui train --headless$"):
         resolve_run_dir("latest", tmp_path / "empty")
     with pytest.raises(RunLogError, match="not a run directory"):
         resolve_run_dir(str(tmp_path), tmp_path)
@@ -193,6 +193,18 @@ def test_blank_lines_are_skipped_and_a_complete_bad_last_line_is_an_error(tmp_pa
         read_events(_events_file(tmp_path / "c", '["not", "an", "object"]\n'))
 
 
+def test_a_torn_last_line_does_not_hide_a_corrupt_one_before_it(tmp_path):
+    text = '{"type":"state","state":"running","step":0}\nnot json\n{"type":"state","sta'
+    with pytest.raises(RunLogError, match="line 2"):
+        read_events(_events_file(tmp_path, text))
+
+
+def test_the_files_are_named_as_the_readme_says(tmp_path):
+    log = RunLog.create(tmp_path, CONFIG)
+    log.close()
+    assert sorted(p.name for p in log.run_dir.iterdir()) == ["config.json", "events.jsonl"]
+
+
 def test_unreadable_files_are_one_line_errors(tmp_path):
     with pytest.raises(RunLogError, match=f"^cannot read {tmp_path / EVENTS_FILE}: No such file or directory$"):
         read_events(tmp_path)
@@ -221,6 +233,16 @@ def test_follow_joins_lines_written_in_pieces_and_stops_when_told(tmp_path):
 
         assert list(follow_events(log.run_dir, should_stop, poll_s=0.001)) == [StateChanged("running", 7)]
     assert len(polls) == 7
+
+
+def test_follow_reports_a_corrupt_line(tmp_path):
+    log = RunLog.create(tmp_path, CONFIG)
+    log.write(StateChanged("running", 0))
+    log.close()
+    with open(log.run_dir / EVENTS_FILE, "a") as file:
+        file.write("not json\n")
+    with pytest.raises(RunLogError, match="is not an inittui event"):
+        list(follow_events(log.run_dir, should_stop=lambda: False, poll_s=0.001))
 
 
 def test_follow_ends_at_the_finished_event(tmp_path):
@@ -261,6 +283,7 @@ def test_summary_names_runs_added_later_and_keeps_the_best_accuracy(tmp_path):
     log = RunLog(tmp_path / "run", CONFIG)
     added = RunInfo(2, "lsuv", "tanh", "running")
     log.write(Evaluation(5, 0.5, [0, 1], [0.50, 0.40], [1.0, 1.2]))
+    log.write(StateChanged("paused", 5))  # an event without runs
     log.write(RunsChanged(6, "added", [RunInfo(0, "he", "relu", "running"), RunInfo(1, "xavier", "tanh", "running"), added]))
     log.write(Evaluation(9, 1.0, [0, 1, 2, 7], [0.45, None, 0.30, 0.2], [1.1, None, 1.5, 2.0]))
     log.write(Evaluation(12, 1.5, [0, 1, 2], [0.60, 0.41, 0.35], [0.9, 1.1, 1.4]))
@@ -288,6 +311,7 @@ def test_summary_status_is_the_finished_events_or_whether_the_writer_lives(tmp_p
         ({"pid": 0}, "interrupted"),
         ({"pid": -5}, "interrupted"),
         ({"pid": os.getpid()}, "running"),
+        ({"pid": 1}, "running"),  # init: always alive
     ):
         header_path.write_text(json.dumps({**header, **changes}))
         assert summarise_run(open_log.run_dir).status == status, changes
@@ -301,6 +325,14 @@ def test_summary_status_is_the_finished_events_or_whether_the_writer_lives(tmp_p
     assert summarise_run(open_log.run_dir).status == "running"
 
 
+def test_summary_of_a_header_that_lacks_fields(tmp_path):
+    log = RunLog(tmp_path / "run", CONFIG)
+    log.close()
+    (log.run_dir / CONFIG_FILE).write_text(json.dumps({"host": socket.gethostname()}))
+    summary = summarise_run(log.run_dir)
+    assert (summary.created, summary.preset, summary.runs, summary.status) == ("?", "?", [], "interrupted")
+
+
 def test_list_runs_skips_what_is_not_a_readable_run(tmp_path):
     good = RunLog(tmp_path / "1-good", CONFIG)
     good.close()
@@ -310,5 +342,7 @@ def test_list_runs_skips_what_is_not_a_readable_run(tmp_path):
     corrupt.close()
     (corrupt.run_dir / CONFIG_FILE).write_text("{not json")
     (tmp_path / "4-file").write_text("not a directory")
-    assert [s.run_dir for s in list_runs(tmp_path)] == [good.run_dir]
+    later = RunLog(tmp_path / "5-good", CONFIG)
+    later.close()
+    assert [s.run_dir for s in list_runs(tmp_path)] == [good.run_dir, later.run_dir]
     assert list_runs(tmp_path / "nothing-here") == []
