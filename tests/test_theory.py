@@ -48,6 +48,9 @@ def test_relu_closed_form_matches_quadrature(q):
 @pytest.mark.parametrize("q", [0.3, 1.0, 4.0])
 def test_leaky_relu_closed_form_matches_quadrature(q):
     mean, second = expected_activation_moments("leaky-relu", q)
+    # exactly the closed form, not a quadrature's approximation of it
+    assert mean == pytest.approx(math.sqrt(q / (2 * math.pi)) * (1 - 0.01), rel=1e-12)
+    assert second == pytest.approx(0.5 * q * (1 + 0.01**2), rel=1e-12)
     g_mean, g_second = _grid_moments("leaky-relu", q)
     assert g_mean == pytest.approx(mean, rel=1e-5)
     assert g_second == pytest.approx(second, rel=1e-5)
@@ -60,7 +63,7 @@ def test_linear_moments():
 
 @pytest.mark.parametrize("q", [-1e-9, math.nan, math.inf])
 def test_a_variance_that_is_negative_or_not_finite_is_refused(q):
-    with pytest.raises(ValueError, match="pre-activation variance must be finite and >= 0"):
+    with pytest.raises(ValueError, match="^pre-activation variance must be finite and >= 0, got "):
         expected_activation_moments("tanh", q)
 
 
@@ -104,6 +107,7 @@ def test_shape_and_none_cases():
             assert len(predicted) == 3
     assert predicted_activation_std("constant", "relu", sizes) == [None, None, None]
     assert predicted_activation_std("he", "relu", [784]) == []
+    assert predicted_activation_std("constant", "relu", [784]) == predicted_activation_std("lsuv", "relu", []) == []
     lsuv = predicted_activation_std("lsuv", "tanh", sizes)
     assert lsuv == pytest.approx([expected_activation_moments("tanh", 1.0)[1] ** 0.5] * 3)
 
@@ -120,9 +124,10 @@ def test_relu_recursions():
 
 
 def test_an_infinite_variance_predicts_nothing_from_there_on():
-    assert predicted_activation_std("he", "relu", [100, 100, 100], input_second_moment=math.inf) == [None, None]
+    assert predicted_activation_std("he", "relu", [100] * 4, input_second_moment=math.inf) == [None, None, None]
     # normal-1 with ReLU multiplies the second moment by n/2 = 50 a layer: past float's range by layer ~185
     deep = predicted_activation_std("normal-1", "relu", [100] * 200)
+    assert len(deep) == 199
     first_none = deep.index(None)
     assert 150 < first_none < 199 and all(value is None for value in deep[first_none:])
     assert all(value is not None and math.isfinite(value) for value in deep[:first_none])
