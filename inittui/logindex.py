@@ -36,6 +36,11 @@ from inittui.events import (
 )
 from inittui.history import MinMaxSeries
 
+try:  # optional (the "fast" extra): parses a long log's numbers about ten times faster than json
+    from orjson import loads as _fast_loads
+except ImportError:
+    _fast_loads = None
+
 EVENTS_FILE = "events.jsonl"
 BLOCK_BYTES = 8 << 20
 CURVE_BUCKETS = 2048
@@ -46,10 +51,19 @@ _LAYERS_PREFIX = re.compile(rb'\{"type":"layers","step":(\d+),')
 _PROGRESS_PREFIX = b'{"type":"progress",'
 
 
+def _parse(raw: bytes) -> object:
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(raw)
+        except ValueError:
+            pass  # NaN, Infinity, huge integers, deep nesting: the standard parser has the last word
+    return json.loads(raw)
+
+
 def decode_line(raw: bytes) -> Event | None:
     """One run-log line as an event, or None when it is not one (damaged, truncated, foreign)."""
     try:
-        data = json.loads(raw)
+        data = _parse(raw)
         return event_from_dict(data) if isinstance(data, dict) else None
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
