@@ -10,10 +10,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 _LARGEST = float(np.finfo(np.float64).max)
+
+@lru_cache(maxsize=16)
+def _unit_edges(bins: int) -> np.ndarray:
+    return np.linspace(0.0, 1.0, bins + 1)
+
+
+@lru_cache(maxsize=16)
+def _grid_edges(bins: int) -> np.ndarray:
+    return np.arange(bins + 1, dtype=np.float64)
+
 
 @dataclass
 class Column:
@@ -224,7 +235,8 @@ class DistributionHistory:
         self.steps = np.zeros(self.capacity, dtype=np.int64)  # steps of any kind, per column
         self.first_step = np.zeros(self.capacity, dtype=np.int64)
         self.last_step = np.zeros(self.capacity, dtype=np.int64)
-        self.std_sum = np.zeros(self.capacity)
+        # running means, not sums, so that huge stds cannot overflow
+        self.std_mean = np.zeros(self.capacity)
         self.std_count = np.zeros(self.capacity, dtype=np.int64)
         # the grid: bin i of the array spans origin + (start + i) * unit ... + unit
         self.origin = 0.0
@@ -243,22 +255,26 @@ class DistributionHistory:
         Non-finite or negative counts count as 0; a histogram with no counts, or a range that is not finite
         (or wider than the largest float), still takes its place in time (and its std), with no density.
         """
-        values = np.nan_to_num(np.asarray(counts, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        values = np.clip(values, 0.0, None).ravel()
+        try:
+            values = np.asarray(counts, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            values = np.zeros(0)
+        values = np.where(np.isfinite(values) & (values > 0), values, 0.0)
         total = float(values.sum())
         usable = values.size > 0 and total > 0 and math.isfinite(total) and math.isfinite(high - low)
         column = self._open_column(int(step))
         if usable:
-            if high <= low:
-                high = low + max(abs(low) * 1e-12, 1e-300)
+            if high <= low:  # a point (or a reversed range): a sliver next to it, on the side that cannot overflow
+                sliver = max(abs(low) * 1e-12, 1e-300)
+                low, high = (low - sliver, low) if low > 0 else (low, low + sliver)
             if self.unit == 0.0:
                 self._anchor(low, high, values.size)
             if self._make_room(low, high):
                 self.sums[column] += self._on_grid(low, high, values / total).astype(np.float32)
                 self.weights[column] += 1
-        if std is not None and math.isfinite(std):
-            self.std_sum[column] += std
+        if std is not None and math.isfinite(std) and std >= 0:
             self.std_count[column] += 1
+            self.std_mean[column] += (std - self.std_mean[column]) / self.std_count[column]
 
     # ------------------------------------------------------------------ columns over time
     def _open_column(self, step: int) -> int:
@@ -277,11 +293,15 @@ class DistributionHistory:
     def _merge_columns(self) -> None:
         half = self.capacity // 2
         self.sums[:half] = self.sums.reshape(half, 2, self.bins).sum(axis=1)
-        for array in (self.weights, self.steps, self.std_sum, self.std_count):
+        pairs = self.std_count.reshape(half, 2)
+        totals = pairs.sum(axis=1)
+        weights = pairs / np.maximum(totals, 1)[:, None]
+        self.std_mean[:half] = (self.std_mean.reshape(half, 2) * weights).sum(axis=1)
+        for array in (self.weights, self.steps, self.std_count):
             array[:half] = array.reshape(half, 2).sum(axis=1)
         self.first_step[:half] = self.first_step[0::2]
         self.last_step[:half] = self.last_step[1::2]
-        for array in (self.sums, self.weights, self.steps, self.std_sum, self.std_count, self.first_step, self.last_step):
+        for array in (self.sums, self.weights, self.steps, self.std_mean, self.std_count, self.first_step, self.last_step):
             array[half:] = 0
         self.count = half
         self.span *= 2
@@ -300,8 +320,8 @@ class DistributionHistory:
 
     def _grid_span(self, low: float, high: float) -> tuple[float, float]:
         """[low, high] in grid-bin coordinates; infinite where a coordinate overflows."""
-        with np.errstate(over="ignore"):
-            return low / self.unit - self.origin / self.unit, high / self.unit - self.origin / self.unit
+        shift = self.origin / self.unit  # Python floats: an overflow is inf, not an error
+        return low / self.unit - shift, high / self.unit - shift
 
     def _occupied(self) -> tuple[int, int] | None:
         """Grid bins [first, last + 1) holding anything in any column, or None."""
@@ -326,6 +346,9 @@ class DistributionHistory:
 
     def _make_room(self, low: float, high: float) -> bool:
         """Shift or coarsen the grid until [low, high] and everything stored fit in ``bins`` bins."""
+        first, last = self._grid_span(low, high)
+        if self.start <= first and last <= self.start + self.bins:
+            return True  # inside the window, where everything stored already is
         for _ in range(8):
             need = self._needed(low, high)
             if need is not None and need[1] - need[0] <= self.bins:
@@ -345,7 +368,8 @@ class DistributionHistory:
         # distances from the origin in units, through logarithms, since they overflow as floats
         farthest = max(math.log2(max(abs(x / 2 - self.origin / 2), 1e-300)) + 1 for x in (low, high))
         stored = math.log2(abs(self.start) + self.bins)
-        return max(1, math.ceil(max(farthest - math.log2(self.unit), stored) + 1 - math.log2(room)))
+        estimate = max(farthest - math.log2(self.unit), stored) + 1 - math.log2(room)
+        return max(1, math.ceil(estimate)) if math.isfinite(estimate) else 1
 
     def _window_start(self, need_low: int, need_high: int) -> int:
         """Keep the window where it is when it already covers what is needed; else centre the need in it."""
@@ -387,11 +411,18 @@ class DistributionHistory:
         as the floats does not overflow.
         """
         first, last = self._grid_span(low, high)
-        t = np.linspace(0.0, 1.0, fractions.size + 1)
-        source_edges = first * (1 - t) + last * t
-        cumulative = np.concatenate(([0.0], np.cumsum(fractions)))
-        grid_edges = np.arange(self.start, self.start + self.bins + 1, dtype=np.float64)
-        return np.nan_to_num(np.diff(np.interp(grid_edges, source_edges, cumulative)), nan=0.0)
+        if not last - first > 1e-9:  # narrower than the grid can tell apart: all in one bin
+            spread = np.zeros(self.bins)
+            spread[min(max(math.floor(first) - self.start, 0), self.bins - 1)] = fractions.sum()
+            return spread
+        t = _unit_edges(fractions.size)
+        source_edges = first + (last - first) * t
+        cumulative = np.empty(fractions.size + 1)
+        cumulative[0] = 0.0
+        np.cumsum(fractions, out=cumulative[1:])
+        grid_edges = _grid_edges(self.bins) + self.start
+        spread = np.interp(grid_edges, source_edges, cumulative)
+        return spread[1:] - spread[:-1]
 
     # ------------------------------------------------------------------ reading
     def snapshot(self) -> DensityGrid:
@@ -426,6 +457,5 @@ class DistributionHistory:
         )
 
     def _std_list(self) -> list[float | None]:
-        counts = self.std_count[: self.count]
-        sums = self.std_sum[: self.count]
-        return [float(s / c) if c else None for s, c in zip(sums.tolist(), counts.tolist())]
+        counts = self.std_count[: self.count].tolist()
+        return [float(m) if c else None for m, c in zip(self.std_mean[: self.count].tolist(), counts)]

@@ -36,7 +36,7 @@ from inittui.ui.drawing import (
     braille_cells,
     decade_label,
     fit,
-    polyline_masks,
+    polyline_owner,
     style,
 )
 
@@ -95,10 +95,13 @@ def _matrix(series: Sequence[DepthSeries], field: str, layers: int) -> np.ndarra
     """``[series, layers]`` floats, NaN where missing; any value that is not a number counts as missing."""
     matrix = np.full((len(series), layers), np.nan)
     for row, item in enumerate(series):
-        values = getattr(item, field)
-        for column, value in enumerate(values[:layers]):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                matrix[row, column] = value
+        values = list(getattr(item, field))[:layers]
+        try:
+            matrix[row, : len(values)] = np.array(values, dtype=np.float64)  # None becomes NaN
+        except (TypeError, ValueError):  # something that is not a number: that value is missing
+            for column, value in enumerate(values):
+                if isinstance(value, (int, float)):
+                    matrix[row, column] = value
     return matrix
 
 
@@ -114,15 +117,9 @@ def _layer_ticks(layers: int, plot_width: int) -> list[tuple[int, str]]:
     if layers <= 0 or plot_width <= 0:
         return []
     cells = layer_positions(layers, 2 * plot_width) / 2
-    wanted = [1]
-    for step in (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000):
-        if plot_width / max(layers / step, 1) >= 4:
-            wanted = list(range(step, layers + 1, step))
-            break
-    if wanted[0] != 1:
-        wanted.insert(0, 1)
-    if wanted[-1] != layers:
-        wanted.append(layers)
+    step = next((s for s in (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000)
+                 if plot_width / max(layers / s, 1) >= 4), layers)
+    wanted = sorted({1, layers, *range(step, layers + 1, step)})
     ticks: list[tuple[int, str]] = []
     taken_until = -1
     for layer in wanted:
@@ -174,10 +171,8 @@ def _draw_panel(
     # drawing order: every dotted line, then every solid one, each in the series' order (the last on top)
     values = np.concatenate([dotted, solid]) if dotted.size else solid
     dots = axis.to_dots(values)
-    masks = polyline_masks(xs, dots, dot_columns, dot_rows)
-    if dotted.size:
-        masks[: len(series), 1::2, :] = False  # dotted: every other dot column
-    code, owner = braille_cells(masks)
+    is_dotted = np.arange(len(values)) < (len(series) if dotted.size else 0)
+    code, owner = braille_cells(polyline_owner(xs, dots, dot_columns, dot_rows, is_dotted))
     owners = list(series) * (2 if dotted.size else 1)
     colour_styles = [style(item.colour, dim=item.dim) for item in owners]
 
@@ -193,12 +188,13 @@ def _draw_panel(
                 cells[row][column], styles[row][column] = REFERENCE_MARK, AXIS_STYLE
     # clipped values: a mark at the edge, in the colour of the last series clipped there
     cell_of_layer = np.minimum((xs / 2).astype(np.int64), plot_width - 1)
-    for index, row_dots in enumerate(dots.tolist()):
-        for layer, dot in enumerate(row_dots):
-            if dot == math.inf or dot == -math.inf:
-                row = 0 if dot > 0 else rows - 1
-                cells[row][cell_of_layer[layer]] = ABOVE if dot > 0 else BELOW
-                styles[row][cell_of_layer[layer]] = colour_styles[index]
+    order = np.arange(len(owners))[:, None]
+    for row, mark, clipped in ((0, ABOVE, dots == np.inf), (rows - 1, BELOW, dots == -np.inf)):
+        last = np.full(plot_width, -1)
+        series_index, layer_index = np.nonzero(clipped)
+        np.maximum.at(last, cell_of_layer[layer_index], np.broadcast_to(order, clipped.shape)[series_index, layer_index])
+        for column in np.flatnonzero(last >= 0).tolist():
+            cells[row][column], styles[row][column] = mark, colour_styles[last[column]]
 
     labels = _tick_rows(axis, rows)
     lines = []

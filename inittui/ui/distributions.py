@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rich.style import Style
+from rich.segment import Segment
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -93,11 +93,19 @@ class HeatmapDrawing:
 def density_matrix(grid: DensityGrid) -> np.ndarray:
     """``[columns, bins]``, NaN rows for columns without a histogram, invalid numbers as 0."""
     bins = max((len(row) for row in grid.density), default=0)
-    matrix = np.full((len(grid.density), max(bins, 1)), np.nan)
-    for index, row in enumerate(grid.density):
-        if row and len(row) == bins:
-            values = np.asarray(row, dtype=np.float64)
-            matrix[index] = np.clip(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+    try:
+        if bins and all(len(row) == bins for row in grid.density):
+            matrix = np.array(grid.density, dtype=np.float64)  # the usual case: one conversion
+        else:
+            matrix = np.full((len(grid.density), max(bins, 1)), np.nan)
+            for index, row in enumerate(grid.density):
+                if row and len(row) == bins:
+                    matrix[index] = np.asarray(row, dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.full((len(grid.density), 1), np.nan)
+    present = ~np.isnan(matrix).all(axis=1) if bins else np.zeros(len(grid.density), dtype=bool)
+    matrix = np.where(np.isfinite(matrix) & (matrix > 0), matrix, 0.0)
+    matrix[~present] = np.nan
     return matrix
 
 
@@ -146,7 +154,7 @@ def _spark(values: list[float | None], top: float) -> list[str]:
     if top <= 0 or not math.isfinite(top):
         return [" " if v is None else SPARK[0] for v in values]
     highest = len(SPARK) - 1
-    return [" " if v is None else SPARK[min(max(int(v / top * highest + 0.5), 0), highest)] for v in values]
+    return [" " if v is None else SPARK[int(min(max(v / top, 0.0), 1.0) * highest + 0.5)] for v in values]
 
 
 def _step_label(step: int) -> str:
@@ -200,24 +208,19 @@ def panel_lines(panel: HeatmapPanel, width: int, height: int, show_std: bool) ->
         if zero is not None and 1 < zero - drawing.top < rows - 2:
             labels[zero - drawing.top] = "0"
     for row in range(rows):
-        upper = index[:, 2 * (rows - 1 - row) + 1].tolist()
-        lower = index[:, 2 * (rows - 1 - row)].tolist()
-        line = Line(width).add(fit(labels.get(row, ""), GUTTER - 1, right=True) + " ", NOTE_STYLE)
-        cells: list[str] = []
-        styles: list[Style | None] = []
-        for top, bottom in zip(upper, lower):
+        upper = index[:, 2 * (rows - 1 - row) + 1]
+        lower = index[:, 2 * (rows - 1 - row)]
+        segments = [Segment(fit(labels.get(row, ""), GUTTER - 1, right=True) + " ", NOTE_STYLE)]
+        # one segment per run of cells with the same two colours
+        pair = upper * (LEVELS + 2) + lower
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(pair)) + 1)).tolist()
+        ends = starts[1:] + [len(pair)]
+        for start, end, top, bottom in zip(starts, ends, upper[starts].tolist(), lower[starts].tolist()):
             if top < 0:  # a column without a histogram
-                cells.append(" ")
-                styles.append(None)
+                segments.append(Segment(" " * (end - start)))
             else:
-                cells.append(UPPER_HALF)
-                styles.append(style(PALETTE[top], PALETTE[bottom]))
-        start = 0
-        for column in range(1, len(cells) + 1):
-            if column == len(cells) or styles[column] is not styles[start]:
-                line.add("".join(cells[start:column]), styles[start])
-                start = column
-        lines.append(line.strip())
+                segments.append(Segment(UPPER_HALF * (end - start), style(PALETTE[top], PALETTE[bottom])))
+        lines.append(Strip(segments).crop_extend(0, width, None))
     if std_rows:
         stds = _std_columns(grid, columns)
         top_std = max((v for v in stds if v is not None), default=0.0)

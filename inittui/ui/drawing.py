@@ -170,18 +170,21 @@ class LogAxis:
 
 
 # ---------------------------------------------------------------------------------------------- braille
-def polyline_masks(xs: np.ndarray, ys: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Dots lit by each series' polyline: ``[series, width, height]`` booleans, y counted from the bottom.
+def polyline_owner(xs: np.ndarray, ys: np.ndarray, width: int, height: int,
+                   dotted: np.ndarray | None = None) -> np.ndarray:
+    """Which series lights each dot: ``[width, height]`` series indices (-1: none), y counted from the bottom.
 
     ``xs`` (points) are dot columns in increasing order, ``ys`` ``[series, points]`` dot rows (NaN: a gap;
     ±inf: clipped to the edge). Each dot column lights, per series, the rows between the lowest and highest
     value the line takes within it (the points there and where its segments cross the column's edges): what
-    a min/max decimation keeps, so a spike survives however many points share a column.
+    a min/max decimation keeps, so a spike survives however many points share a column. A later series wins
+    a dot; a ``dotted`` series lights every other dot column only. The work is the number of dots lit, at
+    most series × width × height.
     """
     series = ys.shape[0]
-    masks = np.zeros((series, width, height), dtype=bool)
+    owner = np.full((max(width, 0), max(height, 0)), -1, dtype=np.int64)
     if series == 0 or width <= 0 or height <= 0 or xs.size == 0:
-        return masks
+        return owner
     ys = np.clip(ys, 0.0, height - 1.0)  # NaN stays NaN
     low = np.full((series, width), np.nan)
     high = np.full((series, width), np.nan)
@@ -203,25 +206,40 @@ def polyline_masks(xs: np.ndarray, ys: np.ndarray, width: int, height: int) -> n
         at_edges[:, ~inside] = np.nan
         low = np.fmin(low, np.fmin(at_edges[:, :-1], at_edges[:, 1:]))
         high = np.fmax(high, np.fmax(at_edges[:, :-1], at_edges[:, 1:]))
-    rows = np.arange(height)
-    with np.errstate(invalid="ignore"):
-        masks = (rows >= np.rint(low)[:, :, None]) & (rows <= np.rint(high)[:, :, None])
-    return masks
+    if dotted is not None and dotted.any():
+        low[np.ix_(np.flatnonzero(dotted), np.arange(1, width, 2))] = np.nan
+    lit = ~np.isnan(low)
+    first = np.rint(np.where(lit, low, 0)).astype(np.int64)
+    counts = np.where(lit, np.rint(np.where(lit, high, 0)).astype(np.int64) - first + 1, 0)
+    total = int(counts.sum())
+    if total == 0:
+        return owner
+    if total * 8 < series * width * height:
+        # few dots (smooth lines): every lit dot as (series, column, row), the highest series per dot
+        series_index, column_index = np.nonzero(lit)
+        first, counts = first[lit], counts[lit]
+        run_start = np.repeat(np.cumsum(counts) - counts, counts)
+        rows = np.repeat(first, counts) + (np.arange(total) - run_start)
+        np.maximum.at(owner, (np.repeat(column_index, counts), rows), np.repeat(series_index, counts))
+        return owner
+    # many (lines jumping across the plot): one pass over series × width × height, on int16;
+    # first <= row < first + count as one unsigned comparison (row - first wraps around when below)
+    row_numbers = np.arange(height, dtype=np.int16)
+    offset = (row_numbers[None, None, :] - first.astype(np.int16)[:, :, None]).view(np.uint16)
+    masks = offset < counts.astype(np.uint16)[:, :, None]
+    order = np.arange(1, series + 1, dtype=np.int32)[:, None, None]
+    return (order * masks).max(axis=0).astype(np.int64) - 1
 
 
-def braille_cells(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dots ``[series, 2 * columns, 4 * rows]`` (y from the bottom) to braille cells.
+def braille_cells(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dot owners ``[2 * columns, 4 * rows]`` (y from the bottom, -1 for none) to braille cells.
 
     Returns (code, owner), each ``[rows, columns]`` with row 0 at the top: the braille pattern (0: empty) and
-    the index of the last series (in the given drawing order) lighting any of the cell's dots (-1: none).
+    the highest series index lighting any of the cell's dots (-1: none).
     """
-    series, dot_columns, dot_rows = masks.shape
+    dot_columns, dot_rows = owner.shape
     columns, rows = dot_columns // 2, dot_rows // 4
-    lit = masks.any(axis=0)
-    owner = np.where(lit, series - 1 - np.argmax(masks[::-1], axis=0), -1) if series else np.full(lit.shape, -1)
     # [columns, 2, rows, 4] with the dot rows counted from the top of each cell
-    lit = lit[:, ::-1].reshape(columns, 2, rows, 4)
-    owner = owner[:, ::-1].reshape(columns, 2, rows, 4)
-    code = (lit * _BRAILLE_BITS[None, :, None, :]).sum(axis=(1, 3))
-    cell_owner = owner.max(axis=(1, 3))
-    return code.T, cell_owner.T
+    flipped = owner[:, ::-1].reshape(columns, 2, rows, 4)
+    code = ((flipped >= 0) * _BRAILLE_BITS[None, :, None, :]).sum(axis=(1, 3))
+    return code.T, flipped.max(axis=(1, 3)).T
