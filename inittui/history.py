@@ -45,14 +45,19 @@ class MinMaxSeries:
     :meth:`columns` reads them with numpy.
     """
 
-    def __init__(self, capacity: int = 2048) -> None:
+    def __init__(self, capacity: int = 2048, expected_steps: int = 0) -> None:
+        """``expected_steps``: how long the curve is known to grow; buckets start that wide, so that no value
+        is placed finely only to be merged later (a reader of a finished log knows its length)."""
         if capacity < 2 or capacity % 2:
             raise ValueError(f"capacity must be an even number >= 2, got {capacity}")
         self.capacity = capacity
+        self.expected_steps = expected_steps
         self.clear()
 
     def clear(self) -> None:
         self.width = 1
+        while self.capacity * self.width <= self.expected_steps:
+            self.width *= 2
         self.minimum = [math.inf] * self.capacity
         self.maximum = [-math.inf] * self.capacity
         self.total = [0.0] * self.capacity

@@ -60,6 +60,22 @@ def _parse(raw: bytes) -> object:
     return json.loads(raw)
 
 
+def _last_progress_step(file, tail_bytes: int = 1 << 20) -> int:
+    """The largest run step in the last progress line of the file's last ``tail_bytes``, or 0."""
+    size = file.seek(0, os.SEEK_END)
+    file.seek(max(size - tail_bytes, 0))
+    tail = file.read()
+    start = tail.rfind(_PROGRESS_PREFIX)
+    end = tail.find(b"\n", start)
+    if start < 0 or end < 0:
+        return 0
+    event = decode_line(tail[start:end])
+    try:
+        return max((int(step) for step in event.run_steps), default=0) if isinstance(event, TrainProgress) else 0
+    except (TypeError, ValueError):
+        return 0
+
+
 def decode_line(raw: bytes) -> Event | None:
     """One run-log line as an event, or None when it is not one (damaged, truncated, foreign)."""
     try:
@@ -87,6 +103,10 @@ class RunCurves:
 
     loss: MinMaxSeries = field(default_factory=lambda: MinMaxSeries(CURVE_BUCKETS))
     accuracy: MinMaxSeries = field(default_factory=lambda: MinMaxSeries(CURVE_BUCKETS))
+
+    @classmethod
+    def sized(cls, expected_steps: int, **values: int) -> RunCurves:
+        return cls(MinMaxSeries(CURVE_BUCKETS, expected_steps), MinMaxSeries(CURVE_BUCKETS, expected_steps), **values)
     # (run step, test accuracy) at each evaluation: one an epoch
     test: list[tuple[int, float]] = field(default_factory=list)
     step: int = 0
@@ -127,6 +147,8 @@ class LogIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        # the run steps the log already reaches: the curves of the runs it starts with are sized for them
+        self._expected_steps = 0
         self.offset = 0  # bytes read and indexed: the end of the last complete line
         self.lines = 0  # complete lines read
         self.skipped = 0
@@ -162,6 +184,8 @@ class LogIndex:
         """Index every complete line appended since the last call."""
         update = IndexUpdate()
         with open(self.path, "rb") as file:
+            if self.offset == 0:
+                self._expected_steps = _last_progress_step(file)
             file.seek(self.offset)
             pending = b""
             while True:
@@ -252,7 +276,9 @@ class LogIndex:
                 (known.init, known.activation) != (info.init, info.activation) or info.step < (curves.step if curves else 0)
             )
             if curves is None or restarted:
-                self.curves[info.id] = RunCurves(step=int(info.step), started_at=int(step))
+                # runs there from the start run to the end of the log; others start small and grow
+                expected = self._expected_steps if step == 0 and not restarted else 0
+                self.curves[info.id] = RunCurves.sized(expected, step=int(info.step), started_at=int(step))
             self._runs[info.id] = info
 
     def _fold_progress(self, event: TrainProgress) -> None:

@@ -141,7 +141,7 @@ def test_positions_by_step(real_log):
 
 
 # ---------------------------------------------------------------------------------------------- damage
-def test_damaged_lines_are_skipped_counted_and_named(real_log, tmp_path):
+def test_damaged_lines_are_skipped_counted_and_named(real_log, tmp_path, parser):
     run_dir = tmp_path / "damaged"
     shutil.copytree(real_log, run_dir)
     path = run_dir / EVENTS_FILE
@@ -281,7 +281,19 @@ def test_a_restarted_run_starts_its_curves_again(tmp_path):
     assert kept.started_at == 0 and kept.loss.last_step == 25 and kept.step == 25
 
 
-def test_decode_line_is_tolerant_and_small():
+@pytest.fixture(params=["orjson", "json"])
+def parser(request, monkeypatch):
+    """Both parsers the index may use: orjson where installed, the standard library's without it."""
+    import inittui.logindex as logindex
+
+    if request.param == "json":
+        monkeypatch.setattr(logindex, "_fast_loads", None)
+    elif logindex._fast_loads is None:
+        pytest.skip("orjson is not installed")
+    return request.param
+
+
+def test_decode_line_is_tolerant_and_small(parser):
     event = Notice("x", "warning")
     assert decode_line(event.to_json().encode()) == event
     for raw in (b"", b"{", b"null", b"[]", b'{"type":"notice"}', b'{"type":"notice","message":"x","bogus":1}',
@@ -289,7 +301,7 @@ def test_decode_line_is_tolerant_and_small():
         assert decode_line(raw) is None, raw
 
 
-def test_numbers_beyond_the_json_the_writer_allows_are_taken_or_skipped_never_raised(tmp_path):
+def test_numbers_beyond_the_json_the_writer_allows_are_taken_or_skipped_never_raised(tmp_path, parser):
     path = tmp_path / EVENTS_FILE
     runs = [RunInfo(0, "he", "relu", "running", 0)]
     lines = [ExperimentStarted({}, "cpu", "CPU", "data", 100, 10, runs, 0.0).to_json()]
@@ -321,3 +333,34 @@ def test_the_decoder_is_one_function_the_index_uses(monkeypatch, real_log):
     index.layer_stats(0)
     parsed = [json.loads(raw)["type"] for raw in calls]
     assert "layers" in parsed and "progress" in parsed and "started" in parsed
+
+
+def test_a_long_log_opened_whole_keeps_the_same_curve_as_followed_line_by_line(tmp_path):
+    """Opened whole, the curves' buckets are sized for the log's length from the start; followed, they grow
+    and merge. Both keep every value's min, max and count, and a spike in the same screen column."""
+    runs = [RunInfo(0, "he", "relu", "running", 0)]
+    lines = [ExperimentStarted({}, "cpu", "CPU", "data", 10**6, 469, runs, 0.0).to_json()]
+    for step in range(26, 60_000, 26):
+        losses = [1.0 + (k % 5) * 0.01 for k in range(26)]
+        if step == 41_600:
+            losses[7] = 99.0
+        lines.append(TrainProgress(step, step / 469, [0], [step], [losses], [[0.5] * 26], 1.0, 1.0).to_json())
+    whole_path = tmp_path / "whole" / EVENTS_FILE
+    whole_path.parent.mkdir()
+    whole_path.write_text("\n".join(lines) + "\n")
+    whole = LogIndex.open(whole_path.parent).curves[0].loss
+    followed_path = tmp_path / EVENTS_FILE
+    followed_path.write_text("")
+    index = LogIndex(followed_path)
+    for line in lines:
+        with open(followed_path, "a") as file:
+            file.write(line + "\n")
+        index.update()
+    followed = index.curves[0].loss
+    assert whole.width == followed.width
+    for curve in (whole, followed):
+        columns = [c for c in curve.columns(120) if c is not None]
+        assert sum(curve.count) == (len(lines) - 1) * 26
+        assert max(c.maximum for c in columns) == 99.0 and min(c.minimum for c in columns) == 1.0
+    spikes = [[i for i, c in enumerate(curve.columns(120)) if c and c.maximum == 99.0] for curve in (whole, followed)]
+    assert spikes[0] == spikes[1] and len(spikes[0]) == 1
