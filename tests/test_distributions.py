@@ -71,6 +71,26 @@ async def test_each_bin_is_coloured_by_its_count_at_its_time():
         assert text_of(lines[drawing.top + drawing.rows - 1])[:7].strip() == "-1"
 
 
+async def test_a_time_cursor_is_marked_under_its_column():
+    history = DistributionHistory(capacity=8, bins=64)
+    for step in range(0, 400, 100):
+        history.add(step, -1.0, 1.0, one_hot(20), std=0.5)
+    widget = DistributionsOverTime()
+    app = WidgetApp(widget, lambda w: w.show([HeatmapPanel("L1", history.snapshot())]))
+    async with app.run_test(size=(68, 24)) as pilot:
+        drawing = widget.drawings[0]
+        axis_row = drawing.top + drawing.rows + 1
+        assert "▲" not in text_of(screen_lines(widget)[axis_row])
+        widget.set_cursor(200)
+        await pilot.pause()
+        axis = text_of(screen_lines(widget)[axis_row])
+        # four stored columns over 60 screen columns: step 200 is the third, screen columns 30 to 44
+        assert axis.index("▲") == drawing.column_of_step(200) == drawing.left + 37
+        widget.set_cursor(None)
+        await pilot.pause()
+        assert "▲" not in text_of(screen_lines(widget)[axis_row])
+
+
 def test_denser_bins_are_brighter():
     # one column, bins holding 1, 2, 4, 8, 16 (of 31): the colour index rises with the count
     cells_in = np.array([[1.0, 2.0, 4.0, 8.0, 16.0, 0.0]]) / 31
@@ -177,10 +197,11 @@ ANY_VALUE = st.one_of(
     st.integers(0, 150),
     st.integers(0, 50),
     st.booleans(),
+    st.one_of(st.none(), st.integers(-10, 10**12)),
 )
-def test_any_grid_any_size_gives_exactly_the_widgets_lines(grids, width, height, show_std):
+def test_any_grid_any_size_gives_exactly_the_widgets_lines(grids, width, height, show_std, cursor):
     panels = [HeatmapPanel(f"L{i}", grid) for i, grid in enumerate(grids)]
-    lines, _ = render_distributions(panels, width, height, show_std)
+    lines, _ = render_distributions(panels, width, height, show_std, cursor_step=cursor)
     assert len(lines) == (height if width > 0 else 0)
     assert all(line.cell_length == width for line in lines)
 

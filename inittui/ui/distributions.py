@@ -15,9 +15,10 @@ by its size, not by the length of the run.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rich.segment import Segment
@@ -28,6 +29,7 @@ from inittui.history import DensityGrid
 from inittui.ui.drawing import Line, blank_lines, colour_ramp, fit, format_number, style
 
 UPPER_HALF = "▀"
+CURSOR_MARK = "▲"
 SPARK = "▁▂▃▄▅▆▇█"
 GUTTER = 8  # the bin range's labels (7) and a space
 MIN_TIME_COLUMNS = 16
@@ -68,13 +70,23 @@ class HeatmapDrawing:
     high: float
     first_step: int | None
     last_step: int | None
+    # the first statistics step of each stored column (the grid's), in order
+    column_steps: list[int] = field(default_factory=list)
 
     def column_of_step(self, step: int) -> int | None:
-        """The screen column showing ``step``, or None outside the panel's time span."""
+        """The screen column showing ``step`` (the middle one where a stored column spans several), or None
+        outside the panel's time span."""
         if self.first_step is None or self.last_step is None or not self.first_step <= step <= self.last_step:
             return None
-        span = max(self.last_step - self.first_step, 1)
-        return self.left + min(int((step - self.first_step) / span * self.columns), self.columns - 1)
+        stored = bisect.bisect_right(self.column_steps, step) - 1
+        if stored < 0:
+            return None
+        starts = _time_groups(len(self.column_steps), self.columns)
+        first = int(np.searchsorted(starts, stored, side="left"))
+        last = int(np.searchsorted(starts, stored, side="right")) - 1
+        if last < first:  # merged into the column before
+            first = last = max(last, 0)
+        return self.left + (first + last) // 2
 
     def cell_of(self, value: float) -> tuple[int, bool] | None:
         """The screen line showing ``value`` and whether in the cell's upper half (the ▀'s colour) or lower
@@ -181,7 +193,8 @@ def _std_columns(grid: DensityGrid, columns: int) -> list[float | None]:
     return [None if not math.isfinite(v) else v for v in result.tolist()]
 
 
-def panel_lines(panel: HeatmapPanel, width: int, height: int, show_std: bool) -> tuple[list[Strip], HeatmapDrawing]:
+def panel_lines(panel: HeatmapPanel, width: int, height: int, show_std: bool,
+                cursor_step: int | None = None) -> tuple[list[Strip], HeatmapDrawing]:
     """One panel, ``height`` lines of ``width`` cells: title, heatmap, the std line, the step axis."""
     grid = panel.grid
     std_rows = 1 if show_std and height >= MIN_HEAT_ROWS + 4 else 0
@@ -190,7 +203,7 @@ def panel_lines(panel: HeatmapPanel, width: int, height: int, show_std: bool) ->
     first = grid.first_steps[0] if grid.first_steps else None
     last = grid.last_steps[-1] if grid.last_steps else None
     low, high = (grid.low, grid.high) if math.isfinite(grid.low) and math.isfinite(grid.high) else (0.0, 1.0)
-    drawing = HeatmapDrawing(panel.title, GUTTER, 1, columns, rows, low, high, first, last)
+    drawing = HeatmapDrawing(panel.title, GUTTER, 1, columns, rows, low, high, first, last, list(grid.first_steps))
 
     latest_std = next((v for v in reversed(grid.std) if v is not None and math.isfinite(v)), None)
     title = Line(width).add(panel.title, style(panel.colour, bold=True))
@@ -229,7 +242,14 @@ def panel_lines(panel: HeatmapPanel, width: int, height: int, show_std: bool) ->
     axis = Line(width).add(" " * GUTTER)
     if first is not None and last is not None:
         left, right = f"step {_step_label(first)}", _step_label(last)
-        axis.add(left.ljust(max(columns - len(right), len(left) + 1)) + right, NOTE_STYLE)
+        text = list(left.ljust(max(columns - len(right), len(left) + 1)) + right)
+        cursor = drawing.column_of_step(cursor_step) if cursor_step is not None else None
+        if cursor is not None and cursor - GUTTER < len(text):  # the time cursor: a mark under its column
+            position = cursor - GUTTER
+            axis.add("".join(text[:position]), NOTE_STYLE).add(CURSOR_MARK, style(bold=True))
+            axis.add("".join(text[position + 1 :]), NOTE_STYLE)
+        else:
+            axis.add("".join(text), NOTE_STYLE)
     lines.append(axis.strip())
     lines.extend(Strip.blank(width) for _ in range(height - len(lines)))
     return lines[:height], drawing
@@ -278,9 +298,10 @@ def _pick(count: int, room: int) -> list[int]:
 
 def render_distributions(
     panels: Sequence[HeatmapPanel], width: int, height: int, show_std: bool = True, heading: str = "",
-    message: str = "",
+    message: str = "", cursor_step: int | None = None,
 ) -> tuple[list[Strip], list[HeatmapDrawing]]:
-    """Exactly ``height`` lines of ``width`` cells: a heading line, then the panels in a grid."""
+    """Exactly ``height`` lines of ``width`` cells: a heading line, then the panels in a grid; ``cursor_step``
+    (a time cursor) is marked ▲ under the column holding it."""
     if width <= 0 or height <= 0:
         return [], []
     if not panels:
@@ -296,7 +317,8 @@ def render_distributions(
     drawings = []
     for position, panel_index in enumerate(layout.shown):
         grid_row, grid_column = divmod(position, layout.grid_columns)
-        lines, drawing = panel_lines(panels[panel_index], layout.panel_width, layout.panel_height, show_std)
+        lines, drawing = panel_lines(panels[panel_index], layout.panel_width, layout.panel_height, show_std,
+                                     cursor_step)
         drawing.left += grid_column * (layout.panel_width + GAP)
         drawing.top += 1 + grid_row * layout.panel_height
         drawings.append(drawing)
@@ -319,7 +341,8 @@ class DistributionsOverTime(Widget):
     """Heatmaps of the layers it was last given; see the module's docstring.
 
     ``show(panels, heading)`` with one :class:`HeatmapPanel` per layer; ``show_std`` (default on) adds the
-    std line under each heatmap; ``toggle_std()`` switches it.
+    std line under each heatmap; ``toggle_std()`` switches it; ``set_cursor(step)`` marks a time cursor's
+    step under every heatmap (None: no mark, the live view).
     """
 
     DEFAULT_CSS = """
@@ -332,6 +355,7 @@ class DistributionsOverTime(Widget):
         self.heading = ""
         self.message = ""
         self.show_std = show_std
+        self.cursor_step: int | None = None
         self.drawings: list[HeatmapDrawing] = []
         self._cache: tuple[tuple[int, int], list[Strip]] | None = None
 
@@ -339,6 +363,11 @@ class DistributionsOverTime(Widget):
         self.panels = list(panels)
         self.heading = heading
         self.message = message
+        self._cache = None
+        self.refresh()
+
+    def set_cursor(self, step: int | None) -> None:
+        self.cursor_step = step
         self._cache = None
         self.refresh()
 
@@ -352,7 +381,8 @@ class DistributionsOverTime(Widget):
         size = (self.size.width, self.size.height)
         if self._cache is None or self._cache[0] != size:
             lines, self.drawings = render_distributions(
-                self.panels, *size, show_std=self.show_std, heading=self.heading, message=self.message
+                self.panels, *size, show_std=self.show_std, heading=self.heading, message=self.message,
+                cursor_step=self.cursor_step,
             )
             self._cache = (size, lines)
         return self._cache[1]
