@@ -65,17 +65,6 @@ class Line:
         return Strip(self.segments, self.width)
 
 
-def runs_of(cells: Sequence[str], styles: Sequence[Style | None]) -> list[Segment]:
-    """Cells (one character each) with their styles, merged into one segment per run of equal style."""
-    segments: list[Segment] = []
-    start = 0
-    for index in range(1, len(cells) + 1):
-        if index == len(cells) or styles[index] is not styles[start]:
-            segments.append(Segment("".join(cells[start:index]), styles[start]))
-            start = index
-    return segments
-
-
 def blank_lines(width: int, height: int, message: str = "", message_style: Style | None = None) -> list[Strip]:
     """``height`` empty lines, ``message`` centred on the middle one."""
     lines = [Strip.blank(width) for _ in range(max(height, 0))]
