@@ -19,27 +19,7 @@ from inittui.ui.atlas import (
     unique_abbreviations,
 )
 
-from views_support import WidgetApp, background_of, cells, screen_lines, text_of
-
-
-def sweep(missing: tuple[str, str] | None = ("glorot", "tanh")) -> list[AtlasCell]:
-    """Every initialiser × every activation, accuracy rising with the position; normal-1 diverges with relu."""
-    result = []
-    for i, init in enumerate(INITIALIZER_NAMES):
-        for j, act in enumerate(ACTIVATION_NAMES):
-            if (init, act) == missing:
-                continue
-            run_id = i * len(ACTIVATION_NAMES) + j
-            diverged = init == "normal-1" and act == "relu"
-            can_die = act not in ("sigmoid", "tanh")
-            result.append(AtlasCell(
-                run_id, init, act, "diverged" if diverged else "running",
-                best_test_acc=None if diverged else 0.1 + 0.85 * run_id / 59,
-                train_loss=None if diverged else 2.3 - 2.2 * run_id / 59,
-                dead=0.01 * j if can_die else None,
-                saturated=None if can_die else 0.02 * i,
-            ))
-    return result
+from views_support import WidgetApp, background_of, cells, screen_lines, sweep, text_of
 
 
 def cell_text(lines, layout, row: int, column: int) -> tuple[str, str | None]:

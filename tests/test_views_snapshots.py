@@ -15,8 +15,7 @@ from inittui.ui.atlas import AtlasMatrix
 from inittui.ui.depth_chart import DepthChart, DepthSeries
 from inittui.ui.distributions import DistributionsOverTime, HeatmapPanel
 
-from test_atlas import sweep
-from views_support import WidgetApp
+from views_support import WidgetApp, sweep
 
 DEEP = [784] + [100] * 30
 RUNS = (("glorot", "#e06c75"), ("xavier", "#61afef"), ("he", "#98c379"))

@@ -11,7 +11,8 @@ from textual.app import App, ComposeResult
 from textual.strip import Strip
 from textual.widget import Widget
 
-from inittui.ui.atlas import AtlasMatrix
+from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.ui.atlas import AtlasCell, AtlasMatrix
 
 
 class WidgetApp(App):
@@ -61,3 +62,23 @@ def background_of(style: Style | None) -> str | None:
 
 def screen_lines(widget: Widget) -> list[Strip]:
     return [widget.render_line(y) for y in range(widget.size.height)]
+
+
+def sweep(missing: tuple[str, str] | None = ("glorot", "tanh")) -> list[AtlasCell]:
+    """Every initialiser × every activation, accuracy rising with the position; normal-1 diverges with relu."""
+    result = []
+    for i, init in enumerate(INITIALIZER_NAMES):
+        for j, act in enumerate(ACTIVATION_NAMES):
+            if (init, act) == missing:
+                continue
+            run_id = i * len(ACTIVATION_NAMES) + j
+            diverged = init == "normal-1" and act == "relu"
+            can_die = act not in ("sigmoid", "tanh")
+            result.append(AtlasCell(
+                run_id, init, act, "diverged" if diverged else "running",
+                best_test_acc=None if diverged else 0.1 + 0.85 * run_id / 59,
+                train_loss=None if diverged else 2.3 - 2.2 * run_id / 59,
+                dead=0.01 * j if can_die else None,
+                saturated=None if can_die else 0.02 * i,
+            ))
+    return result
