@@ -103,15 +103,15 @@ class RunCurves:
 
     loss: MinMaxSeries = field(default_factory=lambda: MinMaxSeries(CURVE_BUCKETS))
     accuracy: MinMaxSeries = field(default_factory=lambda: MinMaxSeries(CURVE_BUCKETS))
-
-    @classmethod
-    def sized(cls, expected_steps: int, **values: int) -> RunCurves:
-        return cls(MinMaxSeries(CURVE_BUCKETS, expected_steps), MinMaxSeries(CURVE_BUCKETS, expected_steps), **values)
     # (run step, test accuracy) at each evaluation: one an epoch
     test: list[tuple[int, float]] = field(default_factory=list)
     step: int = 0
     # the experiment step at which this run (re)started: its statistics before it belong to an earlier spec
     started_at: int = 0
+
+    @classmethod
+    def sized(cls, expected_steps: int, **values: int) -> RunCurves:
+        return cls(MinMaxSeries(CURVE_BUCKETS, expected_steps), MinMaxSeries(CURVE_BUCKETS, expected_steps), **values)
 
 
 @dataclass
