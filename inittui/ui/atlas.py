@@ -1,0 +1,420 @@
+"""The atlas: a sweep's runs as a matrix, initialisers down, activations across, each cell coloured by a metric
+with its value printed in it.
+
+Colour: one perceptual ramp (viridis) where bright is better for every metric (high accuracy, low loss, few
+dead or saturated units), scaled to the range of the cells shown (loss on a log scale), so the good corner of
+a sweep stands out whatever the metric. A diverged run is marked ``✗`` on red, never coloured as a value; a
+metric that does not apply (dead units of tanh) shows ``–`` on grey; a combination with no run is blank.
+
+Arrow keys move over the cells (``CellHighlighted``); enter or a click posts ``RunSelected`` with the cell's
+run id. Labels are abbreviated to fit 80 columns; at 200×60 cells grow and show the other metrics too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.ui.drawing import Line, blank_lines, colour_ramp, fit, style
+
+# (key, label, short label): the AtlasCell field each metric reads
+METRICS = (
+    ("best_test_acc", "best test accuracy", "test acc"),
+    ("train_loss", "train loss", "loss"),
+    ("dead", "dead units", "dead"),
+    ("saturated", "saturated units", "sat"),
+)
+HIGHER_IS_BETTER = {"best_test_acc": True, "train_loss": False, "dead": False, "saturated": False}
+RAMP = colour_ramp(("#440154", "#3e4989", "#26828e", "#35b779", "#b5de2b", "#fde725"), 16)
+DIVERGED_BACKGROUND = "#a01c1c"
+NOT_APPLICABLE_BACKGROUND = "#3a3a3a"
+NOTE_STYLE = style("#808080")
+MIN_CELL_WIDTH = 5
+MAX_CELL_WIDTH = 32
+MAX_CELL_HEIGHT = 5
+MAX_LABEL_WIDTH = 14
+MIN_LABEL_WIDTH = 5
+
+
+@dataclass
+class AtlasCell:
+    """One run of the sweep: plain numbers, None where not measured yet."""
+
+    run_id: int
+    init: str
+    activation: str
+    status: str = "running"  # "diverged" marks the cell
+    best_test_acc: float | None = None
+    train_loss: float | None = None
+    dead: float | None = None
+    saturated: float | None = None
+
+
+def abbreviate(name: str, width: int) -> str:
+    """``name`` in at most ``width`` characters, shortening its longest alphabetic part first, so that names
+    stay told apart (normal-0.01 → norm-0.01, glorot-uniform → glor-unif)."""
+    if len(name) <= width:
+        return name
+    parts = name.split("-")
+    while len("-".join(parts)) > width:
+        candidates = [i for i, p in enumerate(parts) if p.isalpha() and len(p) > 1]
+        if not candidates:
+            break
+        longest = max(candidates, key=lambda i: (len(parts[i]), -i))
+        parts[longest] = parts[longest][:-1]
+    return "-".join(parts)[:width]
+
+
+def unique_abbreviations(names: Sequence[str], width: int) -> list[str]:
+    """Abbreviations of every name, distinct where the names are (else cut with a trailing digit)."""
+    short = [abbreviate(name, width) for name in names]
+    seen: dict[str, int] = {}
+    for index, label in enumerate(short):
+        if label in seen:
+            short[index] = label[: max(width - 1, 0)] + str(index % 10)
+        seen[short[index]] = index
+    return short
+
+
+def format_metric(metric: str, value: float | None, wide: bool) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    if metric == "best_test_acc":
+        return f"{100 * value:.1f}%" if wide else f"{100 * value:.1f}"
+    if metric == "train_loss":
+        if abs(value) >= 1000 or 0 < abs(value) < 0.001:
+            mantissa, exponent = f"{value:.1e}".split("e")
+            return f"{mantissa}e{int(exponent)}"
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:#.3g}"
+    return f"{100 * value:.0f}%"
+
+
+def _order(names: Sequence[str], known: Sequence[str]) -> list[str]:
+    present = list(dict.fromkeys(names))
+    return [n for n in known if n in present] + [n for n in present if n not in known]
+
+
+def _text_colour(background: str) -> str:
+    red, green, blue = (int(background[i : i + 2], 16) for i in (1, 3, 5))
+    return "#000000" if 0.299 * red + 0.587 * green + 0.114 * blue > 140 else "#ffffff"
+
+
+class ColourScale:
+    """Maps a metric's values to the ramp, bright for better, over the range of the given values."""
+
+    def __init__(self, metric: str, values: Sequence[float]) -> None:
+        self.metric = metric
+        self.log = metric == "train_loss"
+        finite = [self._transform(v) for v in values if v is not None and math.isfinite(v)]
+        finite = [v for v in finite if v is not None]
+        self.low = min(finite) if finite else None
+        self.high = max(finite) if finite else None
+        self.lowest = min((v for v in values if v is not None and math.isfinite(v)), default=None)
+        self.highest = max((v for v in values if v is not None and math.isfinite(v)), default=None)
+
+    def _transform(self, value: float) -> float | None:
+        if self.log:
+            return math.log10(value) if value > 0 else None
+        return value
+
+    def colour(self, value: float) -> str:
+        """The ramp colour of ``value`` (the brightest for the best in range)."""
+        position = self.position(value)
+        return RAMP[min(int(position * (len(RAMP) - 1) + 0.5), len(RAMP) - 1)]
+
+    def position(self, value: float) -> float:
+        """0 (worst shown) … 1 (best shown)."""
+        transformed = self._transform(value)
+        if transformed is None:
+            transformed = self.low if self.low is not None else 0.0
+        if self.low is None or self.high is None or self.high <= self.low:
+            return 0.5
+        fraction = (transformed - self.low) / (self.high - self.low)
+        fraction = min(max(fraction, 0.0), 1.0)
+        return fraction if HIGHER_IS_BETTER[self.metric] else 1.0 - fraction
+
+
+@dataclass
+class AtlasLayout:
+    label_width: int
+    cell_width: int  # including the one-column gap at its right
+    cell_height: int  # including a gap line under it, from 2 lines
+    content_lines: int
+    header_lines: int
+    row_labels: list[str]
+    column_labels: list[str]
+
+    def cell_at(self, x: int, y: int) -> tuple[int, int] | None:
+        """The (row, column) of the cell drawn at screen (x, y), or None."""
+        if x < self.label_width + 1 or y < self.header_lines:
+            return None
+        column = (x - self.label_width - 1) // self.cell_width
+        row = (y - self.header_lines) // self.cell_height
+        if row >= len(self.row_labels) or column >= len(self.column_labels):
+            return None
+        return row, column
+
+
+def atlas_layout(rows: Sequence[str], columns: Sequence[str], width: int, height: int) -> AtlasLayout:
+    legend = 2 if height >= len(rows) + 4 else 1
+    label_width = min(max((len(r) for r in rows), default=0), MAX_LABEL_WIDTH)
+    columns_count = max(len(columns), 1)
+    # labels give way to cells: shorten them before the cells drop under 7 columns
+    while label_width > MIN_LABEL_WIDTH and (width - label_width - 1) // columns_count < 7:
+        label_width -= 1
+    cell_width = min(max((width - label_width - 1) // columns_count, MIN_CELL_WIDTH), MAX_CELL_WIDTH)
+    header = 1
+    cell_height = min(max((height - header - legend) // max(len(rows), 1), 1), MAX_CELL_HEIGHT)
+    content = max(cell_height - 1, 1)  # a gap line between rows where there is room
+    return AtlasLayout(
+        label_width, cell_width, cell_height, content, header,
+        unique_abbreviations(rows, label_width), unique_abbreviations(columns, cell_width - 1),
+    )
+
+
+def _centre(text: str, width: int) -> str:
+    return fit(text, width) if len(text) >= width else text.center(width)
+
+
+def _cell_lines(cell: AtlasCell, metric: str, scale: ColourScale, width: int, lines: int,
+                selected: bool) -> list[tuple[str, Style | None]]:
+    """The cell's content lines (text exactly ``width`` wide, style)."""
+    value = getattr(cell, metric)
+    wide = width >= 7
+    if cell.status == "diverged":
+        text = "✗ diverged" if width >= 11 else "✗ div" if width >= 6 else "✗"
+        background, detail = DIVERGED_BACKGROUND, "no finite loss"
+    elif value is None or not math.isfinite(value):
+        text, background = "–", NOT_APPLICABLE_BACKGROUND
+        detail = "not yet" if metric in ("best_test_acc", "train_loss") else "n/a"
+    else:
+        text, background = format_metric(metric, value, wide), scale.colour(value)
+        detail = ""
+    colour = _text_colour(background)
+    cell_style = style(colour, background, bold=True, underline=selected)
+    detail_style = style(colour, background)
+    result = [(_centre(f"▸ {text} ◂" if selected else text, width), cell_style)]
+    if lines >= 2:
+        others = [f"{short} {format_metric(key, getattr(cell, key), True)}" for key, _, short in METRICS
+                  if key != metric and getattr(cell, key) is not None]
+        result.append((_centre(detail or " ".join(others), width), detail_style))
+    if lines >= 3:
+        status = "" if cell.status == "running" else f" · {cell.status}"
+        result.append((_centre(f"run {cell.run_id}{status}", width), detail_style))
+    while len(result) < lines:
+        result.append((" " * width, detail_style))
+    return result
+
+
+def render_atlas(
+    cells: Sequence[AtlasCell], width: int, height: int, metric: str = "best_test_acc",
+    cursor: tuple[int, int] = (0, 0), rows: Sequence[str] | None = None, columns: Sequence[str] | None = None,
+) -> tuple[list[Strip], AtlasLayout | None]:
+    """Exactly ``height`` lines of ``width`` cells."""
+    if width <= 0 or height <= 0:
+        return [], None
+    rows = list(rows) if rows is not None else _order([c.init for c in cells], INITIALIZER_NAMES)
+    columns = list(columns) if columns is not None else _order([c.activation for c in cells], ACTIVATION_NAMES)
+    if not cells or not rows or not columns:
+        return blank_lines(width, height, "no runs", NOTE_STYLE), None
+    grid = matrix_of(cells)
+    layout = atlas_layout(rows, columns, width, height)
+    scale = ColourScale(metric, [getattr(c, metric) for c in grid.values() if c.status != "diverged"])
+    label_style = style(bold=True)
+    cursor_label = style(bold=True, underline=True)
+    lines: list[Strip] = []
+    header = Line(width).add(" " * (layout.label_width + 1))
+    for index, label in enumerate(layout.column_labels):
+        text = label.center(layout.cell_width - 1)[: layout.cell_width - 1] + " "
+        header.add(text, cursor_label if index == cursor[1] else label_style)
+    lines.append(header.strip())
+    for row_index, init in enumerate(rows):
+        drawn = [
+            _cell_lines(grid[(init, act)], metric, scale, layout.cell_width - 1, layout.content_lines,
+                        (row_index, column_index) == cursor)
+            if (init, act) in grid else None
+            for column_index, act in enumerate(columns)
+        ]
+        for line_index in range(layout.cell_height):
+            line = Line(width)
+            label = layout.row_labels[row_index] if line_index == 0 else ""
+            line.add(label.ljust(layout.label_width)[: layout.label_width] + " ",
+                     cursor_label if row_index == cursor[0] and label else label_style)
+            for column_index, content in enumerate(drawn):
+                if content is None and line_index == 0 and (row_index, column_index) == cursor:
+                    line.add(_centre("▸ · ◂", layout.cell_width - 1) + " ", cursor_label)
+                elif content is None or line_index >= layout.content_lines:
+                    line.add(" " * layout.cell_width)
+                else:
+                    text, text_style = content[line_index]
+                    line.add(text, text_style).add(" ")
+            lines.append(line.strip())
+    lines.extend(_legend(scale, metric, width, height - len(lines)))
+    lines.extend(Strip.blank(width) for _ in range(height - len(lines)))
+    return lines[:height], layout
+
+
+def matrix_of(cells: Sequence[AtlasCell]) -> dict[tuple[str, str], AtlasCell]:
+    """Cells by (init, activation); the first run of a combination wins."""
+    grid: dict[tuple[str, str], AtlasCell] = {}
+    for cell in cells:
+        grid.setdefault((cell.init, cell.activation), cell)
+    return grid
+
+
+def _legend(scale: ColourScale, metric: str, width: int, room: int) -> list[Strip]:
+    if room <= 0:
+        return []
+    label = next(long for key, long, _ in METRICS if key == metric)
+    line = Line(width).add(label, style(bold=True)).add("  ")
+    if scale.lowest is not None and scale.highest is not None:
+        worst, best = ((scale.lowest, scale.highest) if HIGHER_IS_BETTER[metric] else (scale.highest, scale.lowest))
+        line.add(f"worse {format_metric(metric, worst, True)} ", NOTE_STYLE)
+        for colour in RAMP[:: max(len(RAMP) // 8, 1)]:
+            line.add("█", style(colour))
+        line.add(f" {format_metric(metric, best, True)} better  ", NOTE_STYLE)
+    line.add("✗", style("#ffffff", DIVERGED_BACKGROUND, bold=True)).add(" diverged  ", NOTE_STYLE)
+    line.add("–", style("#ffffff", NOT_APPLICABLE_BACKGROUND)).add(" n/a", NOTE_STYLE)
+    legend = [line.strip()]
+    if room >= 2:
+        choices = Line(width).add("metric: ", NOTE_STYLE)
+        for key, long, _ in METRICS:
+            choices.add(long, style(bold=True, reverse=True) if key == metric else NOTE_STYLE).add("  ")
+        legend.append(choices.strip())
+    return legend
+
+
+class AtlasMatrix(Widget, can_focus=True):
+    """The atlas of the cells it was last given; see the module's docstring.
+
+    ``show(cells)`` with one :class:`AtlasCell` per run; ``rows``/``columns`` fix the order (default: the
+    project's order of initialisers and activations). ``next_metric()`` cycles METRICS.
+    """
+
+    DEFAULT_CSS = """
+    AtlasMatrix { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("up", "move(-1, 0)", "up", show=False),
+        Binding("down", "move(1, 0)", "down", show=False),
+        Binding("left", "move(0, -1)", "left", show=False),
+        Binding("right", "move(0, 1)", "right", show=False),
+        Binding("enter", "select", "open run", show=False),
+    ]
+
+    class CellHighlighted(Message):
+        """The cursor moved onto a cell; ``run_id`` is None for a combination with no run."""
+
+        def __init__(self, run_id: int | None, init: str, activation: str) -> None:
+            super().__init__()
+            self.run_id, self.init, self.activation = run_id, init, activation
+
+    class RunSelected(Message):
+        """Enter (or a click) on a cell with a run."""
+
+        def __init__(self, run_id: int, init: str, activation: str) -> None:
+            super().__init__()
+            self.run_id, self.init, self.activation = run_id, init, activation
+
+    def __init__(self, *, metric: str = "best_test_acc", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.cells: list[AtlasCell] = []
+        self.rows: list[str] = []
+        self.columns: list[str] = []
+        self.metric = metric
+        self.cursor = (0, 0)
+        self.matrix_layout: AtlasLayout | None = None
+        self._fixed_rows: list[str] | None = None
+        self._fixed_columns: list[str] | None = None
+        self._cache: tuple[tuple, list[Strip]] | None = None
+
+    # ------------------------------------------------------------------ data
+    def show(self, cells: Sequence[AtlasCell], rows: Sequence[str] | None = None,
+             columns: Sequence[str] | None = None) -> None:
+        self.cells = list(cells)
+        self._fixed_rows = list(rows) if rows is not None else None
+        self._fixed_columns = list(columns) if columns is not None else None
+        self.rows = self._fixed_rows or _order([c.init for c in self.cells], INITIALIZER_NAMES)
+        self.columns = self._fixed_columns or _order([c.activation for c in self.cells], ACTIVATION_NAMES)
+        self.cursor = (min(self.cursor[0], max(len(self.rows) - 1, 0)), min(self.cursor[1], max(len(self.columns) - 1, 0)))
+        self._cache = None
+        self.refresh()
+
+    def set_metric(self, metric: str) -> None:
+        if metric not in HIGHER_IS_BETTER:
+            raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(HIGHER_IS_BETTER)}")
+        self.metric = metric
+        self._cache = None
+        self.refresh()
+
+    def next_metric(self) -> str:
+        keys = [key for key, _, _ in METRICS]
+        self.set_metric(keys[(keys.index(self.metric) + 1) % len(keys)])
+        return self.metric
+
+    @property
+    def selected_cell(self) -> AtlasCell | None:
+        """The run under the cursor, or None on an empty combination."""
+        if not self.rows or not self.columns:
+            return None
+        return matrix_of(self.cells).get((self.rows[self.cursor[0]], self.columns[self.cursor[1]]))
+
+    def select_run(self, run_id: int) -> bool:
+        """Move the cursor onto ``run_id``'s cell (another page selected it); False if it is not shown."""
+        for cell in matrix_of(self.cells).values():
+            if cell.run_id == run_id and cell.init in self.rows and cell.activation in self.columns:
+                self._move_to(self.rows.index(cell.init), self.columns.index(cell.activation), announce=False)
+                return True
+        return False
+
+    # ------------------------------------------------------------------ keys and mouse
+    def action_move(self, rows: int, columns: int) -> None:
+        if self.rows and self.columns:
+            self._move_to(min(max(self.cursor[0] + rows, 0), len(self.rows) - 1),
+                          min(max(self.cursor[1] + columns, 0), len(self.columns) - 1))
+
+    def action_select(self) -> None:
+        cell = self.selected_cell
+        if cell is not None:
+            self.post_message(self.RunSelected(cell.run_id, cell.init, cell.activation))
+
+    def on_click(self, event: events.Click) -> None:
+        if self.matrix_layout is None:
+            return
+        position = self.matrix_layout.cell_at(event.x, event.y)
+        if position is not None:
+            self._move_to(*position)
+            self.action_select()
+
+    def _move_to(self, row: int, column: int, announce: bool = True) -> None:
+        if (row, column) == self.cursor:
+            return
+        self.cursor = (row, column)
+        self._cache = None
+        self.refresh()
+        if announce:
+            cell = self.selected_cell
+            self.post_message(self.CellHighlighted(cell.run_id if cell else None, self.rows[row], self.columns[column]))
+
+    # ------------------------------------------------------------------ drawing
+    def _lines(self) -> list[Strip]:
+        key = (self.size.width, self.size.height)
+        if self._cache is None or self._cache[0] != key:
+            lines, self.matrix_layout = render_atlas(
+                self.cells, *key, metric=self.metric, cursor=self.cursor, rows=self.rows, columns=self.columns
+            )
+            self._cache = (key, lines)
+        return self._cache[1]
+
+    def render_line(self, y: int) -> Strip:
+        lines = self._lines()
+        return lines[y] if 0 <= y < len(lines) else Strip.blank(self.size.width)

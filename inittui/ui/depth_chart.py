@@ -1,0 +1,349 @@
+"""The depth view: how the signal changes from layer to layer, for one run or several, each in its colour.
+
+Three panels share the x axis (hidden layer 1…L), each with its own log y axis labelled in real units:
+
+1. activation std per layer (solid) and the mean-field prediction at initialisation (dotted);
+2. the backpropagated gradient: std of ∂loss/∂activation (solid) beside the weight-gradient norm (dotted);
+3. the update-to-weight ratio ‖ΔW‖/‖W‖ (solid), with a reference line at 1e-3.
+
+Stacked rather than overlaid or switched: the three are in different units and decades apart, so one axis
+would flatten each against the others, while a switch would hide the point of the view, reading one layer
+down all three (the activations vanish where the gradients do, and the updates freeze there). When the
+widget is too short for three readable panels (10 plot rows each), it shows one at a time and
+:meth:`DepthChart.next_panel` switches.
+
+Lines are braille (2×4 dots a cell), decimated per dot column by min and max, so the cost is bounded by the
+widget's size for any number of layers. Values beyond the axis (zero, negative, 1e-30, 1e30, inf) are drawn
+at its edge with ▲ or ▼ in the run's colour; missing values (None, NaN) leave a gap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+from inittui.ui.drawing import (
+    BRAILLE_BASE,
+    Line,
+    LogAxis,
+    blank_lines,
+    braille_cells,
+    decade_label,
+    fit,
+    polyline_owner,
+    style,
+)
+
+Values = Sequence[float | None]
+MIN_PLOT_ROWS = 10
+GUTTER = 7  # tick label (6) and the axis line
+ABOVE, BELOW = "▲", "▼"
+REFERENCE_MARK = "╌"
+AXIS_STYLE = style("#808080")
+TITLE_STYLE = style(bold=True)
+NOTE_STYLE = style("#808080")
+
+
+@dataclass
+class DepthSeries:
+    """One run's per-layer numbers (index 0 is hidden layer 1); None where not measured."""
+
+    label: str
+    colour: str  # "#rrggbb"
+    activation_std: Values = ()
+    predicted_std: Values = ()
+    # std of ∂loss/∂activation per layer, at a statistics step
+    gradient_std: Values = ()
+    weight_gradient_norm: Values = ()
+    # ‖ΔW‖/‖W‖ of the optimiser's last step per layer
+    update_ratio: Values = ()
+    # drawn faint (the unselected runs when there are many)
+    dim: bool = False
+
+    @property
+    def layers(self) -> int:
+        return max(len(self.activation_std), len(self.predicted_std), len(self.gradient_std),
+                   len(self.weight_gradient_norm), len(self.update_ratio))
+
+
+@dataclass(frozen=True)
+class DepthPanel:
+    key: str
+    title: str
+    solid: str  # the DepthSeries field drawn solid
+    dotted: str | None  # and the one drawn dotted
+    legend: str
+    reference: float | None = None
+
+
+PANELS = (
+    DepthPanel("activations", "activation std", "activation_std", "predicted_std",
+               "─ measured  ┈ mean-field prediction at init"),
+    DepthPanel("gradients", "backpropagated gradient", "gradient_std", "weight_gradient_norm",
+               "─ std ∂loss/∂activation  ┈ ‖∂loss/∂W‖"),
+    DepthPanel("updates", "update ratio ‖ΔW‖/‖W‖", "update_ratio", None, "─ per layer  ╌ 1e-3", reference=1e-3),
+)
+
+
+def _matrix(series: Sequence[DepthSeries], field: str, layers: int) -> np.ndarray:
+    """``[series, layers]`` floats, NaN where missing; any value that is not a number counts as missing."""
+    matrix = np.full((len(series), layers), np.nan)
+    for row, item in enumerate(series):
+        values = list(getattr(item, field))[:layers]
+        try:
+            matrix[row, : len(values)] = np.array(values, dtype=np.float64)  # None becomes NaN
+        except (TypeError, ValueError):  # something that is not a number: that value is missing
+            for column, value in enumerate(values):
+                if isinstance(value, (int, float)):
+                    matrix[row, column] = value
+    return matrix
+
+
+def layer_positions(layers: int, dot_columns: int) -> np.ndarray:
+    """The dot column of each hidden layer: layer 1 at the left edge, layer L at the right."""
+    if layers == 1:
+        return np.array([(dot_columns - 1) / 2])
+    return np.arange(layers) * (dot_columns - 1) / (layers - 1)
+
+
+def _layer_ticks(layers: int, plot_width: int) -> list[tuple[int, str]]:
+    """(cell column, label) for the x axis: the first and last layer and round numbers between, not touching."""
+    if layers <= 0 or plot_width <= 0:
+        return []
+    cells = layer_positions(layers, 2 * plot_width) / 2
+    step = next((s for s in (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000)
+                 if plot_width / max(layers / s, 1) >= 4), layers)
+    wanted = sorted({1, layers, *range(step, layers + 1, step)})
+    ticks: list[tuple[int, str]] = []
+    taken_until = -1
+    for layer in wanted:
+        label = str(layer)
+        column = int(cells[layer - 1])
+        start = min(max(column - len(label) // 2, 0), max(plot_width - len(label), 0))
+        if start > taken_until + 1 or layer == layers:
+            if layer == layers and ticks and start <= taken_until + 1:
+                ticks.pop()  # the last layer's label wins over its neighbour's
+            ticks.append((start, label))
+            taken_until = start + len(label)
+    return ticks
+
+
+@dataclass
+class PanelDrawing:
+    """What was drawn for one panel: kept for tests and the integrator (which row a value landed on)."""
+
+    panel: DepthPanel
+    top: int  # the screen line of its first plot row
+    rows: int
+    axis: LogAxis | None
+
+    def row_of(self, value: float) -> int | None:
+        """The screen line a value is drawn on (clipped to the edge rows), or None for missing."""
+        if self.axis is None or value is None or math.isnan(value):
+            return None
+        dot = self.axis.dot(value)
+        dot = min(max(dot, 0.0), self.axis.dots - 1.0)
+        return self.top + (self.rows - 1 - int(round(dot)) // 4)
+
+
+def _draw_panel(
+    panel: DepthPanel, series: Sequence[DepthSeries], layers: int, width: int, rows: int, top: int
+) -> tuple[list[Strip], PanelDrawing]:
+    """The panel's plot rows (``rows`` lines of ``width`` cells), gutter included."""
+    plot_width = max(width - GUTTER, 1)
+    dot_columns, dot_rows = 2 * plot_width, 4 * rows
+    solid = _matrix(series, panel.solid, layers)
+    dotted = _matrix(series, panel.dotted, layers) if panel.dotted else np.empty((0, layers))
+    every = np.concatenate([solid.ravel(), dotted.ravel()])
+    include = (panel.reference,) if panel.reference else ()
+    axis = LogAxis.covering(every, dot_rows, include)
+    drawing = PanelDrawing(panel, top, rows, axis)
+    if axis is None:
+        return blank_lines(width, rows, "no data yet", NOTE_STYLE), drawing
+
+    xs = layer_positions(layers, dot_columns)
+    # drawing order: every dotted line, then every solid one, each in the series' order (the last on top)
+    values = np.concatenate([dotted, solid]) if dotted.size else solid
+    dots = axis.to_dots(values)
+    is_dotted = np.arange(len(values)) < (len(series) if dotted.size else 0)
+    code, owner = braille_cells(polyline_owner(xs, dots, dot_columns, dot_rows, is_dotted))
+    owners = list(series) * (2 if dotted.size else 1)
+    colour_styles = [style(item.colour, dim=item.dim) for item in owners]
+
+    cells = [[chr(BRAILLE_BASE + c) if c else " " for c in row] for row in code.tolist()]
+    styles: list[list[Style | None]] = [
+        [colour_styles[o] if o >= 0 else None for o in row] for row in owner.tolist()
+    ]
+    reference_dot = axis.dot(panel.reference) if panel.reference is not None else math.nan
+    if math.isfinite(reference_dot):  # off the axis when the values are decades away from it
+        row = rows - 1 - int(round(reference_dot)) // 4
+        for column in range(plot_width):
+            if cells[row][column] == " ":
+                cells[row][column], styles[row][column] = REFERENCE_MARK, AXIS_STYLE
+    # clipped values: a mark at the edge, in the colour of the last series clipped there
+    cell_of_layer = np.minimum((xs / 2).astype(np.int64), plot_width - 1)
+    order = np.arange(len(owners))[:, None]
+    for row, mark, clipped in ((0, ABOVE, dots == np.inf), (rows - 1, BELOW, dots == -np.inf)):
+        last = np.full(plot_width, -1)
+        series_index, layer_index = np.nonzero(clipped)
+        np.maximum.at(last, cell_of_layer[layer_index], np.broadcast_to(order, clipped.shape)[series_index, layer_index])
+        for column in np.flatnonzero(last >= 0).tolist():
+            cells[row][column], styles[row][column] = mark, colour_styles[last[column]]
+
+    labels = _tick_rows(axis, rows)
+    lines = []
+    for row in range(rows):
+        line = Line(width)
+        label = labels.get(row)
+        line.add(fit(label or "", GUTTER - 1, right=True) if label else " " * (GUTTER - 1), AXIS_STYLE)
+        line.add("┤" if label else "│", AXIS_STYLE)
+        start = 0
+        row_cells, row_styles = cells[row], styles[row]
+        for column in range(1, plot_width + 1):
+            if column == plot_width or row_styles[column] is not row_styles[start]:
+                line.add("".join(row_cells[start:column]), row_styles[start])
+                start = column
+        lines.append(line.strip())
+    return lines, drawing
+
+
+def _tick_rows(axis: LogAxis, rows: int) -> dict[int, str]:
+    """Decade labels by plot row, thinned so that no two share a row or touch."""
+    decades = axis.high - axis.low
+    every = 1
+    while (decades // every + 1) > max((rows + 1) // 2, 1) and every < decades:
+        every += 1
+    labels: dict[int, str] = {}
+    for exponent in range(axis.high, axis.low - 1, -1):
+        if (axis.high - exponent) % every:
+            continue
+        row = rows - 1 - int(round(axis.decade_dot(exponent))) // 4
+        if 0 <= row < rows and row not in labels and row - 1 not in labels:
+            labels[row] = decade_label(exponent)
+    return labels
+
+
+def _legend(series: Sequence[DepthSeries], width: int) -> Strip:
+    line = Line(width)
+    shown = 0
+    for index, item in enumerate(series):
+        entry = f"● {item.label}"
+        rest = len(series) - index - 1
+        reserve = len(f"  +{rest} more") if rest else 0
+        if line.used + len(entry) + 2 + reserve > width and shown:
+            line.add(f" +{len(series) - index} more", NOTE_STYLE)
+            break
+        if shown:
+            line.add("  ")
+        line.add(entry, style(item.colour, bold=not item.dim, dim=item.dim))
+        shown += 1
+    return line.strip()
+
+
+def _x_axis(layers: int, width: int) -> Strip:
+    plot_width = max(width - GUTTER, 1)
+    text = [" "] * plot_width
+    for start, label in _layer_ticks(layers, plot_width):
+        text[start : start + len(label)] = list(label)
+    return Line(width).add(fit("layer", GUTTER - 1, right=True) + " ", AXIS_STYLE).add(
+        "".join(text[:plot_width]), AXIS_STYLE).strip()
+
+
+@dataclass
+class DepthLayout:
+    """Which panels a size shows and the plot rows each gets."""
+
+    panels: list[DepthPanel]
+    rows: list[int]
+    stacked: bool
+
+
+def depth_layout(height: int, focus: int) -> DepthLayout:
+    """Three stacked panels where each gets MIN_PLOT_ROWS plot rows, else the ``focus`` panel alone."""
+    available = height - 2  # the legend and the x axis
+    per_panel, spare = divmod(available - len(PANELS), len(PANELS))  # each has a title line
+    if per_panel >= MIN_PLOT_ROWS:
+        return DepthLayout(list(PANELS), [per_panel + (i < spare) for i in range(len(PANELS))], True)
+    return DepthLayout([PANELS[focus % len(PANELS)]], [max(available - 1, 1)], False)
+
+
+def render_depth_chart(
+    series: Sequence[DepthSeries], width: int, height: int, focus: int = 0, message: str = ""
+) -> tuple[list[Strip], list[PanelDrawing]]:
+    """Exactly ``height`` lines of ``width`` cells, and what each panel drew."""
+    if width <= 0 or height <= 0:
+        return [], []
+    layers = max((item.layers for item in series), default=0)
+    if not series or layers == 0:
+        return blank_lines(width, height, message or "no layer statistics yet", NOTE_STYLE), []
+    if height < 4 or width < GUTTER + 4:
+        return blank_lines(width, height, "too small", NOTE_STYLE), []
+    layout = depth_layout(height, focus)
+    lines = [_legend(series, width)]
+    drawings = []
+    for panel, rows in zip(layout.panels, layout.rows):
+        prefix = "" if layout.stacked else f"[{focus % len(PANELS) + 1}/{len(PANELS)}] "
+        title = Line(width).add(" " * GUTTER).add(prefix + panel.title, TITLE_STYLE).add("   ")
+        lines.append(title.add(panel.legend, NOTE_STYLE).strip())
+        plot, drawing = _draw_panel(panel, series, layers, width, rows, top=len(lines))
+        lines.extend(plot)
+        drawings.append(drawing)
+    lines.append(_x_axis(layers, width))
+    lines.extend(Strip.blank(width) for _ in range(height - len(lines)))
+    return lines[:height], drawings
+
+
+class DepthChart(Widget):
+    """The depth view of the runs it was last given; see the module's docstring.
+
+    ``show(series)`` with one :class:`DepthSeries` per run (the last is drawn on top). ``next_panel()``
+    switches panels when they do not all fit.
+    """
+
+    DEFAULT_CSS = """
+    DepthChart { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.series: list[DepthSeries] = []
+        self.message = ""
+        self.focus_panel = 0
+        self.drawings: list[PanelDrawing] = []
+        self._cache: tuple[tuple[int, int], list[Strip]] | None = None
+
+    def show(self, series: Sequence[DepthSeries], message: str = "") -> None:
+        """Draw these runs (plain numbers; see DepthSeries); ``message`` shows when there is nothing to draw."""
+        self.series = list(series)
+        self.message = message
+        self._cache = None
+        self.refresh()
+
+    def next_panel(self) -> str:
+        """Show the next panel (when only one fits); returns its key."""
+        self.focus_panel = (self.focus_panel + 1) % len(PANELS)
+        self._cache = None
+        self.refresh()
+        return PANELS[self.focus_panel].key
+
+    @property
+    def stacked(self) -> bool:
+        """Whether all three panels fit at the current size."""
+        return depth_layout(self.size.height, self.focus_panel).stacked
+
+    def _lines(self) -> list[Strip]:
+        size = (self.size.width, self.size.height)
+        if self._cache is None or self._cache[0] != size:
+            lines, self.drawings = render_depth_chart(self.series, *size, self.focus_panel, self.message)
+            self._cache = (size, lines)
+        return self._cache[1]
+
+    def render_line(self, y: int) -> Strip:
+        lines = self._lines()
+        return lines[y] if 0 <= y < len(lines) else Strip.blank(self.size.width)

@@ -1,0 +1,234 @@
+"""Drawing helpers shared by the chart widgets: styles, lines of cells, a log axis, braille polylines.
+
+Everything here works on arrays sized by the screen, never by the data, so a widget that uses it costs the
+same for 30 layers or 300, for six runs or sixty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
+BRAILLE_BASE = 0x2800
+# bit of each dot in a braille cell, indexed [column][row from the top]
+_BRAILLE_BITS = np.array([[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]], dtype=np.int64)
+
+
+@lru_cache(maxsize=4096)
+def style(colour: str | None = None, background: str | None = None, *, bold: bool = False, dim: bool = False,
+          reverse: bool = False, underline: bool = False) -> Style:
+    """A rich Style, built once per combination (styles are compared on every segment)."""
+    return Style(color=colour, bgcolor=background, bold=bold or None, dim=dim or None,
+                 reverse=reverse or None, underline=underline or None)
+
+
+def fit(text: str, width: int, right: bool = False) -> str:
+    """``text`` cut or padded to exactly ``width`` cells (an ellipsis where cut), left- or right-aligned."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text.rjust(width) if right else text.ljust(width)
+    return text[: width - 1] + "…" if width > 1 else text[:1]
+
+
+class Line:
+    """One screen line built left to right from (text, style) pieces; :meth:`strip` pads or crops it."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.segments: list[Segment] = []
+        self.used = 0
+
+    def add(self, text: str, text_style: Style | None = None) -> Line:
+        room = self.width - self.used
+        if room <= 0 or not text:
+            return self
+        if len(text) > room:
+            text = text[:room]
+        self.segments.append(Segment(text, text_style))
+        self.used += len(text)
+        return self
+
+    def pad_to(self, column: int, text_style: Style | None = None) -> Line:
+        if column > self.used:
+            self.add(" " * (column - self.used), text_style)
+        return self
+
+    def strip(self) -> Strip:
+        self.pad_to(self.width)
+        return Strip(self.segments, self.width)
+
+
+def blank_lines(width: int, height: int, message: str = "", message_style: Style | None = None) -> list[Strip]:
+    """``height`` empty lines, ``message`` centred on the middle one."""
+    lines = [Strip.blank(width) for _ in range(max(height, 0))]
+    if message and height > 0 and width > 0:
+        lines[height // 2] = Line(width).add(message[:width].center(width), message_style).strip()
+    return lines
+
+
+def colour_ramp(stops: Sequence[str], levels: int) -> list[str]:
+    """``levels`` colours "#rrggbb" evenly interpolated through ``stops``."""
+    rgb = np.array([[int(stop[i : i + 2], 16) for i in (1, 3, 5)] for stop in stops], dtype=np.float64)
+    colours = []
+    for position in np.linspace(0, len(stops) - 1, levels):
+        low = int(math.floor(position))
+        high = min(low + 1, len(stops) - 1)
+        mixed = rgb[low] + (rgb[high] - rgb[low]) * (position - low)
+        colours.append("#" + "".join(f"{int(round(v)):02x}" for v in mixed))
+    return colours
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+def format_number(value: float | None, digits: int = 3) -> str:
+    """Short, in real units: 0.81, 2.5e-5, 1.2e3; '–' for missing or non-finite."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e4:
+        text = f"{value:.{digits}g}"
+        return text
+    mantissa, exponent = f"{value:.{max(digits - 2, 0)}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def decade_label(exponent: int) -> str:
+    """A tick of a log axis in real units: 0.001, 0.01, 0.1, 1, 10, 100, 1000; 1e-5 and 1e4 beyond."""
+    if -3 <= exponent < 0:
+        return f"{10.0 ** exponent:.{-exponent}f}"
+    if 0 <= exponent <= 3:
+        return str(10**exponent)
+    return f"1e{exponent}"
+
+
+# ---------------------------------------------------------------------------------------------- log axis
+MAX_DECADES = 12
+
+
+class LogAxis:
+    """A log10 axis over whole decades [10^low, 10^high], mapped onto ``dots`` positions from the bottom."""
+
+    def __init__(self, low: int, high: int, dots: int) -> None:
+        self.low, self.high = low, max(high, low + 1)
+        self.dots = max(dots, 1)
+
+    @classmethod
+    def covering(cls, values: np.ndarray, dots: int, include: Sequence[float] = ()) -> LogAxis | None:
+        """Whole decades around the finite positive ``values`` (and ``include``); None when there are none.
+
+        At most MAX_DECADES decades, centred on the median where the values span more: the rest is clipped.
+        """
+        finite = values[np.isfinite(values) & (values > 0)]
+        extra = [v for v in include if v > 0 and math.isfinite(v)]
+        if finite.size == 0:
+            return None
+        logs = np.log10(np.concatenate([finite, np.array(extra, dtype=np.float64)]))
+        low, high = math.floor(float(logs.min())), math.ceil(float(logs.max()))
+        if high == low:
+            low, high = low - 1, high + 1
+        if high - low > MAX_DECADES:
+            middle = round(float(np.median(np.log10(finite))))
+            low = max(low, middle - MAX_DECADES // 2)
+            high = low + MAX_DECADES
+        return cls(low, high, dots)
+
+    def to_dots(self, values: np.ndarray) -> np.ndarray:
+        """Fractional dot positions from the bottom; -inf below the axis (zero and negative too), +inf above,
+        NaN for missing."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), -np.inf)
+        logs = np.where(np.isnan(values), np.nan, logs)
+        position = (logs - self.low) / (self.high - self.low) * (self.dots - 1)
+        position = np.where(position < -0.5, -np.inf, position)
+        return np.where(position > self.dots - 0.5, np.inf, position)
+
+    def decade_dot(self, exponent: int) -> float:
+        """The dot position of 10^exponent (exactly, even where 10.0**exponent is 0 or inf as a float)."""
+        return (exponent - self.low) / (self.high - self.low) * (self.dots - 1)
+
+    def dot(self, value: float) -> float:
+        return float(self.to_dots(np.array([value], dtype=np.float64))[0])
+
+
+# ---------------------------------------------------------------------------------------------- braille
+def polyline_owner(xs: np.ndarray, ys: np.ndarray, width: int, height: int,
+                   dotted: np.ndarray | None = None) -> np.ndarray:
+    """Which series lights each dot: ``[width, height]`` series indices (-1: none), y counted from the bottom.
+
+    ``xs`` (points) are dot columns in increasing order, ``ys`` ``[series, points]`` dot rows (NaN: a gap;
+    ±inf: clipped to the edge). Each dot column lights, per series, the rows between the lowest and highest
+    value the line takes within it (the points there and where its segments cross the column's edges): what
+    a min/max decimation keeps, so a spike survives however many points share a column. A later series wins
+    a dot; a ``dotted`` series lights every other dot column only. The work is the number of dots lit, at
+    most series × width × height.
+    """
+    series = ys.shape[0]
+    owner = np.full((max(width, 0), max(height, 0)), -1, dtype=np.int64)
+    if series == 0 or width <= 0 or height <= 0 or xs.size == 0:
+        return owner
+    ys = np.clip(ys, 0.0, height - 1.0)  # NaN stays NaN
+    low = np.full((series, width), np.nan)
+    high = np.full((series, width), np.nan)
+    # the points, in their columns
+    columns = np.clip(np.rint(xs).astype(np.int64), 0, width - 1)
+    order = np.argsort(columns, kind="stable")
+    columns, sorted_ys = columns[order], ys[:, order]
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(columns)) + 1))
+    low[:, columns[starts]] = np.fmin.reduceat(sorted_ys, starts, axis=1)
+    high[:, columns[starts]] = np.fmax.reduceat(sorted_ys, starts, axis=1)
+    # the segments, where they cross each column's edges
+    if xs.size > 1:
+        edges = np.arange(width + 1) - 0.5
+        segment = np.clip(np.searchsorted(xs, edges, side="right") - 1, 0, xs.size - 2)
+        inside = (edges >= xs[0]) & (edges <= xs[-1])
+        span = np.where(xs[segment + 1] > xs[segment], xs[segment + 1] - xs[segment], 1.0)
+        t = np.clip((edges - xs[segment]) / span, 0.0, 1.0)
+        at_edges = ys[:, segment] * (1 - t) + ys[:, segment + 1] * t
+        at_edges[:, ~inside] = np.nan
+        low = np.fmin(low, np.fmin(at_edges[:, :-1], at_edges[:, 1:]))
+        high = np.fmax(high, np.fmax(at_edges[:, :-1], at_edges[:, 1:]))
+    if dotted is not None and dotted.any():
+        low[np.ix_(np.flatnonzero(dotted), np.arange(1, width, 2))] = np.nan
+    lit = ~np.isnan(low)
+    first = np.rint(np.where(lit, low, 0)).astype(np.int64)
+    counts = np.where(lit, np.rint(np.where(lit, high, 0)).astype(np.int64) - first + 1, 0)
+    total = int(counts.sum())
+    if total == 0:
+        return owner
+    if total * 8 < series * width * height:
+        # few dots (smooth lines): every lit dot as (series, column, row), the highest series per dot
+        series_index, column_index = np.nonzero(lit)
+        first, counts = first[lit], counts[lit]
+        run_start = np.repeat(np.cumsum(counts) - counts, counts)
+        rows = np.repeat(first, counts) + (np.arange(total) - run_start)
+        np.maximum.at(owner, (np.repeat(column_index, counts), rows), np.repeat(series_index, counts))
+        return owner
+    # many (lines jumping across the plot): one pass over series × width × height, on int16;
+    # first <= row < first + count as one unsigned comparison (row - first wraps around when below)
+    row_numbers = np.arange(height, dtype=np.int16)
+    offset = (row_numbers[None, None, :] - first.astype(np.int16)[:, :, None]).view(np.uint16)
+    masks = offset < counts.astype(np.uint16)[:, :, None]
+    order = np.arange(1, series + 1, dtype=np.int32)[:, None, None]
+    return (order * masks).max(axis=0).astype(np.int64) - 1
+
+
+def braille_cells(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dot owners ``[2 * columns, 4 * rows]`` (y from the bottom, -1 for none) to braille cells.
+
+    Returns (code, owner), each ``[rows, columns]`` with row 0 at the top: the braille pattern (0: empty) and
+    the highest series index lighting any of the cell's dots (-1: none).
+    """
+    dot_columns, dot_rows = owner.shape
+    columns, rows = dot_columns // 2, dot_rows // 4
+    # [columns, 2, rows, 4] with the dot rows counted from the top of each cell
+    flipped = owner[:, ::-1].reshape(columns, 2, rows, 4)
+    code = ((flipped >= 0) * _BRAILLE_BITS[None, :, None, :]).sum(axis=(1, 3))
+    return code.T, flipped.max(axis=(1, 3)).T
