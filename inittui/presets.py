@@ -61,8 +61,13 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="seed",
             title="the article's claims: Xavier+tanh over 90 %, He+ReLU over 98 %",
-            expected="he:relu ≥ 98.0 % and xavier:tanh ≥ 97.5 % test accuracy (Adam 1e-3, cosine decay, 20 epochs)",
-            base=_experiment("xavier:tanh,he:relu", optimizer="adam", lr=1e-3, lr_schedule="cosine", epochs=20),
+            expected="he:relu ≥ 98.0 % and xavier:tanh ≥ 97.5 % test accuracy in every seed "
+            "(5×256, Adam 1e-3, cosine decay, 20 epochs)",
+            # at width 100 he:relu ended at 98.04 % for seed 0 (98.12 ± 0.12 % over seeds 0-2), too close to
+            # the claim; at 256 seeds 0-2 clear it by 0.44 points or more
+            base=_experiment(
+                "xavier:tanh,he:relu", width=256, optimizer="adam", lr=1e-3, lr_schedule="cosine", epochs=20
+            ),
         ),
         Preset(
             name="deep",
@@ -81,8 +86,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="atlas",
             title="every initialiser × every activation: 60 runs of 5×100, SGD 0.01, 3 epochs",
-            expected="sigmoid stays near chance under plain SGD; normal-1 diverges with unbounded activations; "
-            "constant never breaks symmetry",
+            expected="under plain SGD sigmoid stays at chance unless the weights are large (normal-1); normal-1 "
+            "diverges with every unbounded activation; normal-0.01 stays at chance and constant below 25 %",
             base=_experiment(",".join(f"{i}:{a}" for i in INITIALIZER_NAMES for a in ACTIVATION_NAMES), epochs=3),
         ),
     )
