@@ -155,10 +155,17 @@ def _deep_outcome(glorot_epoch_2: float, glorot_final: float) -> TrainOutcome:
     )
 
 
+@pytest.fixture(scope="module")
+def probe_results():
+    return reproduce._probe_outcome(0)
+
+
 @pytest.fixture
-def fake_data(monkeypatch):
+def fake_data(monkeypatch, probe_results):
+    """run_reproduce on random data, with the probe (real, but the same for every seed) run once."""
     data = random_mnist(64, 32)
     monkeypatch.setattr(reproduce, "load_mnist", lambda data_dir: data)
+    monkeypatch.setattr(reproduce, "_probe_outcome", lambda seed: probe_results)
     return data
 
 
