@@ -19,7 +19,7 @@ from inittui.config import (
     ExperimentConfig,
     parse_runs,
 )
-from inittui.presets import PRESETS, get_preset
+from inittui.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS, get_preset
 
 SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce")
 DEFAULT_FPS = 4.0
@@ -97,12 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--log-dir", help="where run logs are, for 'latest'")
     view.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS)
 
-    reproduce = commands.add_parser("reproduce", help="run the presets book, seed, deep, symmetry and the probe; print a Markdown table")
+    reproduce = commands.add_parser("reproduce", help="train the presets that carry a claim, the atlas and the "
+                                    "depth sweep on MNIST, run the probe; print Markdown tables")
     reproduce.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     reproduce.add_argument("--device", default="auto")
     reproduce.add_argument("--data-dir")
     reproduce.add_argument("--log-dir")
-    reproduce.add_argument("--presets", default="book,seed,deep,symmetry", help="which presets (default: all four)")
+    reproduce.add_argument("--presets", default=",".join(REPRODUCTIONS),
+                           help=f"comma-separated presets, and {DEPTH_SWEEP.name} for the depth sweep "
+                           f"(default: {','.join(REPRODUCTIONS)}); the probe always runs")
     reproduce.add_argument("--threads", type=int)
     return parser
 
@@ -219,8 +222,12 @@ def command_reproduce(args: argparse.Namespace) -> int:
     except ValueError:
         raise ArgumentError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    if not presets:
+        raise ArgumentError("--presets names nothing to reproduce")
     for name in presets:
-        get_preset(name)
+        if name != DEPTH_SWEEP.name and name not in PRESETS:
+            choices = ", ".join([*PRESETS, DEPTH_SWEEP.name])
+            raise ArgumentError(f"unknown preset {name!r} in --presets; choose from {choices}")
     _check_directory_option(args.data_dir, "--data-dir")
     _set_threads(args.threads)
     from inittui.engine import resolve_device

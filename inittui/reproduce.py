@@ -1,8 +1,10 @@
 """``inittui reproduce``: train the presets that carry a claim on real MNIST, run the probe, and print a
-Markdown table of what was measured beside what was claimed, with pass/fail.
+Markdown table of what was measured beside what was claimed, with pass/fail; then the atlas (every
+initialiser × every activation) and the depth sweep (:mod:`inittui.depth_sweep`) as tables of their own.
 
 The pass criteria are plain data (:data:`CRITERIA`): one entry per preset and run (or probe row), each a
-metric measured once per seed and a closed range its mean over the seeds must lie in.
+metric measured once per seed and a closed range that its mean over the seeds, or every seed's value, must
+lie in.
 
 Core module: torch only, no textual, nothing from ``inittui.ui``.
 """
@@ -22,14 +24,16 @@ import torch
 
 from inittui.config import ExperimentConfig
 from inittui.data import MNISTData, load_mnist
+from inittui.depth_sweep import BANDS, StdRatio, band_for, measure_std_ratios, verdict
 from inittui.engine import Engine
-from inittui.events import Event, ExperimentFinished, TrainProgress
+from inittui.events import Evaluation, Event, ExperimentFinished, TrainProgress
 from inittui.headless import stop_on_signals
-from inittui.presets import get_preset
+from inittui.presets import DEPTH_SWEEP, Sweep, get_preset
 from inittui.probe import ProbeResult, run_probe
 from inittui.runlog import RunLog
 
 PROBE = "probe"
+ATLAS = "atlas"
 # book: "he's training loss below xavier's from step 200 on", on losses averaged over windows of this many steps
 LOSS_WINDOW = 50
 LOSS_FROM_STEP = 200
@@ -41,7 +45,8 @@ PROGRESS_LOG_INTERVAL_S = 60.0  # a line this often when stderr is a file
 
 @dataclass(frozen=True)
 class Criterion:
-    """What one table row checks: ``metric`` of ``run`` (mean over seeds) must lie in [low, high]."""
+    """What one table row checks: ``metric`` of ``run`` must lie in [low, high], its mean over the seeds or,
+    with ``every_seed``, each seed's value. A row that is not ``judged`` reports the measurement only."""
 
     preset: str
     run: str
@@ -50,6 +55,9 @@ class Criterion:
     high: float
     claim: str  # what the book, the article or the paper says, for the "claim" column
     other: str | None = None  # the run compared with, for "loss_below"
+    epoch: int | None = None  # "test_acc" at the end of this epoch rather than at the end of training
+    every_seed: bool = False
+    judged: bool = True
 
 
 CRITERIA: tuple[Criterion, ...] = (
@@ -59,11 +67,13 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("book", "he:relu", "test_acc", 0.92, 0.95, "93.6 %"),
     Criterion("book", "he:relu", "loss_below", 1.0, 1.0, "He's loss lowest (book's figure)", other="xavier:relu"),
     # the article: Xavier+tanh "over 90 %", He+ReLU "over 98 %" (Adam 1e-3, cosine, 20 epochs here)
-    Criterion("seed", "xavier:tanh", "test_acc", 0.975, 1.0, "90 %+"),
-    Criterion("seed", "he:relu", "test_acc", 0.980, 1.0, "98 %+"),
-    # He et al. 2015 on a 30-layer ReLU net; claims measured with plain PyTorch
-    Criterion("deep", "glorot:relu", "test_acc", 0.0, 0.15, "11.35 % (stalls)"),
-    Criterion("deep", "xavier:relu", "test_acc", 0.0, 0.15, "11.35 % (stalls)"),
+    Criterion("seed", "xavier:tanh", "test_acc", 0.975, 1.0, "90 %+", every_seed=True),
+    Criterion("seed", "he:relu", "test_acc", 0.980, 1.0, "98 %+", every_seed=True),
+    # He et al. 2015 on a 30-layer ReLU net: their "Xavier" (1/n_in) stalls, theirs trains. Glorot's
+    # 2/(n_in+n_out) stalls for two epochs, then escapes during the third in some seeds: reported as measured.
+    Criterion("deep", "xavier:relu", "test_acc", 0.0, 0.15, "11.35 % (stalls)", every_seed=True),
+    Criterion("deep", "glorot:relu", "test_acc", 0.0, 0.15, "11.35 % (stalls)", epoch=2, every_seed=True),
+    Criterion("deep", "glorot:relu", "test_acc", 0.0, 1.0, "escapes late in some seeds", judged=False),
     Criterion("deep", "he:relu", "test_acc", 0.90, 1.0, "93.6 %"),
     # the article's point 1: constant weights never break symmetry
     Criterion("symmetry", "constant:tanh", "unit_spread", 0.0, UNIT_SPREAD_TOLERANCE,
@@ -92,6 +102,10 @@ class TrainOutcome:
     """What one preset × seed left behind, by run name."""
 
     test_acc: dict[str, float | None] = field(default_factory=dict)
+    # test accuracy at the end of every whole epoch, by epoch (1, 2, ...)
+    epoch_test_acc: dict[str, dict[int, float | None]] = field(default_factory=dict)
+    # "done" or "diverged" (a run whose loss became non-finite, frozen where it stood)
+    statuses: dict[str, str] = field(default_factory=dict)
     # training loss per step (None where the run did not train)
     losses: dict[str, list[float | None]] = field(default_factory=dict)
     # hidden-layer weights [n_out, n_in] after training
@@ -178,7 +192,9 @@ class Metric:
 
 def _test_acc(c: Criterion, outcome: object) -> float | None:
     assert isinstance(outcome, TrainOutcome)
-    return outcome.test_acc.get(c.run)
+    if c.epoch is None:
+        return outcome.test_acc.get(c.run)
+    return outcome.epoch_test_acc.get(c.run, {}).get(c.epoch)
 
 
 def _loss_below(c: Criterion, outcome: object) -> float | None:
@@ -225,12 +241,16 @@ class Row:
     claim: str
     expected: str
     passed: bool
+    judged: bool = True  # False: the measurement is reported, with no bound to pass
 
 
 def expected(c: Criterion) -> str:
-    """The range in words: ``test acc 90–93 %``, ``... ≤ 0.001``, ``... ≥ 98 %``."""
+    """The range in words: ``test acc 90–93 %``, ``... ≤ 0.001``, ``test acc at epoch 2 ≤ 15 % in every seed``."""
     metric = METRICS[c.metric]
-    label = metric.label + (f" than {c.other}" if c.other else "")
+    label = metric.label + (f" at epoch {c.epoch}" if c.epoch is not None else "")
+    label += f" than {c.other}" if c.other else ""
+    if not c.judged:
+        return f"{label}, as measured"
     if c.low == c.high:
         bound = metric.bound(c.low)
     elif c.high == math.inf or (metric.percent and c.high >= 1.0):
@@ -239,7 +259,7 @@ def expected(c: Criterion) -> str:
         bound = f"≤ {metric.bound(c.high)}"
     else:
         bound = f"{metric.bound(c.low)}–{metric.bound(c.high)}".replace(" %–", "–")
-    return f"{label} {bound}"
+    return f"{label} {bound}" + (" in every seed" if c.every_seed else "")
 
 
 def mean_and_std(values: Sequence[float]) -> tuple[float, float]:
@@ -249,26 +269,115 @@ def mean_and_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def judge(c: Criterion, outcomes: Sequence[object]) -> Row:
-    """One row: ``c``'s metric over every seed's outcome; fails when any seed lacks it or it is not finite."""
+    """One row: ``c``'s metric over every seed's outcome; fails when any seed lacks it or it is not finite.
+
+    The mean over the seeds must lie in the range, or with ``c.every_seed`` each seed's value; the row then
+    lists every seed's value too, as does a row that only reports.
+    """
     metric = METRICS[c.metric]
     values = [metric.measure(c, outcome) for outcome in outcomes]
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not values or len(finite) < len(values):
         measured = "missing" if not finite else "not finite"
-        return Row(c.preset, c.run, measured, c.claim, expected(c), False)
+        return Row(c.preset, c.run, measured, c.claim, expected(c), False, c.judged)
     mean, std = mean_and_std(finite)
-    measured = metric.show(mean) + (f" ± {metric.show(std)}" if len(finite) > 1 else "")
-    return Row(c.preset, c.run, measured, c.claim, expected(c), c.low <= mean <= c.high)
+    measured = metric.show(mean)
+    if len(finite) > 1:
+        measured += f" ± {metric.show(std)}"
+        if c.every_seed or not c.judged:
+            measured += "; per seed " + ", ".join(metric.show(v) for v in finite)
+    inside = all(c.low <= v <= c.high for v in finite) if c.every_seed else c.low <= mean <= c.high
+    return Row(c.preset, c.run, measured, c.claim, expected(c), inside or not c.judged, c.judged)
+
+
+def _result(row: Row) -> str:
+    if not row.passed:
+        return "**FAIL**"
+    return "pass" if row.judged else "reported"
+
+
+def seeds_text(seeds: Sequence[int]) -> str:
+    """``mean ± std over seeds 0, 1, 2``, or ``seed 7`` for one seed."""
+    return f"mean ± std over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table; a ``|`` inside a cell is escaped."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |" for cells in rows]
+    return "\n".join(lines)
 
 
 def format_markdown(rows: Sequence[Row], seeds: Sequence[int]) -> str:
-    seed_text = f"mean ± std over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
-    header = ["preset", "run", f"measured ({seed_text})", "claim", "expected", "result"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for row in rows:
-        cells = [row.preset, row.run, row.measured, row.claim, row.expected, "pass" if row.passed else "**FAIL**"]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(lines)
+    header = ["preset", "run", f"measured ({seeds_text(seeds)})", "claim", "expected", "result"]
+    return markdown_table(header, [[r.preset, r.run, r.measured, r.claim, r.expected, _result(r)] for r in rows])
+
+
+# ---------------------------------------------------------------------------------------------- the atlas
+
+
+def grid_axes(runs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The initialisers and the activations of ``init:activation`` run names, each in order of first appearance."""
+    inits = list(dict.fromkeys(name.split(":")[0] for name in runs))
+    activations = list(dict.fromkeys(name.split(":")[1] for name in runs))
+    return inits, activations
+
+
+def accuracy_cell(run: str, outcomes: Sequence[TrainOutcome]) -> tuple[str, float | None]:
+    """A run's test accuracy over the seeds, in %: ``92.1 ± 0.3`` (or ``92.1`` for one seed), over the seeds
+    where it trained to the end, saying in how many it diverged; ``diverged`` when it did in every seed.
+    Returns the text and the mean (None unless every seed trained to the end, so that it can be ranked)."""
+    accuracies: list[float] = []
+    diverged = missing = 0
+    for outcome in outcomes:
+        accuracy = outcome.test_acc.get(run)
+        if outcome.statuses.get(run) == "diverged":
+            diverged += 1
+        elif accuracy is None or not math.isfinite(accuracy):
+            missing += 1
+        else:
+            accuracies.append(100 * accuracy)
+    if not accuracies:
+        return ("diverged" if diverged else "missing"), None
+    mean, std = mean_and_std(accuracies)
+    text = f"{mean:.1f}" + (f" ± {std:.1f}" if len(outcomes) > 1 else "")
+    notes = []
+    if diverged:
+        notes.append(f"diverged in {diverged} of {len(outcomes)}")
+    if missing:
+        notes.append(f"missing in {missing} of {len(outcomes)}")
+    if notes:
+        return f"{text} ({', '.join(notes)})", None
+    return text, mean
+
+
+def training_length(config: ExperimentConfig) -> str:
+    """``3 epochs``, ``1 epoch`` or ``200 steps``."""
+    if config.steps is not None:
+        return f"{config.steps} step{'s' * (config.steps != 1)}"
+    epochs = config.epochs or 1
+    return f"{epochs} epoch{'s' * (epochs != 1)}"
+
+
+def format_atlas(outcomes: Sequence[TrainOutcome], runs: Sequence[str], seeds: Sequence[int], length: str) -> str:
+    """Initialisers down, activations across, test accuracy in the cells, the best of every column in bold."""
+    inits, activations = grid_axes(runs)
+    cells = {(i, a): accuracy_cell(f"{i}:{a}", outcomes) for i in inits for a in activations}
+    best = {
+        a: max((round(mean, 1) for i in inits if (mean := cells[i, a][1]) is not None), default=None)
+        for a in activations
+    }
+
+    def shown(init: str, activation: str) -> str:
+        text, mean = cells[init, activation]
+        return f"**{text}**" if mean is not None and round(mean, 1) == best[activation] else text
+
+    caption = (
+        f"Test accuracy (%) after {length}, {seeds_text(seeds)}. Bold: the highest mean "
+        "of its column. Diverged: the training loss became non-finite and the run was frozen."
+    )
+    table = markdown_table(["init", *activations], [[i, *(shown(i, a) for a in activations)] for i in inits])
+    return f"{caption}\n\n{table}"
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -312,6 +421,9 @@ def train_preset(config: ExperimentConfig, data: MNISTData, log_dir: Path, label
             for run_id, losses in zip(event.run_ids, event.losses):
                 outcome.losses[names[run_id]].extend(losses)
             counter.update(event.step)
+        elif isinstance(event, Evaluation) and float(event.epoch).is_integer():
+            for run_id, accuracy in zip(event.run_ids, event.test_acc):
+                outcome.epoch_test_acc.setdefault(names[run_id], {})[int(event.epoch)] = accuracy
 
     engine = Engine(config, data, emit)
     with stop_on_signals(engine):
@@ -325,6 +437,7 @@ def train_preset(config: ExperimentConfig, data: MNISTData, log_dir: Path, label
         print(f"  {label}: error: {finished.message}", file=sys.stderr)
     for result in finished.results:
         outcome.test_acc[result.name] = result.test_acc
+        outcome.statuses[result.name] = result.status
         weights, _ = engine.run_weights(result.id)
         outcome.hidden_weights[result.name] = weights[:-1]
     return outcome
@@ -347,6 +460,98 @@ def _summary(outcome: TrainOutcome) -> str:
     )
 
 
+def _train_seeds(
+    configs: Callable[[int], ExperimentConfig], seeds: Sequence[int], data: MNISTData, log_dir: Path, label: str
+) -> list[TrainOutcome] | None:
+    """Train ``configs(seed)`` for every seed, a line on stderr after each; None when interrupted."""
+    outcomes = []
+    for seed in seeds:
+        seed_label = f"{label} seed {seed}"
+        outcome = train_preset(configs(seed), data, log_dir, seed_label)
+        print(f"{seed_label}: {outcome.status} in {outcome.elapsed_s:.1f} s ({_summary(outcome)})", file=sys.stderr)
+        if outcome.status == "stopped":
+            print("reproduce: interrupted", file=sys.stderr)
+            return None
+        outcomes.append(outcome)
+    return outcomes
+
+
+@dataclass
+class SweepOutcome:
+    """What the depth sweep left behind, by depth: the std ratios at initialisation and every seed's training."""
+
+    sweep: Sweep
+    length: str  # how long every run trained: "1 epoch"
+    ratios: dict[int, dict[str, StdRatio]] = field(default_factory=dict)
+    outcomes: dict[int, list[TrainOutcome]] = field(default_factory=dict)
+
+    def verdicts(self) -> list[str]:
+        return [verdict(depth, ratios[run]) for depth, ratios in self.ratios.items() for run in self.sweep.runs]
+
+
+def run_depth_sweep(
+    sweep: Sweep, seeds: Sequence[int], data: MNISTData, log_dir: Path, device: str, overrides: dict
+) -> SweepOutcome | None:
+    """Every depth: measure the std ratios at initialisation, then train every seed; None when interrupted."""
+    result = SweepOutcome(sweep, training_length(sweep.config(sweep.depths[0], **overrides)))
+    for depth in sweep.depths:
+        started = time.perf_counter()
+        result.ratios[depth] = measure_std_ratios(sweep, depth, data)
+        print(f"{sweep.name} depth {depth}: std ratios at initialisation, {sweep.draws} draws of "
+              f"{len(sweep.runs)} runs, in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        outcomes = _train_seeds(
+            lambda seed: sweep.config(depth, **{**overrides, "seed": seed, "device": device}),
+            seeds, data, log_dir, f"{sweep.name} depth {depth}",
+        )
+        if outcomes is None:
+            return None
+        result.outcomes[depth] = outcomes
+    return result
+
+
+VERDICT_TEXT = {
+    "pass": "pass",
+    "fail": "**FAIL**",
+    "not judged": f"not judged (prediction ≤ {BANDS[-1].smallest_prediction:g})",
+    "gap shown": "gap shown",
+}
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.3g}"
+
+
+def format_depth_sweep(result: SweepOutcome, seeds: Sequence[int]) -> str:
+    """One row per run and depth (runs in the sweep's order, depths ascending), a caption above."""
+    sweep = result.sweep
+    caption = (
+        f"Test accuracy (%) after {result.length}, {seeds_text(seeds)}. Std ratio: the std of the last hidden layer's "
+        f"activations over the first's at initialisation, on the first {sweep.samples} training images; "
+        f"measured: the median over {sweep.draws} weight draws, draw k being the weights seed k starts from "
+        "(range in brackets); mean-field: the prediction of inittui.theory. Band: where measured ÷ mean-field "
+        + " and ".join(f"{b.text} up to depth {b.deepest}" for b in BANDS)
+        + f" (where the prediction is above {BANDS[-1].smallest_prediction:g}); deeper, the gap is shown."
+    )
+    header = ["run", "depth", "test acc", "std ratio: mean-field", "measured (range)", "measured ÷ mean-field",
+              "band", "result"]
+    rows = []
+    for run in sweep.runs:
+        for depth, ratios in result.ratios.items():
+            ratio = ratios[run]
+            band = band_for(depth, ratio.predicted)
+            rows.append([
+                run,
+                str(depth),
+                accuracy_cell(run, result.outcomes.get(depth, []))[0],
+                _number(ratio.predicted),
+                f"{_number(ratio.median)} ({_number(ratio.low)}–{_number(ratio.high)})",
+                _number(ratio.gap),
+                band.text if band else "—",
+                VERDICT_TEXT[verdict(depth, ratio)],
+            ])
+    return f"{caption}\n\n{markdown_table(header, rows)}"
+
+
 def run_reproduce(
     presets: list[str],
     seeds: list[int],
@@ -355,37 +560,59 @@ def run_reproduce(
     data_dir: str | None,
     log_dir: Path,
     overrides: dict[str, dict] | None = None,
+    sweep: Sweep | None = None,
     stream: IO[str] | None = None,
 ) -> int:
-    """Train every preset for every seed, run the probe, print the Markdown table.
+    """Train every preset (and the depth sweep, named ``depth-sweep``) for every seed, run the probe, print
+    the Markdown tables: the claims, then the atlas and the depth sweep where they ran.
 
-    Returns 0 when every row passes, 1 when one fails, 130 when interrupted. ``overrides`` maps a preset
-    name to keyword arguments for :meth:`Preset.config` (tests shorten runs with it).
+    Returns 0 when every judged row and cell passes, 1 when one fails, 130 when interrupted. ``overrides``
+    maps a preset name (or ``depth-sweep``) to keyword arguments for its configs; tests shorten runs with
+    it, and shrink the sweep with ``sweep``.
     """
     overrides = overrides or {}
+    started = time.perf_counter()
     data = load_mnist(data_dir)
-    print(f"reproduce: {data.description}; presets {', '.join(presets)}; seeds {', '.join(map(str, seeds))}; "
+    print(f"reproduce: {data.description}; {', '.join(presets)}; seeds {', '.join(map(str, seeds))}; "
           f"device {device}, {torch.get_num_threads()} CPU threads; logs in {log_dir}", file=sys.stderr)
     rows: list[Row] = []
+    tables: list[str] = []
+    sweep_result: SweepOutcome | None = None
     for name in presets:
-        outcomes = []
-        for seed in seeds:
-            config = get_preset(name).config(**{**overrides.get(name, {}), "seed": seed, "device": device})
-            label = f"{name} seed {seed}"
-            outcome = train_preset(config, data, log_dir, label)
-            print(f"{label}: {outcome.status} in {outcome.elapsed_s:.1f} s ({_summary(outcome)})", file=sys.stderr)
-            if outcome.status == "stopped":
-                print("reproduce: interrupted", file=sys.stderr)
+        if name == DEPTH_SWEEP.name:
+            sweep_result = run_depth_sweep(sweep or DEPTH_SWEEP, seeds, data, log_dir, device,
+                                           overrides.get(name, {}))
+            if sweep_result is None:
                 return 130
-            outcomes.append(outcome)
+            tables.append(format_depth_sweep(sweep_result, seeds))
+            continue
+        preset = get_preset(name)
+        outcomes = _train_seeds(
+            lambda seed: preset.config(**{**overrides.get(name, {}), "seed": seed, "device": device}),
+            seeds, data, log_dir, name,
+        )
+        if outcomes is None:
+            return 130
         rows += [judge(c, outcomes) for c in criteria_for(name)]
+        if name == ATLAS:
+            length = training_length(preset.config(**overrides.get(name, {})))
+            tables.append(format_atlas(outcomes, preset.runs, seeds, length))
 
-    started = time.perf_counter()
+    probe_started = time.perf_counter()
     probes = [_probe_outcome(seed) for seed in seeds]
-    print(f"probe: done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(f"probe: done in {time.perf_counter() - probe_started:.1f} s", file=sys.stderr)
     rows += [judge(c, probes) for c in criteria_for(PROBE)]
 
-    print(format_markdown(rows, seeds), file=stream or sys.stdout)
+    print("\n\n".join([format_markdown(rows, seeds), *tables]), file=stream or sys.stdout)
+    judged = [row for row in rows if row.judged]
     failed = [row for row in rows if not row.passed]
-    print(f"reproduce: {len(rows) - len(failed)}/{len(rows)} passed", file=sys.stderr)
-    return 1 if failed else 0
+    summary = f"reproduce: {sum(row.passed for row in judged)}/{len(judged)} passed"
+    if sweep_result is not None:
+        verdicts = sweep_result.verdicts()
+        cells = [v for v in verdicts if v in ("pass", "fail")]
+        failed_cells = cells.count("fail")
+        summary += f"; {DEPTH_SWEEP.name}: {len(cells) - failed_cells}/{len(cells)} judged cells passed"
+    else:
+        failed_cells = 0
+    print(f"{summary}; {(time.perf_counter() - started) / 60:.1f} min in all", file=sys.stderr)
+    return 1 if failed or failed_cells else 0
