@@ -14,7 +14,17 @@ from inittui.activations import SATURATION_MARGIN, Activation
 from inittui.events import HISTOGRAM_KINDS, Histogram, LayerStat
 
 # the scalar statistics, in the order they are stacked
-_SCALARS = ("mean", "std", "dead", "saturated", "preactivation_std", "weight_std", "grad_norm")
+_SCALARS = (
+    "mean",
+    "std",
+    "dead",
+    "saturated",
+    "preactivation_std",
+    "weight_std",
+    "grad_norm",
+    "activation_grad_std",
+    "update_ratio",
+)
 
 
 def batched_histograms(
@@ -22,12 +32,12 @@ def batched_histograms(
 ) -> torch.Tensor:
     """Counts ``[runs, layers, bins]`` for ``values[l]`` shaped ``[runs, ...]``, one range per run.
 
-    One ``bincount`` over offset bin indices replaces runs × layers separate ``histc`` calls.
+    One ``bincount`` per layer over offset bin indices replaces runs × layers separate ``histc`` calls.
     """
     runs = values[0].shape[0]
     layers = len(values)
     span = (high - low).clamp(min=torch.finfo(low.dtype).tiny)
-    indices = []
+    counts = torch.zeros(runs * layers * bins, dtype=torch.long, device=values[0].device)
     for layer, tensor in enumerate(values):
         # in place on one temporary: the first layer's weights are runs × 78,400 values
         scaled = tensor.reshape(runs, -1) - low.unsqueeze(1)
@@ -35,8 +45,7 @@ def batched_histograms(
         # values outside the range land in the end bins; truncation is floor once clamped at 0
         bin_index = scaled.clamp_(0, bins - 1).long()
         offsets = (torch.arange(runs, device=tensor.device) * layers + layer) * bins
-        indices.append(bin_index.add_(offsets.unsqueeze(1)).reshape(-1))
-    counts = torch.bincount(torch.cat(indices), minlength=runs * layers * bins)
+        counts += torch.bincount(bin_index.add_(offsets.unsqueeze(1)).reshape(-1), minlength=runs * layers * bins)
     return counts.view(runs, layers, bins)
 
 
@@ -63,16 +72,20 @@ def _activation_range(values: Sequence[torch.Tensor], per_run: Sequence[Activati
 def layer_statistics(
     preactivations: Sequence[torch.Tensor],
     activations: Sequence[torch.Tensor],
+    activation_grads: Sequence[torch.Tensor],
     weights: Sequence[torch.Tensor],
     gradients: Sequence[torch.Tensor],
+    weights_after: Sequence[torch.Tensor],
     per_run: Sequence[Activation],
     predicted_weight_std: Sequence[Sequence[float | None]],
     bins: int,
 ) -> list[list[LayerStat]]:
     """Statistics of every hidden layer of every run: ``result[run][layer]``.
 
-    ``preactivations``/``activations`` are ``[runs, batch, width]`` per hidden layer, ``weights``/``gradients``
-    the matching ``[runs, n_out, n_in]`` weights and their gradients.
+    ``preactivations``/``activations`` are ``[runs, batch, width]`` per hidden layer and ``activation_grads``
+    the loss's gradient with respect to those activations; ``weights``/``gradients`` the matching
+    ``[runs, n_out, n_in]`` weights the forward pass used and their gradients, ``weights_after`` the same
+    weights after the optimiser's update.
     """
     runs = activations[0].shape[0]
     device = activations[0].device
@@ -89,8 +102,11 @@ def layer_statistics(
     ).view(-1, 1, 1)
 
     scalars = []
-    for z, h, weight, grad in zip(preactivations, activations, weights, gradients):
+    layers = zip(preactivations, activations, activation_grads, weights, gradients, weights_after)
+    for z, h, h_grad, weight, grad, weight_after in layers:
         std, mean = torch.std_mean(h.reshape(runs, -1), dim=1)
+        weight_norm = torch.linalg.vector_norm(weight.reshape(runs, -1), dim=1)
+        update_norm = torch.linalg.vector_norm((weight_after - weight).reshape(runs, -1), dim=1)
         # a unit is dead when it is off for every sample of the batch
         dead = (z <= 0).all(dim=1).float().mean(dim=1)
         saturated = ((h < near_low) | (h > near_high)).float().mean(dim=(1, 2))
@@ -104,6 +120,8 @@ def layer_statistics(
                     z.reshape(runs, -1).std(dim=1),
                     weight.reshape(runs, -1).std(dim=1),
                     torch.linalg.vector_norm(grad.reshape(runs, -1), dim=1),
+                    h_grad.reshape(runs, -1).std(dim=1),
+                    update_norm / weight_norm,
                 ],
                 dim=1,
             )
@@ -143,6 +161,8 @@ def layer_statistics(
                     predicted_weight_std=predicted_weight_std[r][layer],
                     grad_norm=values["grad_norm"],
                     histograms=histograms,
+                    activation_grad_std=values["activation_grad_std"],
+                    update_ratio=values["update_ratio"],
                 )
             )
         result.append(layers)
