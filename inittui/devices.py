@@ -48,6 +48,18 @@ def memory_in_use_mb(device: torch.device) -> float | None:
     return None
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` (on the CPU) on ``device``; to CUDA through pinned memory, so the copy does not wait for the GPU."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def supports_graphs(device: torch.device) -> bool:
+    """Whether training on ``device`` can be captured as a CUDA graph."""
+    return device.type == "cuda"
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for the work queued on ``device``; nothing to wait for on the CPU."""
     if device.type == "cuda":

@@ -21,7 +21,8 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -43,7 +44,8 @@ from inittui.commands import (
 )
 from inittui.config import MNIST_CLASSES, ConfigError, ExperimentConfig, RunSpec
 from inittui.data import MNISTData
-from inittui.devices import HostCopy, describe_device, memory_in_use_mb, resolve_device, synchronize
+from inittui import devices
+from inittui.devices import HostCopy, describe_device, memory_in_use_mb, resolve_device, synchronize, to_device
 from inittui.events import (
     DeviceChanged,
     Evaluation,
@@ -65,7 +67,7 @@ from inittui.statistics import layer_statistics
 from inittui.theory import predicted_activation_std
 
 # evaluation goes through the test set in chunks of at most this many activation values ([runs, chunk, width])
-EVAL_VALUES = 2**23
+EVAL_VALUES = 2**22
 # the statistics may take this share of training time when --stats-every is not given
 STATS_TIME_BUDGET = 0.025
 AUTO_STATS_FIRST_INTERVAL = 20
@@ -109,7 +111,7 @@ class StatsCadence:
 
 class ThroughputMeter:
     """Model-samples per second (one sample through one network counts one) over training time only: the
-    clock stops while the engine is paused or waits, done, for commands."""
+    clock stops while the engine evaluates on the test set, is paused, or waits, done, for commands."""
 
     def __init__(self) -> None:
         self.samples = 0
@@ -127,19 +129,26 @@ class ThroughputMeter:
             self._lap_seconds += time.perf_counter() - self._since
             self._since = None
 
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        running = self._since is not None
+        self.stop()
+        try:
+            yield
+        finally:
+            if running:
+                self.start()
+
     def count(self, samples: int) -> None:
         self._lap_samples += samples
 
     def lap(self) -> float:
         """Samples per second since the last lap."""
-        running = self._since is not None
-        self.stop()
-        rate = self._lap_samples / self._lap_seconds if self._lap_seconds > 0 else 0.0
-        self.samples += self._lap_samples
-        self.seconds += self._lap_seconds
-        self._lap_samples, self._lap_seconds = 0, 0.0
-        if running:
-            self.start()
+        with self.stopped():
+            rate = self._lap_samples / self._lap_seconds if self._lap_seconds > 0 else 0.0
+            self.samples += self._lap_samples
+            self.seconds += self._lap_seconds
+            self._lap_samples, self._lap_seconds = 0, 0.0
         return rate
 
     @property
@@ -344,7 +353,7 @@ class Engine:
                 order = torch.randint(size, (self.steps_per_epoch * self.config.batch_size,), generator=self._batch_generator)
             else:
                 order = torch.randperm(size, generator=self._batch_generator)
-            self._epoch_order = order.to(self.device)
+            self._epoch_order = to_device(order, self.device)
         start = position * self.config.batch_size
         indices = self._epoch_order[start : start + self.config.batch_size]
         images, labels = self.data.train_images, self.data.train_labels
@@ -357,7 +366,7 @@ class Engine:
     def _train_step(self, x: torch.Tensor, y: torch.Tensor, stats_due: bool) -> None:
         if stats_due:
             self._statistics_step(x, y)
-        elif self.cuda_graphs and self.device.type == "cuda" and x is self._batch_x:
+        elif self.cuda_graphs and devices.supports_graphs(self.device) and x is self._batch_x:
             try:
                 self.stack.graph_step(x, y)
             except GraphCaptureFailed as error:  # the step was trained eagerly; so will the next ones be
@@ -479,7 +488,8 @@ class Engine:
     def _evaluate(self) -> None:
         """Test accuracy and loss of every run, emitted as an Evaluation once they reach the host."""
         chunk = max(1, EVAL_VALUES // (len(self._runs) * max(self.config.width, MNIST_CLASSES)))
-        accuracy, loss = self.stack.evaluate(self.data.test_images, self.data.test_labels, chunk)
+        with self._meter.stopped():
+            accuracy, loss = self.stack.evaluate(self.data.test_images, self.data.test_labels, chunk)
         self._deliveries.append((HostCopy([accuracy, loss]), partial(self._deliver_evaluation, step=self.step)))
         self._evaluated_at = self.step
 

@@ -159,7 +159,6 @@ class StackedRuns:
         self.optimizer.reset_runs(index)
         self.active.index_fill_(0, index, 1.0)
         self._refresh_all_active()
-        self._replay = None
 
     @torch.no_grad()
     def add(self, draw: Draw) -> None:
@@ -233,8 +232,8 @@ class StackedRuns:
             hidden = len(self.weights) - 1
             record.activation_grads = list(activation_grads)
             record.weights = [w.detach().clone() for w in self.weights[:hidden]]
-            # as computed: the update zeroes frozen runs' gradients in place
-            record.weight_grads = [g.clone() for g in grads[:hidden]]
+            # as computed (the update zeroes frozen runs' gradients in place), in the weights' layout
+            record.weight_grads = [g.clone(memory_format=torch.contiguous_format) for g in grads[:hidden]]
         self.optimizer.step(self.parameters, grads, self.active, guard)
         accuracy = correct / len(y)
         if guard:

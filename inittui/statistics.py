@@ -6,6 +6,7 @@ tick costs two device-to-host transfers whatever the number of runs and layers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -49,9 +50,23 @@ def batched_histograms(
     return counts.view(runs, layers, bins)
 
 
+def std_mean_rows(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample std and mean of each row of ``values [runs, n]``, as torch.std_mean computes them.
+
+    Two passes (the mean, then the norm of the deviations) are exact enough and an order of magnitude faster
+    on the CPU than torch's one-pass kernel on these shapes.
+    """
+    mean = values.mean(dim=1)
+    deviations = torch.linalg.vector_norm(values - mean.unsqueeze(1), dim=1)
+    return deviations / math.sqrt(max(values.shape[1] - 1, 1)), mean
+
+
 def _symmetric_range(values: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     runs = values[0].shape[0]
-    largest = torch.stack([t.reshape(runs, -1).abs().amax(dim=1) for t in values]).amax(dim=0)
+    # the largest |value|: two reductions, no |values| temporary
+    largest = torch.stack(
+        [torch.maximum(t.reshape(runs, -1).amax(dim=1), -t.reshape(runs, -1).amin(dim=1)) for t in values]
+    ).amax(dim=0)
     largest = torch.nan_to_num(largest, nan=1.0, posinf=1.0).clamp(min=1e-12)
     return -largest, largest
 
@@ -104,12 +119,12 @@ def layer_statistics(
     scalars = []
     layers = zip(preactivations, activations, activation_grads, weights, gradients, weights_after)
     for z, h, h_grad, weight, grad, weight_after in layers:
-        std, mean = torch.std_mean(h.reshape(runs, -1), dim=1)
+        std, mean = std_mean_rows(h.reshape(runs, -1))
         weight_norm = torch.linalg.vector_norm(weight.reshape(runs, -1), dim=1)
         update_norm = torch.linalg.vector_norm((weight_after - weight).reshape(runs, -1), dim=1)
         # a unit is dead when it is off for every sample of the batch
-        dead = (z <= 0).all(dim=1).float().mean(dim=1)
-        saturated = ((h < near_low) | (h > near_high)).float().mean(dim=(1, 2))
+        dead = (z.amax(dim=1) <= 0).sum(dim=1) / z.shape[2]
+        saturated = ((h < near_low) | (h > near_high)).sum(dim=(1, 2)) / (h.shape[1] * h.shape[2])
         scalars.append(
             torch.stack(
                 [
@@ -117,10 +132,10 @@ def layer_statistics(
                     std,
                     torch.where(can_die, dead, torch.nan),
                     torch.where(can_saturate, saturated, torch.nan),
-                    z.reshape(runs, -1).std(dim=1),
-                    weight.reshape(runs, -1).std(dim=1),
+                    std_mean_rows(z.reshape(runs, -1))[0],
+                    std_mean_rows(weight.reshape(runs, -1))[0],
                     torch.linalg.vector_norm(grad.reshape(runs, -1), dim=1),
-                    h_grad.reshape(runs, -1).std(dim=1),
+                    std_mean_rows(h_grad.reshape(runs, -1))[0],
                     update_norm / weight_norm,
                 ],
                 dim=1,
