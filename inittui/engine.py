@@ -258,7 +258,8 @@ class Engine:
     def run(self) -> ExperimentFinished:
         """Train until every run is done (or diverged), or until stopped. Returns the final event."""
         self._started = time.perf_counter()
-        self._meter = ThroughputMeter()
+        # training throughput so far
+        self.meter = ThroughputMeter()
         status, message = "done", ""
         try:
             self._setup()
@@ -280,13 +281,13 @@ class Engine:
                     if not self._idle():
                         break
                     continue
-                self._meter.start()
+                self.meter.start()
                 stats_due = self._cadence.due(self.step)
                 x, y = self._next_batch()
                 self._train_step(x, y, stats_due)
                 self.step += 1
                 self._buffered += 1
-                self._meter.count(len(y) * len(self._runs))
+                self.meter.count(len(y) * len(self._runs))
                 if stats_due or self._buffered == self.stack.buffer_steps:
                     self._flush()
                 if self.step >= self._next_run_end:
@@ -303,13 +304,13 @@ class Engine:
                 self._flush(wait=True)
         except Exception as error:  # reported as an event; the caller decides how to show it
             status, message = "error", f"{type(error).__name__}: {error}"
-        self._meter.stop()
-        self._meter.lap()
+        self.meter.stop()
+        self.meter.lap()
         finished = ExperimentFinished(
             status=status,
             step=self.step,
             elapsed_s=time.perf_counter() - self._started,
-            samples_per_s=self._meter.overall,
+            samples_per_s=self.meter.overall,
             results=self.results(),
             message=message,
         )
@@ -420,7 +421,7 @@ class Engine:
             progress = partial(
                 self._deliver_progress,
                 step=self.step,
-                samples_per_s=self._meter.lap(),
+                samples_per_s=self.meter.lap(),
                 elapsed_s=time.perf_counter() - self._started,
                 device_memory_mb=memory_in_use_mb(self.device),
             )
@@ -488,7 +489,7 @@ class Engine:
     def _evaluate(self) -> None:
         """Test accuracy and loss of every run, emitted as an Evaluation once they reach the host."""
         chunk = max(1, EVAL_VALUES // (len(self._runs) * max(self.config.width, MNIST_CLASSES)))
-        with self._meter.stopped():
+        with self.meter.stopped():
             accuracy, loss = self.stack.evaluate(self.data.test_images, self.data.test_labels, chunk)
         self._deliveries.append((HostCopy([accuracy, loss]), partial(self._deliver_evaluation, step=self.step)))
         self._evaluated_at = self.step
@@ -517,7 +518,7 @@ class Engine:
 
     def _idle(self) -> bool:
         """Wait a moment for commands; False when the loop should end (finished, and not lingering)."""
-        self._meter.stop()
+        self.meter.stop()
         if not self.paused:
             self._flush()
             if self._evaluated_at != self.step:

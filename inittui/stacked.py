@@ -106,6 +106,10 @@ class StackedRuns:
         seed = run_seed(self.config.seed, draw.spec, draw.generation)
         return initial_weights(draw.spec, self.config.layer_sizes, seed, self.lsuv_batch)
 
+    def _index(self, positions: Sequence[int]) -> torch.Tensor:
+        # through pinned memory: building an index on CUDA must not wait for the GPU
+        return devices.to_device(torch.tensor(positions, dtype=torch.long), self.device)
+
     def _state_tensors(self) -> list[torch.Tensor]:
         """Everything with a run dimension first."""
         return [*self.weights, *self.biases, *self.optimizer.state_tensors(), self.active]
@@ -139,7 +143,7 @@ class StackedRuns:
         ordered = self._ordered(draws)
         keep = self.positions([d.run_id for d in ordered])
         if keep != list(range(len(ordered))):
-            index = torch.tensor(keep, device=self.device)
+            index = self._index(keep)
             self._set_state_tensors([t.detach().index_select(0, index) for t in self._state_tensors()])
         self.draws = ordered
         self._arranged()
@@ -155,7 +159,7 @@ class StackedRuns:
             weights, biases = self._fresh(self.draws[position])
             for stacked, fresh in zip(self.parameters, weights + biases):
                 stacked[position].copy_(fresh)
-        index = torch.tensor(positions, device=self.device)
+        index = self._index(positions)
         self.optimizer.reset_runs(index)
         self.active.index_fill_(0, index, 1.0)
         self._refresh_all_active()
@@ -176,7 +180,7 @@ class StackedRuns:
     @torch.no_grad()
     def remove(self, run_id: int) -> None:
         keep = [p for p in range(len(self.draws)) if p != self.position(run_id)]
-        index = torch.tensor(keep, device=self.device)
+        index = self._index(keep)
         self._set_state_tensors([t.detach().index_select(0, index) for t in self._state_tensors()])
         self.draws = [self.draws[p] for p in keep]
         self._arranged()
@@ -186,7 +190,7 @@ class StackedRuns:
     def deactivate(self, run_ids: Sequence[int]) -> None:
         """These runs stop training (done, or diverged) and keep their weights as they are."""
         if run_ids:
-            self.active.index_fill_(0, torch.tensor(self.positions(run_ids), device=self.device), 0.0)
+            self.active.index_fill_(0, self._index(self.positions(run_ids)), 0.0)
             self.all_active = False
             self._replay = None
 

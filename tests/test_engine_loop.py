@@ -15,6 +15,7 @@ from inittui import commands, devices, engine as engine_module
 from inittui.commands import AddRun, Restart, SetRun, Stop
 from inittui.config import ExperimentConfig, RunSpec
 from inittui.engine import Engine, ThroughputMeter
+from inittui.stacked import StackedRuns
 from inittui.events import Evaluation, LayerStats, Notice, RunsChanged, StateChanged, TrainProgress
 from inittui.model import ActivationSlices, forward, initial_weights, run_seed
 
@@ -23,7 +24,7 @@ SPECS = [RunSpec("he", "relu"), RunSpec("xavier", "tanh"), RunSpec("orthogonal",
 
 
 def config(**overrides) -> ExperimentConfig:
-    values = dict(runs=list(SPECS), depth=2, width=16, batch_size=32, epochs=None, steps=24, stats_every=8)
+    values = dict(runs=list(SPECS), depth=2, width=16, batch_size=32, epochs=None, steps=24, stats_every=8, device="cpu")
     values.update(overrides)
     return ExperimentConfig(**values)
 
@@ -227,3 +228,41 @@ def test_waiting_when_done_is_not_training_time(tiny_data):
     after = [e.samples_per_s for e in events[done_at:] if isinstance(e, TrainProgress)]
     # counting the 1.5 s wait would make the first speed after the restart ten times lower or worse
     assert after and min(after) > max(before) / 4
+
+
+@pytest.mark.cuda
+def test_cuda_graphs_capture_and_train_as_eager_steps_do(tiny_data):
+    eager, _ = train(config(device="cuda", steps=40), tiny_data, cuda_graphs=False)
+    graphed, events = train(config(device="cuda", steps=40), tiny_data)
+    assert not any(isinstance(e, Notice) for e in events)  # captured, checked, never fell back
+    for run_id in range(4):
+        for got, want in zip(graphed.run_weights(run_id)[0], eager.run_weights(run_id)[0]):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.cuda
+def test_between_statistics_steps_the_loop_never_waits_for_the_gpu(monkeypatch):
+    """Replays, batches, evaluation and copies to the host, under CUDA's sync debug mode set to raise."""
+
+    def strict(method, when=lambda *args, **kwargs: True):
+        def wrapped(*args, **kwargs):
+            if not when(*args, **kwargs):
+                return method(*args, **kwargs)
+            torch.cuda.set_sync_debug_mode("error")
+            try:
+                return method(*args, **kwargs)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+
+        return wrapped
+
+    monkeypatch.setattr(StackedRuns, "graph_step", strict(StackedRuns.graph_step, lambda self, x, y: self._replay is not None))
+    monkeypatch.setattr(Engine, "_next_batch", strict(Engine._next_batch))
+    monkeypatch.setattr(Engine, "_evaluate", strict(Engine._evaluate))
+    monkeypatch.setattr(Engine, "_flush", strict(Engine._flush, lambda self, wait=False: not wait))
+    monkeypatch.setattr(Engine, "_deliver", strict(Engine._deliver, lambda self, wait=False: not wait))
+    data = random_mnist(train=2048)
+    # 64 steps an epoch: flushes and evaluations at 64 and 128, statistics only at step 0
+    engine, events = train(config(device="cuda", steps=150, stats_every=1000, batch_size=32), data)
+    assert not any(isinstance(e, Notice) for e in events)
+    assert [e.step for e in events if isinstance(e, Evaluation)] == [64, 128, 150]

@@ -21,7 +21,8 @@ SPECS = [RunSpec("he", "relu"), RunSpec("xavier", "tanh"), RunSpec("glorot", "si
 
 def test_gradient_and_update_statistics_are_what_autograd_and_the_weights_say(tiny_data):
     config = ExperimentConfig(
-        runs=list(SPECS), depth=3, width=16, batch_size=32, epochs=None, steps=1, stats_every=1, optimizer="adam", lr=0.01
+        runs=list(SPECS), depth=3, width=16, batch_size=32, epochs=None, steps=1, stats_every=1, optimizer="adam", lr=0.01,
+        device="cpu",
     )
     events: list = []
     engine = Engine(config, tiny_data, events.append)
@@ -54,7 +55,7 @@ def test_gradient_and_update_statistics_are_what_autograd_and_the_weights_say(ti
 
 def test_a_run_that_does_not_train_has_no_update():
     config = ExperimentConfig(runs=[RunSpec("normal-1", "relu"), RunSpec("xavier", "tanh")], depth=3, width=64,
-                              batch_size=32, epochs=None, steps=30, stats_every=1, lr=50.0)
+                              batch_size=32, epochs=None, steps=30, stats_every=1, lr=50.0, device="cpu")
     from conftest import random_mnist
 
     events: list = []
