@@ -67,15 +67,18 @@ class StackedRuns:
         self.device = device
         self.lsuv_batch = lsuv_batch
         self.buffer_steps = buffer_steps
-        self.draws = list(draws)
-        order = self._ordered(self.draws)
-        fresh = [self._fresh(draw) for draw in order]
-        layers = len(config.layer_sizes) - 1
-        self.weights = [torch.stack([w[i] for w, _ in fresh]).to(device).requires_grad_() for i in range(layers)]
-        self.biases = [torch.stack([b[i] for _, b in fresh]).to(device).requires_grad_() for i in range(layers)]
+        self.draws = self._ordered(draws)
+        sizes = config.layer_sizes
+        weights = [torch.empty(len(self.draws), n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        biases = [torch.empty(len(self.draws), n_out) for n_out in sizes[1:]]
+        for position, draw in enumerate(self.draws):
+            run_weights, run_biases = self._fresh(draw)
+            for stacked, fresh in zip(weights + biases, run_weights + run_biases):
+                stacked[position] = fresh
+        self.weights = [w.to(device).requires_grad_() for w in weights]
+        self.biases = [b.to(device).requires_grad_() for b in biases]
         self.optimizer = BatchedOptimizer(config.optimizer, config.lr, config.lr_schedule, total_steps, self.parameters)
-        self.draws = order
-        self.active = torch.ones(len(order), device=device)
+        self.active = torch.ones(len(self.draws), device=device)
         # every run trains and every loss so far was finite: the step may skip masking frozen runs
         self.all_active = True
         self._replay: Callable[[], None] | None = None
@@ -236,8 +239,8 @@ class StackedRuns:
             hidden = len(self.weights) - 1
             record.activation_grads = list(activation_grads)
             record.weights = [w.detach().clone() for w in self.weights[:hidden]]
-            # as computed (the update zeroes frozen runs' gradients in place), in the weights' layout
-            record.weight_grads = [g.clone(memory_format=torch.contiguous_format) for g in grads[:hidden]]
+            # as computed: a guarded update zeroes frozen runs' gradients in place
+            record.weight_grads = [g.clone() if guard else g for g in grads[:hidden]]
         self.optimizer.step(self.parameters, grads, self.active, guard)
         accuracy = correct / len(y)
         if guard:

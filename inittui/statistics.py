@@ -14,6 +14,8 @@ import torch
 from inittui.activations import SATURATION_MARGIN, Activation
 from inittui.events import HISTOGRAM_KINDS, Histogram, LayerStat
 
+# histograms bin at most about this many values at once (bounding their temporaries' memory)
+HISTOGRAM_CHUNK_VALUES = 2**20
 # the scalar statistics, in the order they are stacked
 _SCALARS = (
     "mean",
@@ -37,16 +39,21 @@ def batched_histograms(
     """
     runs = values[0].shape[0]
     layers = len(values)
-    span = (high - low).clamp(min=torch.finfo(low.dtype).tiny)
+    scale = bins / (high - low).clamp(min=torch.finfo(low.dtype).tiny)
     counts = torch.zeros(runs * layers * bins, dtype=torch.long, device=values[0].device)
     for layer, tensor in enumerate(values):
-        # in place on one temporary: the first layer's weights are runs × 78,400 values
-        scaled = tensor.reshape(runs, -1) - low.unsqueeze(1)
-        scaled.mul_((bins / span).unsqueeze(1)).nan_to_num_(0.0)
-        # values outside the range land in the end bins; truncation is floor once clamped at 0
-        bin_index = scaled.clamp_(0, bins - 1).long()
-        offsets = (torch.arange(runs, device=tensor.device) * layers + layer) * bins
-        counts += torch.bincount(bin_index.add_(offsets.unsqueeze(1)).reshape(-1), minlength=runs * layers * bins)
+        rows = tensor.reshape(runs, -1)
+        # a few runs at a time: the first layer's weights are runs × 78,400 values, and the bin indices 8 bytes each
+        step = max(1, HISTOGRAM_CHUNK_VALUES // rows.shape[1])
+        for first in range(0, runs, step):
+            part = slice(first, first + step)
+            # in place on one temporary
+            scaled = rows[part] - low[part].unsqueeze(1)
+            scaled.mul_(scale[part].unsqueeze(1)).nan_to_num_(0.0)
+            # values outside the range land in the end bins; truncation is floor once clamped at 0
+            bin_index = scaled.clamp_(0, bins - 1).long()
+            offsets = (torch.arange(first, first + len(scaled), device=tensor.device) * layers + layer) * bins
+            counts += torch.bincount(bin_index.add_(offsets.unsqueeze(1)).reshape(-1), minlength=len(counts))
     return counts.view(runs, layers, bins)
 
 

@@ -100,3 +100,17 @@ def test_the_deep_preset_at_step_0_shows_he_flat_and_xavier_vanishing(mnist_dir)
     # backwards the same way: He's gradient keeps its size, Xavier's shrinks towards the input
     assert he[0].activation_grad_std == pytest.approx(he[29].activation_grad_std, rel=0.5)
     assert xavier[0].activation_grad_std < 1e-3 * xavier[29].activation_grad_std
+
+
+def test_histograms_binned_a_few_runs_at_a_time_count_the_same(monkeypatch):
+    from inittui import statistics
+
+    generator = torch.Generator().manual_seed(1)
+    layers = [torch.randn(7, 300, generator=generator), torch.randn(7, 20, 5, generator=generator) * 3]
+    low, high = torch.full((7,), -2.0), torch.linspace(1.0, 4.0, 7)
+    whole = statistics.batched_histograms(layers, low, high, bins=12)
+    monkeypatch.setattr(statistics, "HISTOGRAM_CHUNK_VALUES", 250)  # under one run's values: a run at a time
+    assert torch.equal(statistics.batched_histograms(layers, low, high, bins=12), whole)
+    monkeypatch.setattr(statistics, "HISTOGRAM_CHUNK_VALUES", 650)  # two or three runs at a time, a ragged end
+    assert torch.equal(statistics.batched_histograms(layers, low, high, bins=12), whole)
+    assert whole.sum(dim=2).tolist() == [[300, 100]] * 7
