@@ -346,6 +346,7 @@ class Engine:
         self._batch_y = torch.empty(self.config.batch_size, dtype=torch.long, device=self.device)
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step's batch; every full batch lands in the same two tensors."""
         position = self.step % self.steps_per_epoch
         if position == 0 or self._epoch_order is None:
             size = len(self._cpu_data.train_labels)
@@ -377,11 +378,13 @@ class Engine:
             self.stack.train_step(x, y)
 
     def _statistics_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        # what the device has queued so far is training's; the eager step with its records is the statistics'
+        """An eager training step that records what the layer statistics need, then the statistics."""
+        # the work queued before this step is training's ...
         synchronize(self.device)
         record = ForwardRecord()
         self.stack.train_step(x, y, record)
         started = time.perf_counter()
+        # ... the wait for this eager step, there only for its records, is the statistics'
         synchronize(self.device)
         stats = layer_statistics(
             record.preactivations,
