@@ -1,6 +1,17 @@
 """The training engine: every run of an experiment trains in one batched computation and reports only
-through events. Control (pause, restart, swap init/activation, move device) arrives through thread-safe
-commands applied between steps.
+through events. Commands (inittui.commands) may be sent from any thread; the loop applies them between steps.
+
+:meth:`Engine.run` is the training loop. Each pass:
+
+1. applies the commands sent since the last step, and waits while paused (or, done and lingering, for more);
+2. takes the next batch;
+3. trains one step of every run: eagerly with layer statistics at the statistics cadence, otherwise replayed
+   from a CUDA graph on CUDA, or eagerly on the CPU;
+4. every so often sends the steps' losses and accuracies on their way to the host, and emits what has arrived;
+5. at every epoch end, evaluates every run on the test set.
+
+The per-step losses stay on the device until a flush; on CUDA they reach the host by copies that do not wait
+for the GPU, so between two statistics steps the loop never waits for it.
 """
 
 from __future__ import annotations
@@ -9,14 +20,32 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
 from inittui.activations import get_activation
-from inittui.config import ConfigError, ExperimentConfig, RunSpec
+from inittui.commands import (
+    AddRun,
+    Command,
+    Pause,
+    RemoveRun,
+    Restart,
+    RestartAll,
+    Resume,
+    SetDevice,
+    SetRun,
+    Stop,
+    TogglePause,
+)
+from inittui.config import MNIST_CLASSES, ConfigError, ExperimentConfig, RunSpec
 from inittui.data import MNISTData
+from inittui import devices
+from inittui.devices import HostCopy, describe_device, memory_in_use_mb, resolve_device, synchronize, to_device
 from inittui.events import (
     DeviceChanged,
     Evaluation,
@@ -32,12 +61,13 @@ from inittui.events import (
     TrainProgress,
 )
 from inittui.initializers import get_initializer
-from inittui.model import ActivationGroups, ForwardRecord, forward, initial_weights, per_run_loss_and_correct, run_seed
-from inittui.optim import BatchedOptimizer, scheduled_lr
+from inittui.model import ForwardRecord
+from inittui.stacked import Draw, GraphCaptureFailed, StackedRuns
 from inittui.statistics import layer_statistics
 from inittui.theory import predicted_activation_std
 
-EVAL_CHUNK = 2500
+# evaluation goes through the test set in chunks of at most this many activation values ([runs, chunk, width])
+EVAL_VALUES = 2**22
 # the statistics may take this share of training time when --stats-every is not given
 STATS_TIME_BUDGET = 0.025
 AUTO_STATS_FIRST_INTERVAL = 20
@@ -46,26 +76,6 @@ AUTO_STATS_MAX_INTERVAL = 1000
 # per-step losses wait on the device until the stats cadence, or until this many steps have gathered
 MAX_BUFFERED_STEPS = 256
 PAUSE_POLL_S = 0.05
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; asking for CUDA where there is none raises ConfigError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {name!r} asked for, but CUDA is not available on this machine")
-        index = device.index or 0
-        if index >= torch.cuda.device_count():
-            raise ConfigError(f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
-        return torch.device("cuda", index)
-    if device.type != "cpu":
-        raise ConfigError(f"unsupported device {name!r}; use auto, cpu, cuda or cuda:N")
-    return device
 
 
 class StatsCadence:
@@ -99,14 +109,51 @@ class StatsCadence:
         self._mark = (time.perf_counter(), step)
 
 
-def available_devices() -> list[str]:
-    return ["cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count()) if torch.cuda.is_available())]
+class ThroughputMeter:
+    """Model-samples per second (one sample through one network counts one) over training time only: the
+    clock stops while the engine evaluates on the test set, is paused, or waits, done, for commands."""
 
+    def __init__(self) -> None:
+        self.samples = 0
+        self.seconds = 0.0
+        self._lap_samples = 0
+        self._lap_seconds = 0.0
+        self._since: float | None = None
 
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU, {torch.get_num_threads()} threads"
+    def start(self) -> None:
+        if self._since is None:
+            self._since = time.perf_counter()
+
+    def stop(self) -> None:
+        if self._since is not None:
+            self._lap_seconds += time.perf_counter() - self._since
+            self._since = None
+
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        running = self._since is not None
+        self.stop()
+        try:
+            yield
+        finally:
+            if running:
+                self.start()
+
+    def count(self, samples: int) -> None:
+        self._lap_samples += samples
+
+    def lap(self) -> float:
+        """Samples per second since the last lap."""
+        with self.stopped():
+            rate = self._lap_samples / self._lap_seconds if self._lap_seconds > 0 else 0.0
+            self.samples += self._lap_samples
+            self.seconds += self._lap_seconds
+            self._lap_samples, self._lap_seconds = 0, 0.0
+        return rate
+
+    @property
+    def overall(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass
@@ -115,17 +162,26 @@ class _Run:
     spec: RunSpec
     status: str = "running"
     generation: int = 0
+    # steps trained, as of the last progress that reached the host
     steps: int = 0
     best_test_acc: float | None = None
     test_acc: float | None = None
     train_loss: float | None = None
 
+    def draw(self) -> Draw:
+        return Draw(self.id, self.spec, self.generation)
+
+    def reset(self) -> None:
+        self.status, self.steps = "running", 0
+        self.best_test_acc = self.test_acc = self.train_loss = None
+
 
 class Engine:
-    """Trains ``config.runs`` together on ``data``; call :meth:`run` from a worker thread.
+    """Trains ``config.runs`` together on ``data``; call :meth:`run` from a worker thread and :meth:`send`
+    commands from any thread.
 
-    Every method but :meth:`run` is safe to call from another thread: it queues a command that the training
-    loop applies between two steps.
+    The runs keep the order the caller gave them (and runs added later come last) in every event, in
+    :attr:`runs` and in :meth:`results`, whatever order the device computes them in.
     """
 
     def __init__(
@@ -135,18 +191,22 @@ class Engine:
         emit: Callable[[Event], None],
         *,
         linger: bool = False,
+        cuda_graphs: bool = True,
     ) -> None:
         config.validate()
         self.config = config
         self.emit = emit
         # with linger, a finished experiment waits for commands (restart a run, …) until stopped
         self.linger = linger
+        # on CUDA, replay the training step from a captured graph (turned off for good if one fails)
+        self.cuda_graphs = cuda_graphs
         self.device = resolve_device(config.device)
         self._cpu_data = data.unit_scaled() if config.input_scale == "unit" else data
         images = self._cpu_data.train_images
         # the mean-field prediction starts from the inputs' mean square (1 for standardised MNIST)
         self._input_second_moment = float(torch.linalg.vector_norm(images) ** 2 / max(images.numel(), 1))
-        self._commands: queue.SimpleQueue[tuple[str, tuple]] = queue.SimpleQueue()
+        self._predicted: dict[RunSpec, tuple[list[float | None], list[float | None]]] = {}
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._runs = [_Run(i, spec) for i, spec in enumerate(config.runs)]
@@ -156,468 +216,26 @@ class Engine:
         self.total_steps = config.total_steps(len(data.train_labels))
         self.steps_per_epoch = config.steps_per_epoch(len(data.train_labels))
 
-    # ------------------------------------------------------------------ commands (any thread)
-    def pause(self) -> None:
-        self._commands.put(("pause", ()))
-
-    def resume(self) -> None:
-        self._commands.put(("resume", ()))
-
-    def toggle_pause(self) -> None:
-        self._commands.put(("toggle_pause", ()))
+    # ------------------------------------------------------------------ any thread
+    def send(self, command: Command) -> None:
+        """Queue ``command``; the loop applies it between two steps. :class:`Stop` ends the loop as well (the
+        commands sent before it are still applied)."""
+        self._commands.put(command)
+        if isinstance(command, Stop):
+            self._stop.set()
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def restart_run(self, run_id: int) -> None:
-        self._commands.put(("restart", (run_id,)))
-
-    def restart_all(self) -> None:
-        self._commands.put(("restart_all", ()))
-
-    def set_run(self, run_id: int, init: str | None = None, activation: str | None = None) -> None:
-        """Change one run's initialiser and/or activation; that run restarts, the others go on."""
-        self._commands.put(("set_run", (run_id, init, activation)))
-
-    def add_run(self, spec: RunSpec) -> None:
-        self._commands.put(("add", (spec,)))
-
-    def remove_run(self, run_id: int) -> None:
-        self._commands.put(("remove", (run_id,)))
-
-    def set_device(self, device: str) -> None:
-        """Move training to ``device``, continuing from the current weights and optimiser state."""
-        self._commands.put(("device", (device,)))
-
-    @property
-    def runs(self) -> list[RunInfo]:
-        with self._lock:
-            return [RunInfo(r.id, r.spec.init, r.spec.activation, r.status, r.steps) for r in self._runs]
+        """``send(Stop())``, for signal handlers."""
+        self.send(Stop())
 
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    # ------------------------------------------------------------------ state
-    def _setup(self) -> None:
-        self.data = self._cpu_data.to(self.device)
-        # LSUV scales on one fixed batch: the first batch_size training images
-        self._lsuv_batch = self._cpu_data.train_images[: self.config.batch_size]
-        per_run = [self._fresh_weights(run) for run in self._runs]
-        layers = len(self.config.layer_sizes) - 1
-        self.weights = [
-            torch.stack([w[layer] for w, _ in per_run]).to(self.device).requires_grad_() for layer in range(layers)
-        ]
-        self.biases = [
-            torch.stack([b[layer] for _, b in per_run]).to(self.device).requires_grad_() for layer in range(layers)
-        ]
-        self.optimizer = BatchedOptimizer(self.config.optimizer, self.weights + self.biases, len(self._runs))
-        self._rebuild_run_tensors()
-        self._batch_generator = torch.Generator().manual_seed(self.config.seed)
-        self._epoch_batches: torch.Tensor | None = None
-
-    def _fresh_weights(self, run: _Run) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        seed = run_seed(self.config.seed, run.spec, run.generation)
-        return initial_weights(run.spec, self.config.layer_sizes, seed, self._lsuv_batch)
-
-    def _rebuild_run_tensors(self) -> None:
-        """Everything derived from the run list: activation groups, trainable mask, step buffers."""
-        runs = len(self._runs)
-        self.groups = ActivationGroups([r.spec.activation for r in self._runs], self.device)
-        self.active = torch.tensor([r.status == "running" for r in self._runs], device=self.device, dtype=torch.float)
-        capacity = min(self.config.stats_every or MAX_BUFFERED_STEPS, MAX_BUFFERED_STEPS)
-        self._loss_buffer = torch.full((capacity, runs), torch.nan, device=self.device)
-        self._acc_buffer = torch.full((capacity, runs), torch.nan, device=self.device)
-        self._buffered = 0
-        sizes = self.config.layer_sizes
-        self._predicted_weight_std = [
-            [
-                get_initializer(r.spec.init).weight_std(n_in, n_out, get_activation(r.spec.activation))
-                for n_in, n_out in zip(sizes[:-2], sizes[1:-1])
-            ]
-            for r in self._runs
-        ]
-        self._predicted_activation_std = [
-            predicted_activation_std(r.spec.init, r.spec.activation, sizes[:-1], self._input_second_moment)
-            for r in self._runs
-        ]
-
-    def _state_tensors(self) -> list[torch.Tensor]:
-        return [*self.weights, *self.biases, *self.optimizer.state_tensors()]
-
-    def _set_state_tensors(self, tensors: list[torch.Tensor]) -> None:
-        layers = len(self.weights)
-        self.weights = [t.detach().requires_grad_() for t in tensors[:layers]]
-        self.biases = [t.detach().requires_grad_() for t in tensors[layers : 2 * layers]]
-        self.optimizer.params = self.weights + self.biases
-        self.optimizer.set_state_tensors(tensors[2 * layers :])
-
-    @torch.no_grad()
-    def _reinitialise(self, positions: list[int]) -> None:
-        """Fresh weights and optimiser state for the runs at ``positions``; other runs are untouched."""
-        for position in positions:
-            run = self._runs[position]
-            weights, biases = self._fresh_weights(run)
-            for stacked, fresh in zip(self.weights + self.biases, weights + biases):
-                stacked[position].copy_(fresh)
-            run.steps = 0
-            run.status = "running"
-            run.best_test_acc = run.test_acc = run.train_loss = None
-        self.optimizer.reset_runs(torch.tensor(positions, device=self.device))
-
-    def _position(self, run_id: int) -> int | None:
-        for position, run in enumerate(self._runs):
-            if run.id == run_id:
-                return position
-        self.emit(Notice(f"no run with id {run_id}", "warning"))
-        return None
-
-    # ------------------------------------------------------------------ commands (training thread)
-    def _apply_commands(self) -> None:
-        while True:
-            try:
-                name, args = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            getattr(self, f"_command_{name}")(*args)
-
-    def _command_pause(self) -> None:
-        if not self.paused:
-            self.paused = True
-            self._flush_progress()
-            self.emit(StateChanged("paused", self.step))
-
-    def _command_resume(self) -> None:
-        if self.paused:
-            self.paused = False
-            self._chunk_started = time.perf_counter()
-            self._stats_cadence.resume(self.step)
-            self.emit(StateChanged("running", self.step))
-
-    def _command_toggle_pause(self) -> None:
-        self._command_resume() if self.paused else self._command_pause()
-
-    def _runs_changed(self, reason: str) -> None:
-        self.emit(RunsChanged(self.step, reason, self.runs))
-
-    def _command_restart(self, run_id: int) -> None:
-        position = self._position(run_id)
-        if position is not None:
-            self._restart([position])
-
-    def _command_restart_all(self) -> None:
-        self._restart(list(range(len(self._runs))))
-
-    def _restart(self, positions: list[int]) -> None:
-        """Fresh draws of weights (a new generation) and optimiser state for the runs at ``positions``."""
-        self._flush_progress()
+    @property
+    def runs(self) -> list[RunInfo]:
         with self._lock:
-            for position in positions:
-                self._runs[position].generation += 1
-            self._reinitialise(positions)
-        self._rebuild_run_tensors()
-        self._runs_changed("restart")
-
-    def _command_set_run(self, run_id: int, init: str | None, activation: str | None) -> None:
-        position = self._position(run_id)
-        if position is None:
-            return
-        run = self._runs[position]
-        spec = RunSpec(init or run.spec.init, activation or run.spec.activation)
-        if not self._valid(spec):
-            return
-        self._flush_progress()
-        with self._lock:
-            run.spec = spec
-            run.generation = 0
-            self._reinitialise([position])
-        self._rebuild_run_tensors()
-        self._runs_changed("changed")
-
-    def _valid(self, spec: RunSpec) -> bool:
-        try:
-            spec.validate()
-        except ConfigError as error:
-            self.emit(Notice(str(error), "error"))
-            return False
-        return True
-
-    def _command_add(self, spec: RunSpec) -> None:
-        if not self._valid(spec):
-            return
-        self._flush_progress()
-        with self._lock:
-            run = _Run(self._next_id, spec)
-            self._next_id += 1
-            weights, biases = self._fresh_weights(run)
-            fresh = [t.unsqueeze(0).to(self.device) for t in weights + biases]
-            zeros = [torch.zeros_like(t[:1]) for t in self.optimizer.state_tensors()]
-            tensors = self._state_tensors()
-            self._set_state_tensors(
-                [torch.cat([t.detach(), extra]) for t, extra in zip(tensors, fresh + zeros)]
-            )
-            self._runs.append(run)
-        self._rebuild_run_tensors()
-        self._runs_changed("added")
-
-    def _command_remove(self, run_id: int) -> None:
-        position = self._position(run_id)
-        if position is None:
-            return
-        if len(self._runs) == 1:
-            self.emit(Notice("the last run cannot be removed", "warning"))
-            return
-        self._flush_progress()
-        with self._lock:
-            keep = torch.tensor([p for p in range(len(self._runs)) if p != position], device=self.device)
-            self._set_state_tensors([t.detach().index_select(0, keep) for t in self._state_tensors()])
-            del self._runs[position]
-        self._rebuild_run_tensors()
-        self._runs_changed("removed")
-
-    def _command_device(self, name: str) -> None:
-        try:
-            device = resolve_device(name)
-        except ConfigError as error:
-            self.emit(Notice(str(error), "error"))
-            return
-        if device == self.device:
-            return
-        self._flush_progress()
-        self.device = device
-        self.data = self._cpu_data.to(device)
-        self._set_state_tensors([t.detach().to(device) for t in self._state_tensors()])
-        if self._epoch_batches is not None:
-            self._epoch_batches = self._epoch_batches.to(device)
-        self._rebuild_run_tensors()
-        self.emit(DeviceChanged(str(device), describe_device(device), self.step))
-
-    # ------------------------------------------------------------------ training
-    def _batch_indices(self) -> torch.Tensor:
-        position = self.step % self.steps_per_epoch
-        if position == 0 or self._epoch_batches is None:
-            size = len(self._cpu_data.train_labels)
-            batch = self.config.batch_size
-            if self.config.sampling == "random":
-                # the book's sampling: every batch drawn independently, with replacement across steps
-                order = torch.randint(size, (self.steps_per_epoch * batch,), generator=self._batch_generator)
-            else:
-                order = torch.randperm(size, generator=self._batch_generator)
-            self._epoch_batches = order.to(self.device)
-        start = position * self.config.batch_size
-        return self._epoch_batches[start : start + self.config.batch_size]
-
-    def _train_step(self, record: ForwardRecord | None) -> None:
-        indices = self._batch_indices()
-        x = self.data.train_images.index_select(0, indices)
-        y = self.data.train_labels.index_select(0, indices)
-        for param in self.weights + self.biases:
-            param.grad = None
-        logits = forward(x, self.weights, self.biases, self.groups, record)
-        losses, correct = per_run_loss_and_correct(logits, y)
-        # a run whose loss is not finite is frozen where it stands
-        finite = torch.isfinite(losses.detach())
-        self.active = self.active * finite
-        losses.sum().backward()
-        lr = scheduled_lr(self.config.lr, self.config.lr_schedule, self.optimizer.steps, self.total_steps)
-        if record is not None:
-            self._stats_after_backward(record)
-        self.optimizer.step(lr, self.active)
-        trained = self.active.bool()
-        self._loss_buffer[self._buffered] = torch.where(trained, losses.detach(), torch.nan)
-        self._acc_buffer[self._buffered] = torch.where(trained, correct / len(y), torch.nan)
-        self._buffered += 1
-        self.step += 1
-        for run in self._runs:
-            if run.status == "running":
-                run.steps += 1
-        self._samples_in_chunk += len(y) * len(self._runs)
-
-    def _stats_after_backward(self, record: ForwardRecord) -> None:
-        if self.device.type == "cuda":
-            # charge the step's queued kernels to training, not to the statistics
-            torch.cuda.synchronize(self.device)
-        started = time.perf_counter()
-        hidden = len(self.weights) - 1
-        stats = layer_statistics(
-            record.preactivations,
-            record.activations,
-            [w.detach() for w in self.weights[:hidden]],
-            [w.grad for w in self.weights[:hidden]],
-            self.groups.per_run,
-            self._predicted_weight_std,
-            self.config.histogram_bins,
-        )
-        self._pending_stats = LayerStats(
-            self.step, [r.id for r in self._runs], stats, self._predicted_activation_std
-        )
-        # layer_statistics ends with a copy to the host, so its work is done here
-        self._stats_cadence.record(self.step, started, time.perf_counter())
-
-    def _flush_progress(self) -> None:
-        """Ship buffered per-step losses (one device-to-host copy) and update run statuses."""
-        if self._buffered == 0:
-            return
-        count = self._buffered
-        losses = self._loss_buffer[:count].T.cpu().tolist()
-        accuracies = self._acc_buffer[:count].T.cpu().tolist()
-        still_active = self.active.cpu().tolist()
-        self._buffered = 0
-        now = time.perf_counter()
-        elapsed = now - self._chunk_started
-        samples_per_s = self._samples_in_chunk / elapsed if elapsed > 0 else 0.0
-        self._chunk_started = now
-        self._train_seconds += elapsed
-        self._total_samples += self._samples_in_chunk
-        self._samples_in_chunk = 0
-        self._samples_per_s = samples_per_s
-        changed = False
-        with self._lock:
-            for position, run in enumerate(self._runs):
-                finite = [v for v in losses[position] if v == v]
-                if finite:
-                    run.train_loss = finite[-1]
-                if run.status == "running" and not still_active[position]:
-                    run.status = "diverged"
-                    run.steps -= sum(1 for v in losses[position] if v != v)
-                    changed = True
-                elif run.status == "running" and run.steps >= self.total_steps:
-                    run.status = "done"
-                    changed = True
-        self.emit(
-            TrainProgress(
-                step=self.step,
-                epoch=self.step / self.steps_per_epoch,
-                run_ids=[r.id for r in self._runs],
-                run_steps=[r.steps for r in self._runs],
-                losses=[[v if v == v else None for v in row] for row in losses],
-                accuracies=[[v if v == v else None for v in row] for row in accuracies],
-                samples_per_s=samples_per_s,
-                elapsed_s=time.perf_counter() - self._started,
-                device_memory_mb=(
-                    torch.cuda.memory_allocated(self.device) / 2**20 if self.device.type == "cuda" else None
-                ),
-            )
-        )
-        if self._pending_stats is not None:
-            self.emit(self._pending_stats)
-            self._pending_stats = None
-        if changed:
-            self._rebuild_run_tensors()
-            self._runs_changed("status")
-
-    @torch.no_grad()
-    def evaluate(self) -> tuple[list[float], list[float]]:
-        """Accuracy and mean loss of every run on the full test set."""
-        correct = torch.zeros(len(self._runs), device=self.device)
-        loss_sum = torch.zeros(len(self._runs), device=self.device)
-        images, labels = self.data.test_images, self.data.test_labels
-        for start in range(0, len(labels), EVAL_CHUNK):
-            logits = forward(images[start : start + EVAL_CHUNK], self.weights, self.biases, self.groups)
-            losses, hits = per_run_loss_and_correct(logits, labels[start : start + EVAL_CHUNK])
-            loss_sum += losses * len(labels[start : start + EVAL_CHUNK])
-            correct += hits
-        return (correct / len(labels)).cpu().tolist(), (loss_sum / len(labels)).cpu().tolist()
-
-    def _evaluate_and_emit(self) -> None:
-        accuracies, losses = self.evaluate()
-        with self._lock:
-            for run, accuracy in zip(self._runs, accuracies):
-                run.test_acc = accuracy
-                if run.best_test_acc is None or accuracy > run.best_test_acc:
-                    run.best_test_acc = accuracy
-        self.emit(
-            Evaluation(
-                step=self.step,
-                epoch=self.step / self.steps_per_epoch,
-                run_ids=[r.id for r in self._runs],
-                test_acc=accuracies,
-                test_loss=[v if v == v and abs(v) != float("inf") else None for v in losses],
-            )
-        )
-        self._evaluated_at = self.step
-
-    def _any_run_reached_end(self) -> bool:
-        return any(run.status == "running" and run.steps >= self.total_steps for run in self._runs)
-
-    def _all_finished(self) -> bool:
-        return all(run.status in ("done", "diverged") for run in self._runs)
-
-    def _wait_while_idle(self) -> None:
-        """Paused, or finished with linger: apply commands until resumed, restarted or stopped."""
-        while not self._stop.is_set():
-            self._apply_commands()
-            if not self.paused and not (self._all_finished() and self.linger):
-                return
-            time.sleep(PAUSE_POLL_S)
-
-    def run(self) -> ExperimentFinished:
-        """Train until every run is done (or diverged), or until :meth:`stop`. Returns the final event."""
-        self._started = self._chunk_started = time.perf_counter()
-        self._samples_in_chunk = 0
-        self._samples_per_s = 0.0
-        self._train_seconds = 0.0
-        self._total_samples = 0
-        self._pending_stats: LayerStats | None = None
-        self._stats_cadence = StatsCadence(self.config.stats_every)
-        self._evaluated_at = -1
-        status, message = "done", ""
-        try:
-            self._setup()
-            self.emit(
-                ExperimentStarted(
-                    config=self.config.to_dict(),
-                    device=str(self.device),
-                    device_name=describe_device(self.device),
-                    dataset=self._cpu_data.description,
-                    total_steps=self.total_steps,
-                    steps_per_epoch=self.steps_per_epoch,
-                    runs=self.runs,
-                    time=time.time(),
-                )
-            )
-            announced_done = False
-            while not self._stop.is_set():
-                self._apply_commands()
-                if self.paused:
-                    self._wait_while_idle()
-                    continue
-                if self._all_finished():
-                    if self._evaluated_at != self.step:
-                        self._evaluate_and_emit()
-                    if not self.linger:
-                        break
-                    if not announced_done:
-                        self.emit(StateChanged("done", self.step))
-                        announced_done = True
-                    self._wait_while_idle()
-                    continue
-                announced_done = False
-                stats_due = self._stats_cadence.due(self.step)
-                self._train_step(ForwardRecord() if stats_due else None)
-                if stats_due or self._buffered == len(self._loss_buffer) or self._any_run_reached_end():
-                    self._flush_progress()
-                if self.step % self.steps_per_epoch == 0:
-                    self._flush_progress()
-                    self._evaluate_and_emit()
-            if self._stop.is_set():
-                status = "stopped"
-                # commands sent before the stop still count: the log records every change the user made
-                self._apply_commands()
-                self._flush_progress()
-        except Exception as error:  # reported as an event; the caller decides how to show it
-            status, message = "error", f"{type(error).__name__}: {error}"
-        elapsed = time.perf_counter() - self._started
-        finished = ExperimentFinished(
-            status=status,
-            step=self.step,
-            elapsed_s=elapsed,
-            samples_per_s=self._total_samples / self._train_seconds if self._train_seconds else 0.0,
-            results=self.results(),
-            message=message,
-        )
-        self.emit(finished)
-        return finished
+            return [RunInfo(r.id, r.spec.init, r.spec.activation, r.status, r.steps) for r in self._runs]
 
     def results(self) -> list[RunResult]:
         with self._lock:
@@ -636,11 +254,426 @@ class Engine:
                 for r in self._runs
             ]
 
+    # ------------------------------------------------------------------ the training loop
+    def run(self) -> ExperimentFinished:
+        """Train until every run is done (or diverged), or until stopped. Returns the final event."""
+        self._started = time.perf_counter()
+        # training throughput so far
+        self.meter = ThroughputMeter()
+        status, message = "done", ""
+        try:
+            self._setup()
+            self.emit(
+                ExperimentStarted(
+                    config=self.config.to_dict(),
+                    device=str(self.device),
+                    device_name=describe_device(self.device),
+                    dataset=self._cpu_data.description,
+                    total_steps=self.total_steps,
+                    steps_per_epoch=self.steps_per_epoch,
+                    runs=self.runs,
+                    time=time.time(),
+                )
+            )
+            while not self._stop.is_set():
+                self._apply_commands()
+                if self.paused or self._all_finished():
+                    if not self._idle():
+                        break
+                    continue
+                self.meter.start()
+                stats_due = self._cadence.due(self.step)
+                x, y = self._next_batch()
+                self._train_step(x, y, stats_due)
+                self.step += 1
+                self._buffered += 1
+                self.meter.count(len(y) * len(self._runs))
+                if stats_due or self._buffered == self.stack.buffer_steps:
+                    self._flush()
+                if self.step >= self._next_run_end:
+                    # a run has trained its last step: make it stop before the next one
+                    self._flush(wait=True)
+                if self.step % self.steps_per_epoch == 0:
+                    self._flush()
+                    self._evaluate()
+                self._deliver()
+            if self._stop.is_set():
+                status = "stopped"
+                # commands sent before the stop still count: the log records every change the user made
+                self._apply_commands()
+                self._flush(wait=True)
+        except Exception as error:  # reported as an event; the caller decides how to show it
+            status, message = "error", f"{type(error).__name__}: {error}"
+        self.meter.stop()
+        self.meter.lap()
+        finished = ExperimentFinished(
+            status=status,
+            step=self.step,
+            elapsed_s=time.perf_counter() - self._started,
+            samples_per_s=self.meter.overall,
+            results=self.results(),
+            message=message,
+        )
+        self.emit(finished)
+        return finished
+
+    def _setup(self) -> None:
+        self.data = self._cpu_data.to(self.device)
+        self.stack = StackedRuns(
+            self.config,
+            [run.draw() for run in self._runs],
+            self.device,
+            # LSUV scales on one fixed batch: the first batch_size training images
+            lsuv_batch=self._cpu_data.train_images[: self.config.batch_size],
+            total_steps=self.total_steps,
+            buffer_steps=min(self.config.stats_every or MAX_BUFFERED_STEPS, MAX_BUFFERED_STEPS),
+        )
+        self._allocate_batch()
+        self._batch_generator = torch.Generator().manual_seed(self.config.seed)
+        self._epoch_order: torch.Tensor | None = None
+        self._cadence = StatsCadence(self.config.stats_every)
+        self._buffered = 0
+        self._pending_stats: LayerStats | None = None
+        self._deliveries: deque[tuple[HostCopy | None, Callable[[list[torch.Tensor]], None]]] = deque()
+        self._steps_known_at = 0
+        self._schedule_run_end()
+        self._evaluated_at = -1
+        self._announced_done = False
+
+    def _allocate_batch(self) -> None:
+        # full batches are written into these two tensors every step: a CUDA graph reads its input there
+        self._batch_x = torch.empty(self.config.batch_size, self.data.train_images.shape[1], device=self.device)
+        self._batch_y = torch.empty(self.config.batch_size, dtype=torch.long, device=self.device)
+
+    def _batch_indices(self) -> torch.Tensor:
+        """The training-set indices of the step's batch, on the device."""
+        position = self.step % self.steps_per_epoch
+        if position == 0 or self._epoch_order is None:
+            size = len(self._cpu_data.train_labels)
+            if self.config.sampling == "random":
+                # the book's sampling: every batch drawn independently, with replacement across steps
+                order = torch.randint(size, (self.steps_per_epoch * self.config.batch_size,), generator=self._batch_generator)
+            else:
+                order = torch.randperm(size, generator=self._batch_generator)
+            self._epoch_order = to_device(order, self.device)
+        start = position * self.config.batch_size
+        return self._epoch_order[start : start + self.config.batch_size]
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step's batch; every full batch lands in the same two tensors."""
+        indices = self._batch_indices()
+        images, labels = self.data.train_images, self.data.train_labels
+        if len(indices) < self.config.batch_size:  # an epoch's last, shorter batch
+            return images.index_select(0, indices), labels.index_select(0, indices)
+        torch.index_select(images, 0, indices, out=self._batch_x)
+        torch.index_select(labels, 0, indices, out=self._batch_y)
+        return self._batch_x, self._batch_y
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor, stats_due: bool) -> None:
+        if stats_due:
+            self._statistics_step(x, y)
+        elif self.cuda_graphs and devices.supports_graphs(self.device) and x is self._batch_x:
+            try:
+                self.stack.graph_step(x, y)
+            except GraphCaptureFailed as error:  # the step was trained eagerly; so will the next ones be
+                self.cuda_graphs = False
+                self.emit(Notice(f"CUDA graphs are off, training goes on without them: {error}", "warning"))
+        else:
+            self.stack.train_step(x, y)
+
+    def _statistics_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """An eager training step that records what the layer statistics need, then the statistics."""
+        # the work queued before this step is training's ...
+        synchronize(self.device)
+        record = ForwardRecord()
+        self.stack.train_step(x, y, record)
+        started = time.perf_counter()
+        # ... the wait for this eager step, there only for its records, is the statistics'
+        synchronize(self.device)
+        stats = layer_statistics(
+            record.preactivations,
+            record.activations,
+            record.activation_grads,
+            record.weights,
+            record.weight_grads,
+            self.stack.weights[: len(record.weights)],
+            self.stack.activations.per_run,
+            [self._predictions(draw.spec)[0] for draw in self.stack.draws],
+            self.config.histogram_bins,
+        )
+        # layer_statistics ends with a copy to the host, so its work is done here
+        self._cadence.record(self.step, started, time.perf_counter())
+        self._pending_stats = LayerStats(
+            self.step,
+            [run.id for run in self._runs],
+            [stats[p] for p in self.stack.positions([run.id for run in self._runs])],
+            [self._predictions(run.spec)[1] for run in self._runs],
+        )
+
+    def _predictions(self, spec: RunSpec) -> tuple[list[float | None], list[float | None]]:
+        """Per hidden layer: the initialiser's weight std and the mean-field activation std at initialisation."""
+        if spec not in self._predicted:
+            sizes = self.config.layer_sizes
+            initializer, activation = get_initializer(spec.init), get_activation(spec.activation)
+            weight_std = [initializer.weight_std(n_in, n_out, activation) for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
+            activation_std = predicted_activation_std(spec.init, spec.activation, sizes[:-1], self._input_second_moment)
+            self._predicted[spec] = (weight_std, activation_std)
+        return self._predicted[spec]
+
+    # ------------------------------------------------------------------ from the device to events
+    def _flush(self, wait: bool = False) -> None:
+        """Send the buffered steps' losses and accuracies (and the latest statistics) on their way to the host;
+        with ``wait``, deliver everything sent so far before returning."""
+        if self._buffered:
+            progress = partial(
+                self._deliver_progress,
+                step=self.step,
+                samples_per_s=self.meter.lap(),
+                elapsed_s=time.perf_counter() - self._started,
+                device_memory_mb=memory_in_use_mb(self.device),
+            )
+            self._deliveries.append((self.stack.take_progress(self._buffered), progress))
+            self._buffered = 0
+        if self._pending_stats is not None:
+            stats, self._pending_stats = self._pending_stats, None
+            self._deliveries.append((None, lambda _: self.emit(stats)))
+        self._deliver(wait)
+
+    def _deliver(self, wait: bool = False) -> None:
+        """Handle, in the order sent, what has reached the host (with ``wait``, everything sent)."""
+        while self._deliveries:
+            copy, handle = self._deliveries[0]
+            if not (wait or copy is None or copy.ready()):
+                return
+            self._deliveries.popleft()
+            handle(copy.values() if copy is not None else [])
+
+    def _deliver_progress(
+        self, values: list[torch.Tensor], *, step: int, samples_per_s: float, elapsed_s: float, device_memory_mb: float | None
+    ) -> None:
+        losses, accuracies, steps, active = values
+        positions = self.stack.positions([run.id for run in self._runs])
+        loss_rows, accuracy_rows = losses.T.tolist(), accuracies.T.tolist()
+        steps_per_run, still_active = steps.tolist(), active.tolist()
+        stopped = []
+        with self._lock:
+            for run, position in zip(self._runs, positions):
+                finite = [v for v in loss_rows[position] if v == v]
+                if finite:
+                    run.train_loss = finite[-1]
+                run.steps = int(steps_per_run[position])
+                if run.status == "running" and not still_active[position]:
+                    run.status = "diverged"
+                    stopped.append(run.id)
+                elif run.status == "running" and run.steps >= self.total_steps:
+                    run.status = "done"
+                    stopped.append(run.id)
+        self._steps_known_at = step
+        self.emit(
+            TrainProgress(
+                step=step,
+                epoch=step / self.steps_per_epoch,
+                run_ids=[run.id for run in self._runs],
+                run_steps=[run.steps for run in self._runs],
+                losses=[[v if v == v else None for v in loss_rows[p]] for p in positions],
+                accuracies=[[v if v == v else None for v in accuracy_rows[p]] for p in positions],
+                samples_per_s=samples_per_s,
+                elapsed_s=elapsed_s,
+                device_memory_mb=device_memory_mb,
+            )
+        )
+        if stopped:
+            self.stack.deactivate(stopped)
+            self._runs_changed("status")
+        else:
+            self._schedule_run_end()
+
+    def _schedule_run_end(self) -> None:
+        """The step at which the next running run trains its last step, unless it diverges first."""
+        remaining = [self.total_steps - run.steps for run in self._runs if run.status == "running"]
+        self._next_run_end = self._steps_known_at + min(remaining) if remaining else math.inf
+
+    def _evaluate(self) -> None:
+        """Test accuracy and loss of every run, emitted as an Evaluation once they reach the host."""
+        chunk = max(1, EVAL_VALUES // (len(self._runs) * max(self.config.width, MNIST_CLASSES)))
+        with self.meter.stopped():
+            accuracy, loss = self.stack.evaluate(self.data.test_images, self.data.test_labels, chunk)
+        self._deliveries.append((HostCopy([accuracy, loss]), partial(self._deliver_evaluation, step=self.step)))
+        self._evaluated_at = self.step
+
+    def _deliver_evaluation(self, values: list[torch.Tensor], *, step: int) -> None:
+        positions = self.stack.positions([run.id for run in self._runs])
+        accuracies, losses = ([row[p] for p in positions] for row in (values[0].tolist(), values[1].tolist()))
+        with self._lock:
+            for run, accuracy in zip(self._runs, accuracies):
+                run.test_acc = accuracy
+                if run.best_test_acc is None or accuracy > run.best_test_acc:
+                    run.best_test_acc = accuracy
+        self.emit(
+            Evaluation(
+                step=step,
+                epoch=step / self.steps_per_epoch,
+                run_ids=[run.id for run in self._runs],
+                test_acc=accuracies,
+                test_loss=[v if math.isfinite(v) else None for v in losses],
+            )
+        )
+
+    # ------------------------------------------------------------------ idle: paused, or every run finished
+    def _all_finished(self) -> bool:
+        return all(run.status in ("done", "diverged") for run in self._runs)
+
+    def _idle(self) -> bool:
+        """Wait a moment for commands; False when the loop should end (finished, and not lingering)."""
+        self.meter.stop()
+        if not self.paused:
+            self._flush()
+            if self._evaluated_at != self.step:
+                self._evaluate()
+            self._deliver(wait=True)
+            if not self.linger:
+                return False
+            if not self._announced_done:
+                self.emit(StateChanged("done", self.step))
+                self._announced_done = True
+        time.sleep(PAUSE_POLL_S)
+        return True
+
+    # ------------------------------------------------------------------ commands (training thread)
+    def _apply_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            self._apply(command)
+
+    def _apply(self, command: Command) -> None:
+        match command:
+            case Pause():
+                self._pause()
+            case Resume():
+                self._resume()
+            case TogglePause():
+                self._resume() if self.paused else self._pause()
+            case Stop():
+                pass  # send() has stopped the loop already
+            case Restart(run_id):
+                self._restart([run_id])
+            case RestartAll():
+                self._restart([run.id for run in self._runs])
+            case SetRun(run_id, init, activation):
+                self._set_run(run_id, init, activation)
+            case AddRun(spec):
+                self._add_run(spec)
+            case RemoveRun(run_id):
+                self._remove_run(run_id)
+            case SetDevice(device):
+                self._set_device(device)
+
+    def _pause(self) -> None:
+        if not self.paused:
+            self.paused = True
+            self._flush(wait=True)
+            self.emit(StateChanged("paused", self.step))
+
+    def _resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            self._cadence.resume(self.step)
+            self.emit(StateChanged("running", self.step))
+
+    def _run(self, run_id: int) -> _Run | None:
+        for run in self._runs:
+            if run.id == run_id:
+                return run
+        self.emit(Notice(f"no run with id {run_id}", "warning"))
+        return None
+
+    def _valid(self, spec: RunSpec) -> bool:
+        try:
+            spec.validate()
+        except ConfigError as error:
+            self.emit(Notice(str(error), "error"))
+            return False
+        return True
+
+    def _runs_changed(self, reason: str) -> None:
+        self._schedule_run_end()
+        self._announced_done = False
+        self.emit(RunsChanged(self.step, reason, self.runs))
+
+    def _restart(self, run_ids: list[int]) -> None:
+        """Fresh draws of weights (a new generation) and optimiser state for these runs."""
+        runs = [run for run in map(self._run, run_ids) if run is not None]
+        if not runs:
+            return
+        self._flush(wait=True)
+        with self._lock:
+            for run in runs:
+                run.generation += 1
+                run.reset()
+        self.stack.reinitialise([run.draw() for run in runs])
+        self._runs_changed("restart")
+
+    def _set_run(self, run_id: int, init: str | None, activation: str | None) -> None:
+        """A new initialiser and/or activation for one run: it starts again from its first draw."""
+        run = self._run(run_id)
+        if run is None:
+            return
+        spec = RunSpec(init or run.spec.init, activation or run.spec.activation)
+        if not self._valid(spec):
+            return
+        self._flush(wait=True)
+        with self._lock:
+            run.spec, run.generation = spec, 0
+            run.reset()
+        self.stack.reinitialise([run.draw()])
+        self._runs_changed("changed")
+
+    def _add_run(self, spec: RunSpec) -> None:
+        if not self._valid(spec):
+            return
+        self._flush(wait=True)
+        run = _Run(self._next_id, spec)
+        self._next_id += 1
+        self.stack.add(run.draw())
+        with self._lock:
+            self._runs.append(run)
+        self._runs_changed("added")
+
+    def _remove_run(self, run_id: int) -> None:
+        run = self._run(run_id)
+        if run is None:
+            return
+        if len(self._runs) == 1:
+            self.emit(Notice("the last run cannot be removed", "warning"))
+            return
+        self._flush(wait=True)
+        self.stack.remove(run_id)
+        with self._lock:
+            self._runs.remove(run)
+        self._runs_changed("removed")
+
+    def _set_device(self, name: str) -> None:
+        """Move training to another device, continuing from the current weights and optimiser state."""
+        try:
+            device = resolve_device(name)
+        except ConfigError as error:
+            self.emit(Notice(str(error), "error"))
+            return
+        if device == self.device:
+            return
+        self._flush(wait=True)
+        self.device = device
+        self.data = self._cpu_data.to(device)
+        self.stack.to(device)
+        self._allocate_batch()
+        if self._epoch_order is not None:
+            self._epoch_order = self._epoch_order.to(device)
+        self.emit(DeviceChanged(str(device), describe_device(device), self.step))
+
     # ------------------------------------------------------------------ inspection (tests, benchmarks)
     def run_weights(self, run_id: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Copies of one run's current weights and biases (call when the loop is not running)."""
-        position = next(p for p, r in enumerate(self._runs) if r.id == run_id)
-        return (
-            [w[position].detach().cpu().clone() for w in self.weights],
-            [b[position].detach().cpu().clone() for b in self.biases],
-        )
+        return self.stack.run_weights(run_id)

@@ -36,6 +36,10 @@ class LayerStat:
     predicted_weight_std: float | None
     grad_norm: float
     histograms: dict[str, Histogram]
+    # std of ∂loss/∂activation over the batch and the layer's units: the gradient as backpropagated to this layer
+    activation_grad_std: float | None = None
+    # ‖ΔW‖ / ‖W‖ of the layer's weights over this step's update (0 for a run that did not train)
+    update_ratio: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LayerStat:

@@ -1,7 +1,8 @@
 """Several MLPs of one architecture, stacked over a leading run dimension and trained as one computation.
 
 Weights are ``[runs, n_out, n_in]`` (torch's layout per run); one batched matmul per layer serves every run,
-and each run may have its own activation.
+and each run may have its own activation. Runs are kept in *stack order*, grouped by activation, so that each
+activation is applied once to a contiguous slice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from inittui.activations import Activation, get_activation
-from inittui.config import RunSpec
+from inittui.config import ACTIVATION_NAMES, RunSpec
 from inittui.initializers import get_initializer, lsuv_rescale_, needs_data
 
 
@@ -46,56 +47,69 @@ def initial_weights(
 
 @dataclass
 class ForwardRecord:
-    """Per hidden layer, what the statistics look at: pre-activations and activations ``[runs, batch, width]``."""
+    """What the layer statistics look at, per hidden layer, all ``[runs, ...]`` in stack order.
+
+    The forward pass records the pre-activations and activations ``[runs, batch, width]`` (the activations
+    still attached to the autograd graph, so that the loss's gradient with respect to them can be asked
+    for); the training step adds that gradient, the weights before its update and their gradients.
+    """
 
     preactivations: list[torch.Tensor] = field(default_factory=list)
     activations: list[torch.Tensor] = field(default_factory=list)
+    activation_grads: list[torch.Tensor] = field(default_factory=list)
+    weights: list[torch.Tensor] = field(default_factory=list)
+    weight_grads: list[torch.Tensor] = field(default_factory=list)
 
 
-class ActivationGroups:
-    """Each run's activation, applied with one call per distinct function over the whole stack."""
+def stack_order(activation_names: Sequence[str]) -> list[int]:
+    """Positions ordered so that every activation's runs are one contiguous slice (ACTIVATION_NAMES order;
+    runs of one activation keep their relative order)."""
+    return sorted(range(len(activation_names)), key=lambda position: ACTIVATION_NAMES.index(activation_names[position]))
 
-    def __init__(self, activation_names: Sequence[str], device: torch.device) -> None:
+
+class ActivationSlices:
+    """Each run's activation, for runs in stack order: every function runs once, on its own slice."""
+
+    def __init__(self, activation_names: Sequence[str]) -> None:
         self.per_run: list[Activation] = [get_activation(name) for name in activation_names]
-        names = list(dict.fromkeys(activation_names))
-        self.first = get_activation(names[0])
-        # masks [runs, 1, 1] selecting the runs of every further activation
-        self.others: list[tuple[Activation, torch.Tensor]] = [
-            (
-                get_activation(name),
-                torch.tensor([n == name for n in activation_names], device=device).view(-1, 1, 1),
-            )
-            for name in names[1:]
-        ]
+        # (activation, number of runs) for each slice, in stack order
+        self.slices: list[tuple[Activation, int]] = []
+        for activation in self.per_run:
+            if self.slices and self.slices[-1][0] is activation:
+                self.slices[-1] = (activation, self.slices[-1][1] + 1)
+            else:
+                self.slices.append((activation, 1))
+        if len({activation.name for activation, _ in self.slices}) != len(self.slices):
+            raise ValueError(f"runs are not grouped by activation: {list(activation_names)}")
+        self._sizes = [size for _, size in self.slices]
 
     def apply(self, z: torch.Tensor) -> torch.Tensor:
-        # elementwise functions on a few thousand values cost less than gathering each group's slice
-        out = self.first.function(z)
-        for activation, mask in self.others:
-            out = torch.where(mask, activation.function(z), out)
-        return out
+        if len(self.slices) == 1:
+            return self.per_run[0].function(z)
+        # split's backward is one cat of the slices' gradients (slicing's would zero-fill a full tensor each)
+        parts = z.split(self._sizes)
+        return torch.cat([activation.function(part) for (activation, _), part in zip(self.slices, parts)])
 
 
 def forward(
     x: torch.Tensor,
     weights: Sequence[torch.Tensor],
     biases: Sequence[torch.Tensor],
-    groups: ActivationGroups,
+    activations: ActivationSlices,
     record: ForwardRecord | None = None,
 ) -> torch.Tensor:
     """Logits ``[runs, batch, classes]`` of every run for the shared input ``x [batch, n_in]``."""
-    hidden = x.unsqueeze(0)
-    last = len(weights) - 1
-    for index, (weight, bias) in enumerate(zip(weights, biases)):
-        # [R, B, n_in] @ [R, n_in, n_out]: broadcasting the shared input costs no copy on the first layer
-        z = torch.matmul(hidden, weight.transpose(1, 2)) + bias.unsqueeze(1)
-        if index == last:
-            return z
-        hidden = groups.apply(z)
+    runs, width, n_in = weights[0].shape
+    # every run sees the same input: its first layer is one matrix product for all runs, [B, n_in] @ [n_in, R·width]
+    z = torch.addmm(biases[0].reshape(-1), x, weights[0].reshape(runs * width, n_in).t())
+    z = z.view(len(x), runs, width).transpose(0, 1).contiguous()
+    for weight, bias in zip(weights[1:], biases[1:]):
+        hidden = activations.apply(z)
         if record is not None:
             record.preactivations.append(z.detach())
-            record.activations.append(hidden.detach())
-    raise ValueError("a network needs at least one layer")
+            record.activations.append(hidden)
+        z = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
+    return z
 
 
 def per_run_loss_and_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,6 +6,7 @@ tick costs two device-to-host transfers whatever the number of runs and layers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -13,8 +14,20 @@ import torch
 from inittui.activations import SATURATION_MARGIN, Activation
 from inittui.events import HISTOGRAM_KINDS, Histogram, LayerStat
 
+# histograms bin at most about this many values at once (bounding their temporaries' memory)
+HISTOGRAM_CHUNK_VALUES = 2**20
 # the scalar statistics, in the order they are stacked
-_SCALARS = ("mean", "std", "dead", "saturated", "preactivation_std", "weight_std", "grad_norm")
+_SCALARS = (
+    "mean",
+    "std",
+    "dead",
+    "saturated",
+    "preactivation_std",
+    "weight_std",
+    "grad_norm",
+    "activation_grad_std",
+    "update_ratio",
+)
 
 
 def batched_histograms(
@@ -22,27 +35,45 @@ def batched_histograms(
 ) -> torch.Tensor:
     """Counts ``[runs, layers, bins]`` for ``values[l]`` shaped ``[runs, ...]``, one range per run.
 
-    One ``bincount`` over offset bin indices replaces runs × layers separate ``histc`` calls.
+    One ``bincount`` per layer over offset bin indices replaces runs × layers separate ``histc`` calls.
     """
     runs = values[0].shape[0]
     layers = len(values)
-    span = (high - low).clamp(min=torch.finfo(low.dtype).tiny)
-    indices = []
+    scale = bins / (high - low).clamp(min=torch.finfo(low.dtype).tiny)
+    counts = torch.zeros(runs * layers * bins, dtype=torch.long, device=values[0].device)
     for layer, tensor in enumerate(values):
-        # in place on one temporary: the first layer's weights are runs × 78,400 values
-        scaled = tensor.reshape(runs, -1) - low.unsqueeze(1)
-        scaled.mul_((bins / span).unsqueeze(1)).nan_to_num_(0.0)
-        # values outside the range land in the end bins; truncation is floor once clamped at 0
-        bin_index = scaled.clamp_(0, bins - 1).long()
-        offsets = (torch.arange(runs, device=tensor.device) * layers + layer) * bins
-        indices.append(bin_index.add_(offsets.unsqueeze(1)).reshape(-1))
-    counts = torch.bincount(torch.cat(indices), minlength=runs * layers * bins)
+        rows = tensor.reshape(runs, -1)
+        # a few runs at a time: the first layer's weights are runs × 78,400 values, and the bin indices 8 bytes each
+        step = max(1, HISTOGRAM_CHUNK_VALUES // rows.shape[1])
+        for first in range(0, runs, step):
+            part = slice(first, first + step)
+            # in place on one temporary
+            scaled = rows[part] - low[part].unsqueeze(1)
+            scaled.mul_(scale[part].unsqueeze(1)).nan_to_num_(0.0)
+            # values outside the range land in the end bins; truncation is floor once clamped at 0
+            bin_index = scaled.clamp_(0, bins - 1).long()
+            offsets = (torch.arange(first, first + len(scaled), device=tensor.device) * layers + layer) * bins
+            counts += torch.bincount(bin_index.add_(offsets.unsqueeze(1)).reshape(-1), minlength=len(counts))
     return counts.view(runs, layers, bins)
+
+
+def std_mean_rows(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample std and mean of each row of ``values [runs, n]``, as torch.std_mean computes them.
+
+    Two passes (the mean, then the norm of the deviations) are exact enough and an order of magnitude faster
+    on the CPU than torch's one-pass kernel on these shapes.
+    """
+    mean = values.mean(dim=1)
+    deviations = torch.linalg.vector_norm(values - mean.unsqueeze(1), dim=1)
+    return deviations / math.sqrt(max(values.shape[1] - 1, 1)), mean
 
 
 def _symmetric_range(values: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     runs = values[0].shape[0]
-    largest = torch.stack([t.reshape(runs, -1).abs().amax(dim=1) for t in values]).amax(dim=0)
+    # the largest |value|: two reductions, no |values| temporary
+    largest = torch.stack(
+        [torch.maximum(t.reshape(runs, -1).amax(dim=1), -t.reshape(runs, -1).amin(dim=1)) for t in values]
+    ).amax(dim=0)
     largest = torch.nan_to_num(largest, nan=1.0, posinf=1.0).clamp(min=1e-12)
     return -largest, largest
 
@@ -64,16 +95,20 @@ def _activation_range(values: Sequence[torch.Tensor], per_run: Sequence[Activati
 def layer_statistics(
     preactivations: Sequence[torch.Tensor],
     activations: Sequence[torch.Tensor],
+    activation_grads: Sequence[torch.Tensor],
     weights: Sequence[torch.Tensor],
     gradients: Sequence[torch.Tensor],
+    weights_after: Sequence[torch.Tensor],
     per_run: Sequence[Activation],
     predicted_weight_std: Sequence[Sequence[float | None]],
     bins: int,
 ) -> list[list[LayerStat]]:
     """Statistics of every hidden layer of every run: ``result[run][layer]``.
 
-    ``preactivations``/``activations`` are ``[runs, batch, width]`` per hidden layer, ``weights``/``gradients``
-    the matching ``[runs, n_out, n_in]`` weights and their gradients.
+    ``preactivations``/``activations`` are ``[runs, batch, width]`` per hidden layer and ``activation_grads``
+    the loss's gradient with respect to those activations; ``weights``/``gradients`` the matching
+    ``[runs, n_out, n_in]`` weights the forward pass used and their gradients, ``weights_after`` the same
+    weights after the optimiser's update.
     """
     runs = activations[0].shape[0]
     device = activations[0].device
@@ -90,11 +125,14 @@ def layer_statistics(
     ).view(-1, 1, 1)
 
     scalars = []
-    for z, h, weight, grad in zip(preactivations, activations, weights, gradients):
-        std, mean = torch.std_mean(h.reshape(runs, -1), dim=1)
+    layers = zip(preactivations, activations, activation_grads, weights, gradients, weights_after)
+    for z, h, h_grad, weight, grad, weight_after in layers:
+        std, mean = std_mean_rows(h.reshape(runs, -1))
+        weight_norm = torch.linalg.vector_norm(weight.reshape(runs, -1), dim=1)
+        update_norm = torch.linalg.vector_norm((weight_after - weight).reshape(runs, -1), dim=1)
         # a unit is dead when it is off for every sample of the batch
-        dead = (z <= 0).all(dim=1).float().mean(dim=1)
-        saturated = ((h < near_low) | (h > near_high)).float().mean(dim=(1, 2))
+        dead = (z.amax(dim=1) <= 0).sum(dim=1) / z.shape[2]
+        saturated = ((h < near_low) | (h > near_high)).sum(dim=(1, 2)) / (h.shape[1] * h.shape[2])
         scalars.append(
             torch.stack(
                 [
@@ -102,9 +140,11 @@ def layer_statistics(
                     std,
                     torch.where(can_die, dead, torch.nan),
                     torch.where(can_saturate, saturated, torch.nan),
-                    z.reshape(runs, -1).std(dim=1),
-                    weight.reshape(runs, -1).std(dim=1),
+                    std_mean_rows(z.reshape(runs, -1))[0],
+                    std_mean_rows(weight.reshape(runs, -1))[0],
                     torch.linalg.vector_norm(grad.reshape(runs, -1), dim=1),
+                    std_mean_rows(h_grad.reshape(runs, -1))[0],
+                    update_norm / weight_norm,
                 ],
                 dim=1,
             )
@@ -144,6 +184,8 @@ def layer_statistics(
                     predicted_weight_std=predicted_weight_std[r][layer],
                     grad_norm=values["grad_norm"],
                     histograms=histograms,
+                    activation_grad_std=values["activation_grad_std"],
+                    update_ratio=values["update_ratio"],
                 )
             )
         result.append(layers)

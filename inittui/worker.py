@@ -1,4 +1,4 @@
-"""Training in a child process, driven from the parent through the Engine's own command methods.
+"""Training in a child process, driven from the parent by the same commands (inittui.commands) as an Engine.
 
 The dashboard trains here rather than in a thread of its own process: drawing then never holds the GIL the
 training loop needs, and torch keeps every core (in a thread beside the UI, torch's OpenMP threads and the UI
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inittui.config import ExperimentConfig, RunSpec
+from inittui.commands import Command, Stop
+from inittui.config import ExperimentConfig
 
 PARENT_POLL_S = 0.5
 TRAINING_NICENESS = 10
@@ -117,16 +118,16 @@ def _listen(engine: Any, commands: Any, parent: int) -> None:
     """Apply the parent's commands; stop training if the parent goes away without saying so."""
     while not engine.stopped:
         try:
-            name, args = commands.get(timeout=PARENT_POLL_S)
+            command = commands.get(timeout=PARENT_POLL_S)
         except queue.Empty:
             if os.getppid() != parent:
                 engine.stop()
             continue
-        getattr(engine, name)(*args)
+        engine.send(command)
 
 
 class EngineProcess:
-    """The parent's handle on an Engine in a child process: the same commands, forwarded."""
+    """The parent's handle on an Engine in a child process: :meth:`send` takes the same commands."""
 
     def __init__(
         self, config: ExperimentConfig, *, data_dir: str | None, log_dir: Path | None, threads: int
@@ -165,36 +166,10 @@ class EngineProcess:
             return False
         return True
 
-    def _send(self, name: str, *args: Any) -> None:
+    def send(self, command: Command) -> None:
+        """Forward ``command`` to the engine in the child (nothing, once the child has ended)."""
         if self._process.is_alive():
-            self._commands.put((name, args))
-
-    def pause(self) -> None:
-        self._send("pause")
-
-    def resume(self) -> None:
-        self._send("resume")
-
-    def toggle_pause(self) -> None:
-        self._send("toggle_pause")
+            self._commands.put(command)
 
     def stop(self) -> None:
-        self._send("stop")
-
-    def restart_run(self, run_id: int) -> None:
-        self._send("restart_run", run_id)
-
-    def restart_all(self) -> None:
-        self._send("restart_all")
-
-    def set_run(self, run_id: int, init: str | None = None, activation: str | None = None) -> None:
-        self._send("set_run", run_id, init, activation)
-
-    def add_run(self, spec: RunSpec) -> None:
-        self._send("add_run", spec)
-
-    def remove_run(self, run_id: int) -> None:
-        self._send("remove_run", run_id)
-
-    def set_device(self, device: str) -> None:
-        self._send("set_device", device)
+        self.send(Stop())

@@ -10,6 +10,7 @@ import torch
 from conftest import random_mnist
 from torch import nn
 
+from inittui.commands import AddRun, Pause, RemoveRun, Restart, Resume, SetDevice, SetRun
 from inittui.config import ConfigError, ExperimentConfig, RunSpec
 from inittui.engine import Engine, resolve_device
 from inittui.events import Evaluation, LayerStats, RunsChanged, TrainProgress
@@ -132,7 +133,7 @@ def _on_step(step: int, action):
 def test_restarting_one_run_leaves_the_others_untouched(tiny_data):
     config = small_config()
     baseline, _ = train(config, tiny_data)
-    restarted, events = train(config, tiny_data, _on_step(20, lambda e: e.restart_run(1)))
+    restarted, events = train(config, tiny_data, _on_step(20, lambda e: e.send(Restart(1))))
     for run_id in (0, 2):
         for got, want in zip(restarted.run_weights(run_id)[0], baseline.run_weights(run_id)[0]):
             torch.testing.assert_close(got, want)
@@ -147,7 +148,7 @@ def test_restarting_one_run_leaves_the_others_untouched(tiny_data):
 def test_changing_a_runs_init_and_activation_restarts_only_that_run(tiny_data):
     config = small_config()
     baseline, _ = train(config, tiny_data)
-    changed, events = train(config, tiny_data, _on_step(10, lambda e: e.set_run(0, init="orthogonal", activation="selu")))
+    changed, events = train(config, tiny_data, _on_step(10, lambda e: e.send(SetRun(0, init="orthogonal", activation="selu"))))
     assert (changed.runs[0].init, changed.runs[0].activation) == ("orthogonal", "selu")
     for run_id in (1, 2):
         for got, want in zip(changed.run_weights(run_id)[0], baseline.run_weights(run_id)[0]):
@@ -158,8 +159,8 @@ def test_changing_a_runs_init_and_activation_restarts_only_that_run(tiny_data):
 
 def test_adding_and_removing_runs(tiny_data):
     def edit(engine):
-        engine.add_run(RunSpec("glorot", "sigmoid"))
-        engine.remove_run(0)
+        engine.send(AddRun(RunSpec("glorot", "sigmoid")))
+        engine.send(RemoveRun(0))
 
     engine, events = train(small_config(), tiny_data, _on_step(10, edit))
     assert [r.name for r in engine.runs] == ["xavier:tanh", "lsuv:gelu", "glorot:sigmoid"]
@@ -222,12 +223,12 @@ def test_stop_from_another_thread_is_honoured_quickly():
     worker = threading.Thread(target=lambda: finished.append(engine.run()))
     worker.start()
     time.sleep(1.0)
-    engine.pause()
+    engine.send(Pause())
     time.sleep(0.3)
     paused_at = engine.step
     time.sleep(0.3)
     assert engine.step == paused_at
-    engine.resume()
+    engine.send(Resume())
     time.sleep(0.3)
     assert engine.step > paused_at
     asked = time.perf_counter()
@@ -269,7 +270,7 @@ def test_cuda_training_matches_cpu_and_device_moves_keep_the_state():
         # to CUDA after step 10, back to the CPU after step 20
         if isinstance(event, TrainProgress) and event.step >= 10 * (len(hops) + 1) and len(hops) < 2:
             hops.append("cuda" if not hops else "cpu")
-            engine.set_device(hops[-1])
+            engine.send(SetDevice(hops[-1]))
 
     moved, events = train(small_config(device="cpu"), data, hop)
     assert [e.device for e in events if e.type == "device"] == ["cuda:0", "cpu"]
@@ -280,7 +281,7 @@ def test_cuda_training_matches_cpu_and_device_moves_keep_the_state():
 
 def test_commands_sent_just_before_stop_are_applied_and_reported(tiny_data):
     def change_then_stop(engine):
-        engine.set_run(1, init="glorot")
+        engine.send(SetRun(1, init="glorot"))
         engine.stop()
 
     engine, events = train(small_config(steps=1000), tiny_data, _on_step(5, change_then_stop), status="stopped")

@@ -10,11 +10,12 @@ from conftest import random_mnist
 from torch import nn
 
 from inittui.activations import get_activation
+from inittui.commands import Restart
 from inittui.config import ExperimentConfig, RunSpec
 from inittui.engine import Engine
 from inittui.events import ExperimentFinished, RunsChanged, TrainProgress
 from inittui.model import initial_weights, run_seed
-from inittui.optim import ADAM_BETAS, ADAM_EPS, MOMENTUM, BatchedOptimizer, scheduled_lr
+from inittui.optim import ADAM_BETAS, ADAM_EPS, MOMENTUM, BatchedOptimizer
 
 RUNS = 3
 SHAPES = [(RUNS, 5, 4), (RUNS, 5)]  # a weight and a bias, stacked over runs
@@ -35,48 +36,59 @@ def test_the_constants_are_torchs_defaults_as_the_readme_states():
 
 
 class Batched:
-    """A BatchedOptimizer over random parameters, and per run a torch.optim copy to compare against."""
+    """A BatchedOptimizer over random parameters, and per run a torch.optim copy (with torch's cosine schedule
+    where asked) to compare against."""
 
-    def __init__(self, kind: str, lrs: list[float], seed: int = 0) -> None:
+    def __init__(self, kind: str, lr: float, schedule: str = "constant", total_steps: int = 0, seed: int = 0) -> None:
         self.generator = torch.Generator().manual_seed(seed)
-        self.kind = kind
-        self.lr = torch.tensor(lrs)
-        self.params = [torch.randn(shape, generator=self.generator).requires_grad_() for shape in SHAPES]
-        self.optimizer = BatchedOptimizer(kind, self.params, RUNS)
+        self.kind, self.lr, self.schedule, self.total_steps = kind, lr, schedule, total_steps
+        self.params = [torch.randn(shape, generator=self.generator) for shape in SHAPES]
+        self.optimizer = BatchedOptimizer(kind, lr, schedule, total_steps, self.params)
         self.alone = [self._alone(run) for run in range(RUNS)]
 
-    def _alone(self, run: int) -> tuple[list[torch.Tensor], torch.optim.Optimizer]:
-        params = [p[run].detach().clone().requires_grad_() for p in self.params]
-        return params, torch_optimizer(self.kind, params, self.lr[run].item())
+    def _alone(self, run: int) -> tuple[list[torch.Tensor], torch.optim.Optimizer, object]:
+        params = [p[run].clone().requires_grad_() for p in self.params]
+        optimizer = torch_optimizer(self.kind, params, self.lr)
+        schedule = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.total_steps)
+            if self.schedule == "cosine"
+            else None
+        )
+        return params, optimizer, schedule
 
     def step(self, active: list[float] | None = None) -> None:
         """The same random gradients to both; torch.optim steps only the active runs. An inactive run's
-        gradient is NaN, as a diverged run's would be."""
+        gradient is NaN, as a diverged run's would be; the update is guarded only while some run is inactive,
+        as the engine does."""
         active = active or [1.0] * RUNS
         grads = [torch.randn(p.shape, generator=self.generator) for p in self.params]
-        for param, grad in zip(self.params, grads):
-            param.grad = grad.clone()
-            param.grad[torch.tensor(active) == 0] = math.nan
-        self.optimizer.step(self.lr, torch.tensor(active))
-        for run, (params, optimizer) in enumerate(self.alone):
+        given = [grad.clone() for grad in grads]
+        for grad in given:
+            grad[torch.tensor(active) == 0] = math.nan
+        self.optimizer.step(self.params, given, torch.tensor(active), guard=0.0 in active)
+        for run, (params, optimizer, schedule) in enumerate(self.alone):
             if active[run]:
                 for param, grad in zip(params, grads):
                     param.grad = grad[run].clone()
                 optimizer.step()
+                if schedule is not None:
+                    schedule.step()
 
     def assert_each_run_equals_torch(self) -> None:
-        for run, (params, _) in enumerate(self.alone):
+        for run, (params, _, _) in enumerate(self.alone):
             for stacked, alone in zip(self.params, params):
-                torch.testing.assert_close(stacked[run], alone, rtol=1e-4, atol=1e-5)
+                torch.testing.assert_close(stacked[run], alone.detach(), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_run_follows_torch_optim_with_its_own_learning_rate(kind):
-    batched = Batched(kind, [0.1, 0.01, 0.003])
+def test_every_run_follows_torch_optim(kind):
+    batched = Batched(kind, 0.05)
+    start = [p.clone() for p in batched.params]
     for _ in range(25):
         batched.step()
     batched.assert_each_run_equals_torch()
     assert batched.optimizer.steps.tolist() == [25.0] * RUNS
+    assert all((now - then).abs().amin(dim=tuple(range(1, now.dim()))).gt(0).all() for now, then in zip(batched.params, start))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -84,14 +96,14 @@ def test_inactive_runs_stand_still_and_their_state_stays_finite(kind):
     """A frozen run (diverged, or done while another still trains) does not move, nor count steps; a
     non-finite gradient of its own does not reach any state. (Its moments may decay: a run becomes active
     again only through a restart, which resets them.)"""
-    batched = Batched(kind, [0.05, 0.05, 0.05])
+    batched = Batched(kind, 0.05)
     for _ in range(5):
         batched.step()
-    before = [p[1].detach().clone() for p in batched.params]
+    before = [p[1].clone() for p in batched.params]
     for _ in range(4):
         batched.step([1.0, 0.0, 1.0])
     for param, want in zip(batched.params, before):
-        assert torch.equal(param[1].detach(), want)
+        assert torch.equal(param[1], want)
     assert batched.optimizer.steps.tolist() == [9.0, 5.0, 9.0]
     assert all(torch.isfinite(t).all() for t in batched.optimizer.state_tensors())
     batched.assert_each_run_equals_torch()  # the active runs went on as torch.optim would
@@ -99,7 +111,7 @@ def test_inactive_runs_stand_still_and_their_state_stays_finite(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_resetting_a_run_resets_its_steps_and_moments_only(kind):
-    batched = Batched(kind, [0.05, 0.02, 0.01])
+    batched = Batched(kind, 0.05)
     for _ in range(10):
         batched.step()
     others_state = [(t[0].clone(), t[2].clone()) for t in batched.optimizer.state_tensors()]
@@ -118,9 +130,9 @@ def test_resetting_a_run_resets_its_steps_and_moments_only(kind):
 
 def test_state_tensors_are_the_step_count_then_each_moment():
     params = [torch.zeros(SHAPES[0]), torch.zeros(SHAPES[1])]
-    assert len(BatchedOptimizer("sgd", params, RUNS).state_tensors()) == 1
-    assert len(BatchedOptimizer("momentum", params, RUNS).state_tensors()) == 3
-    adam = BatchedOptimizer("adam", params, RUNS)
+    assert len(BatchedOptimizer("sgd", 0.1, "constant", 0, params).state_tensors()) == 1
+    assert len(BatchedOptimizer("momentum", 0.1, "constant", 0, params).state_tensors()) == 3
+    adam = BatchedOptimizer("adam", 0.1, "constant", 0, params)
     assert [tuple(t.shape) for t in adam.state_tensors()] == [(RUNS,), *SHAPES, *SHAPES]
     replaced = [torch.full_like(t, float(i)) for i, t in enumerate(adam.state_tensors())]
     adam.set_state_tensors(replaced)
@@ -132,31 +144,41 @@ def test_state_tensors_are_the_step_count_then_each_moment():
 def test_the_state_lives_on_the_parameters_device(kind):
     # "meta" exists on every machine: a state made on the CPU regardless of the parameters would show here
     params = [torch.zeros(shape, device="meta") for shape in SHAPES]
-    assert all(t.device.type == "meta" for t in BatchedOptimizer(kind, params, RUNS).state_tensors())
+    assert all(t.device.type == "meta" for t in BatchedOptimizer(kind, 0.1, "constant", 0, params).state_tensors())
 
 
-def test_constant_and_cosine_schedules():
-    steps = torch.tensor([0.0, 10.0, 50.0, 100.0, 150.0])
-    assert scheduled_lr(0.1, "constant", steps, 100).tolist() == pytest.approx([0.1] * 5)
-    cosine = scheduled_lr(0.1, "cosine", steps, 100)
-    want = [0.1 * 0.5 * (1 + math.cos(math.pi * min(s, 100) / 100)) for s in steps.tolist()]
-    torch.testing.assert_close(cosine, torch.tensor(want))
-    assert cosine[-1].item() == pytest.approx(0.0, abs=1e-12)  # past the end it stays at zero
-    # no total (zero steps) divides by one rather than by zero
-    assert torch.isfinite(scheduled_lr(0.1, "cosine", torch.tensor([0.0, 1.0]), 0)).all()
-    assert scheduled_lr(0.1, "cosine", torch.tensor([0.0, 1.0]), 0).tolist() == pytest.approx([0.1, 0.0], abs=1e-7)
+@pytest.mark.parametrize("kind", KINDS)
+def test_cosine_follows_torchs_cosine_annealing_and_stops_at_its_end(kind):
+    batched = Batched(kind, 0.2, "cosine", total_steps=30)
+    for _ in range(30):
+        batched.step()
+    batched.assert_each_run_equals_torch()
+    # past the end the rate stays at zero (torch's schedule would rise again: it is periodic)
+    ended = [p.clone() for p in batched.params]
+    batched.step()
+    assert all(torch.equal(now, then) for now, then in zip(batched.params, ended))
 
 
-def test_cosine_follows_torchs_cosine_annealing():
-    param = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.SGD([param], lr=0.2)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=30)
-    for step in range(30):
-        assert scheduled_lr(0.2, "cosine", torch.tensor([float(step)]), 30).item() == pytest.approx(
-            optimizer.param_groups[0]["lr"], rel=1e-5, abs=1e-9
-        )
-        optimizer.step()
-        schedule.step()
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_reset_run_starts_its_cosine_schedule_again(kind):
+    batched = Batched(kind, 0.2, "cosine", total_steps=20)
+    for _ in range(12):
+        batched.step()
+    batched.optimizer.reset_runs(torch.tensor([1]))
+    batched.alone[1] = batched._alone(1)
+    for _ in range(8):
+        batched.step()
+    batched.assert_each_run_equals_torch()
+
+
+def test_no_total_steps_ends_the_schedule_after_one_full_rate_step_rather_than_dividing_by_zero():
+    params = [torch.zeros(SHAPES[0])]
+    optimizer = BatchedOptimizer("sgd", 0.1, "cosine", 0, params)
+    ones = [torch.ones(SHAPES[0])]
+    optimizer.step(params, ones, torch.ones(RUNS), guard=False)
+    assert torch.equal(params[0], torch.full(SHAPES[0], -0.1))
+    optimizer.step(params, ones, torch.ones(RUNS), guard=False)
+    assert torch.equal(params[0], torch.full(SHAPES[0], -0.1))
 
 
 # ------------------------------------------------------------------------------------------ in the engine
@@ -177,7 +199,7 @@ def train(config: ExperimentConfig, data, restart_at: int | None = None) -> tupl
     def emit(event):
         if isinstance(event, TrainProgress) and restart_at is not None and event.step >= restart_at and not restarted:
             restarted.append(-1)
-            engine.restart_run(1)
+            engine.send(Restart(1))
         elif isinstance(event, RunsChanged) and event.reason == "restart":
             restarted[0] = event.step
         elif isinstance(event, ExperimentFinished):

@@ -94,7 +94,7 @@ def _histogram(values: np.ndarray, low: float, high: float, bins: int) -> list[i
 def test_layer_statistics_are_the_numbers_numpy_computes():
     pre, post, weights, grads = _layers()
     predicted = [[0.11, 0.22, 0.33], [None, 0.44, 0.55]]
-    result = layer_statistics(pre, post, weights, grads, [TANH, RELU], predicted, bins=12)
+    result = _layer_statistics(pre, post, weights, grads, [TANH, RELU], predicted, bins=12)
     assert [len(run) for run in result] == [LAYERS, LAYERS]
     for run in range(2):
         for layer in range(LAYERS):
@@ -119,6 +119,12 @@ def test_layer_statistics_are_the_numbers_numpy_computes():
         assert relu[layer].dead == pytest.approx((layer + 1) / WIDTH)
 
 
+def _layer_statistics(pre, post, weights, grads, per_run, predicted, bins):
+    """The statistics of a step whose activations had no gradient and whose weights the optimiser left alone."""
+    activation_grads = [torch.zeros_like(h) for h in post]
+    return layer_statistics(pre, post, activation_grads, weights, grads, weights, per_run, predicted, bins=bins)
+
+
 def hist_size(kind: str, layer: int) -> int:
     if kind in ("activations", "preactivations"):
         return BATCH * WIDTH
@@ -127,7 +133,7 @@ def hist_size(kind: str, layer: int) -> int:
 
 def test_histogram_ranges_fixed_or_shared_by_the_layers_of_a_run():
     pre, post, weights, grads = _layers()
-    result = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)
+    result = _layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)
     tanh, relu = result
     # tanh's activations: its fixed range; ReLU's: the run's smallest and largest value over every layer
     assert all((s.histograms["activations"].low, s.histograms["activations"].high) == (-1.0, 1.0) for s in tanh)
@@ -152,7 +158,7 @@ def test_non_finite_numbers_become_none_and_histograms_keep_a_range():
     pre[1][1, 0, 0] = math.inf
     weights[0][1, 0, 0] = math.nan
     grads[0][1, 0, 0] = math.inf
-    relu = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)[1]
+    relu = _layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)[1]
     assert relu[0].mean is None and relu[0].std is None
     assert relu[1].preactivation_std is None
     assert relu[0].weight_std is None and relu[0].grad_norm is None
@@ -169,14 +175,14 @@ def test_infinite_activations_fall_back_to_a_unit_range():
     pre, post, weights, grads = _layers()
     post[0][1, 0, 0] = math.inf
     post[1][1, 0, 0] = -math.inf
-    relu = layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)[1]
+    relu = _layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)[1]
     assert all((s.histograms["activations"].low, s.histograms["activations"].high) == (-1.0, 1.0) for s in relu)
 
 
 def test_saturation_is_strictly_beyond_the_margin():
     """|tanh| > 0.99 is saturated, |tanh| = 0.99 is not."""
     values = torch.tensor([[[-0.99, 0.99, -0.995, 0.995, 0.0]]])
-    stat = layer_statistics([values], [values], [torch.ones(1, 5, 2)], [torch.ones(1, 5, 2)], [TANH], [[None]], 4)
+    stat = _layer_statistics([values], [values], [torch.ones(1, 5, 2)], [torch.ones(1, 5, 2)], [TANH], [[None]], 4)
     assert stat[0][0].saturated == pytest.approx(2 / 5)
 
 
@@ -184,7 +190,7 @@ def test_constant_values_get_a_histogram_of_non_zero_width():
     pre = [torch.zeros(1, 4, 3)]
     post = [torch.full((1, 4, 3), 0.5)]
     weights = [torch.zeros(1, 3, 2)]
-    stat = layer_statistics(pre, post, weights, weights, [RELU], [[0.0]], bins=4)[0][0]
+    stat = _layer_statistics(pre, post, weights, weights, [RELU], [[0.0]], bins=4)[0][0]
     activations = stat.histograms["activations"]
     assert activations.low == 0.5 and sum(activations.counts) == 12
     assert activations.high == pytest.approx(0.5 * (1 + 1e-3))  # a width of 1e-3 of the value

@@ -15,7 +15,8 @@ import torch
 
 from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.data import MNISTData
-from inittui.engine import Engine, available_devices
+from inittui.devices import available_devices
+from inittui.engine import Engine
 from inittui.presets import get_preset
 from inittui.runlog import EVENTS_FILE, RunLog, read_events
 from inittui.ui.app import InitApp, make_app

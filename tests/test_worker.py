@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from inittui.commands import AddRun, SetRun
 from inittui.config import RunSpec
 from inittui.events import ExperimentFinished, RunsChanged, TrainProgress
 from inittui.presets import get_preset
@@ -32,8 +33,8 @@ def test_commands_reach_the_engine_in_the_child_and_stop_completes_the_log(mnist
             run_dir = item.run_dir
         elif isinstance(item, TrainProgress) and changed is None and item.step >= 20:
             changed = False
-            process.set_run(0, init="he", activation="selu")
-            process.add_run(RunSpec("lsuv", "tanh"))
+            process.send(SetRun(0, init="he", activation="selu"))
+            process.send(AddRun(RunSpec("lsuv", "tanh")))
         elif isinstance(item, RunsChanged) and item.reason == "added":
             changed = True
             assert (item.runs[0].init, item.runs[0].activation) == ("he", "selu")

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from inittui.commands import AddRun, RemoveRun, Restart, RestartAll, SetDevice, SetRun, TogglePause
 from inittui.config import (
     ACTIVATION_NAMES,
     INITIALIZER_NAMES,
@@ -358,7 +359,7 @@ class InitApp(App):
             return
         current = getattr(run, field)
         new = names[(names.index(current) + step) % len(names)] if current in names else names[0]
-        engine.set_run(run.id, **{"init" if field == "init" else "activation": new})
+        engine.send(SetRun(run.id, **{"init" if field == "init" else "activation": new}))
         # show the change now; the engine's RunsChanged confirms it a few steps later
         run.reset()
         setattr(run, field, new)
@@ -383,7 +384,7 @@ class InitApp(App):
         if run is None or engine is None:
             return
         init = INITIALIZER_NAMES[(INITIALIZER_NAMES.index(run.init) + 1) % len(INITIALIZER_NAMES)]
-        engine.add_run(RunSpec(init, run.activation))
+        engine.send(AddRun(RunSpec(init, run.activation)))
         self.notify(f"adding a run {init}:{run.activation}")
 
     def action_remove_run(self) -> None:
@@ -394,7 +395,7 @@ class InitApp(App):
         if len(self.state.runs) == 1:
             self.notify("the last run cannot be removed", severity="warning")
             return
-        engine.remove_run(run.id)
+        engine.send(RemoveRun(run.id))
         del self.state.runs[run.id]
         self.redraw({TABLE, CURVES, HISTOGRAMS})
 
@@ -402,7 +403,7 @@ class InitApp(App):
         engine = self._engine()
         if engine is None:
             return
-        engine.toggle_pause()
+        engine.send(TogglePause())
         if self.state.state in ("running", "paused"):
             self.state.state = "paused" if self.state.state == "running" else "running"
             self.redraw({HEADER, TABLE})
@@ -412,7 +413,7 @@ class InitApp(App):
         engine = self._engine()
         if run is None or engine is None:
             return
-        engine.restart_run(run.id)
+        engine.send(Restart(run.id))
         run.reset()
         run.status = "running"
         self.redraw({TABLE, CURVES, HISTOGRAMS})
@@ -421,7 +422,7 @@ class InitApp(App):
         engine = self._engine()
         if engine is None:
             return
-        engine.restart_all()
+        engine.send(RestartAll())
         for run in self.state.runs.values():
             run.reset()
             run.status = "running"
@@ -431,7 +432,7 @@ class InitApp(App):
         engine = self._engine()
         if engine is None:
             return
-        from inittui.engine import available_devices
+        from inittui.devices import available_devices
 
         devices = available_devices()
         current = self.state.device or "cpu"
@@ -439,7 +440,7 @@ class InitApp(App):
             self.notify(f"only one device here: {devices[0]}", severity="warning")
             return
         following = devices[(devices.index(current) + 1) % len(devices)] if current in devices else devices[0]
-        engine.set_device(following)
+        engine.send(SetDevice(following))
         self.notify(f"moving training to {following}")
 
     # ------------------------------------------------------------------ view
