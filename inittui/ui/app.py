@@ -14,7 +14,6 @@ from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
@@ -38,6 +37,7 @@ from inittui.presets import PRESETS
 from inittui.ui.curves import Curve, CurvePlot
 from inittui.ui.help_screen import HelpScreen
 from inittui.ui.histograms import LayerHistograms, Panel
+from inittui.ui.keys import BINDINGS, palette_entries
 from inittui.ui.preset_screen import PresetScreen
 from inittui.ui.runs_table import RunsTable
 from inittui.ui.sources import (
@@ -61,71 +61,6 @@ NO_DATA_HINT = (
     "Showing the random-input probe instead of training. Supply MNIST with --data-dir DIR "
     "or INITTUI_DATA_DIR=DIR (the four IDX files, .gz or raw)."
 )
-
-_select = Binding.Group("run")
-_init = Binding.Group("init")
-_act = Binding.Group("act")
-_runs = Binding.Group("add/del")
-_restart = Binding.Group("restart")
-
-BINDINGS = [
-    Binding("down,j", "select_next", "next run", key_display="↓/j", id="select_next", group=_select),
-    Binding("up,k", "select_previous", "previous run", key_display="↑/k", id="select_previous", group=_select),
-    Binding("i", "next_init", "next initialiser", id="next_init", group=_init),
-    Binding("I", "previous_init", "previous initialiser", id="previous_init", group=_init),
-    Binding("a", "next_activation", "next activation", id="next_activation", group=_act),
-    Binding("A", "previous_activation", "previous activation", id="previous_activation", group=_act),
-    Binding("h", "histogram_source", "hist", id="histogram_source"),
-    Binding("c", "compare", "compare", id="compare"),
-    Binding("l", "next_layer", "layer", id="next_layer", show=False),
-    Binding("plus", "add_run", "add run", key_display="+", id="add_run", group=_runs),
-    Binding("minus", "remove_run", "remove run", key_display="-", id="remove_run", group=_runs),
-    Binding("space", "toggle_pause", "pause", id="toggle_pause"),
-    Binding("r", "restart_run", "restart run", id="restart_run", group=_restart),
-    Binding("R", "restart_all", "restart all", id="restart_all", group=_restart),
-    Binding("d", "next_device", "device", id="next_device"),
-    Binding("p", "choose_preset", "preset", id="choose_preset"),
-    Binding("s", "screenshot", "svg", id="screenshot"),
-    Binding("question_mark", "help", "help", key_display="?", id="help"),
-    Binding("q", "quit", "quit", id="quit"),
-]
-
-# (keys, what they do) for the help screen
-KEY_HELP = [
-    ("↑/↓, k/j", "select a run"),
-    ("i / I", "next / previous initialiser for the selected run (it restarts, the others go on)"),
-    ("a / A", "next / previous activation for the selected run (it restarts, the others go on)"),
-    ("h", "histogram source: activations, pre-activations, gradients, weights"),
-    ("c", "compare mode: one layer across all runs"),
-    ("l", "compare mode: next layer"),
-    ("+ / -", "add a run (copy of the selected, next initialiser) / remove the selected run"),
-    ("space", "pause / resume training"),
-    ("r / R", "restart the selected run / restart all runs"),
-    ("d", "move training to the next device (cpu, cuda:0, …), keeping its state"),
-    ("p", "choose a preset"),
-    ("s", "save an SVG screenshot into ./screenshots/"),
-    ("?", "this help"),
-    ("q / ctrl+q", "quit (training stops, the run log is completed)"),
-]
-PALETTE = [
-    ("Next initialiser", "Selected run: next initialiser (i)", "next_init"),
-    ("Previous initialiser", "Selected run: previous initialiser (I)", "previous_init"),
-    ("Next activation", "Selected run: next activation (a)", "next_activation"),
-    ("Previous activation", "Selected run: previous activation (A)", "previous_activation"),
-    ("Histogram source", "Cycle activations / pre-activations / gradients / weights (h)", "histogram_source"),
-    ("Compare mode", "One layer across all runs (c)", "compare"),
-    ("Next layer", "Compare mode: the next layer (l)", "next_layer"),
-    ("Add run", "Copy of the selected run with the next initialiser (+)", "add_run"),
-    ("Remove run", "Remove the selected run (-)", "remove_run"),
-    ("Pause / resume", "Pause or resume training (space)", "toggle_pause"),
-    ("Restart run", "Restart the selected run (r)", "restart_run"),
-    ("Restart all", "Restart every run (R)", "restart_all"),
-    ("Next device", "Move training to the next device (d)", "next_device"),
-    ("Choose preset", "Start a named experiment (p)", "choose_preset"),
-    ("Save SVG screenshot", "Into ./screenshots/ (s)", "screenshot"),
-    ("Keys and formulas", "The help screen (?)", "help"),
-]
-
 
 class Wake(Message):
     """Posted from the producer thread when a control event arrives, so it shows without waiting a frame."""
@@ -459,7 +394,7 @@ class InitApp(App):
         self._draw_histograms()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(KEY_HELP))
+        self.push_screen(HelpScreen())
 
     def action_screenshot(self) -> None:
         self.screenshot_dir.mkdir(parents=True, exist_ok=True)
@@ -487,7 +422,7 @@ class InitApp(App):
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for title, help_text, action in PALETTE:
+        for title, help_text, action in palette_entries():
             yield SystemCommand(title, help_text, partial(self.run_action, action))
 
     # ------------------------------------------------------------------ quitting
