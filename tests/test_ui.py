@@ -114,7 +114,7 @@ async def test_dashboard_shows_runs_curves_histograms_and_logs(tmp_path):
         assert table.row_count == 6
         assert cell(app, 1, "init") == "xavier" and cell(app, 1, "activation") == "tanh"
         assert len(app.query_one(LayerHistograms).panels) == 3  # one per hidden layer
-        assert app.state.runs[0].loss.x, "loss curve has points"
+        assert len(app.state.runs[0].loss), "loss curve has points"
         assert "running" in status_text(app) and "CPU" in status_text(app)
         assert engine.step > 0
     events = [json.loads(line)["type"] for line in (next((tmp_path / "runs").iterdir()) / EVENTS_FILE).open()]

@@ -225,7 +225,7 @@ class InitApp(App):
             runs = list(state.runs.values())
             self.loss_plot.show([Curve(run.colour, run.loss) for run in runs])
             self.accuracy_plot.show(
-                [Curve(run.colour, run.accuracy) for run in runs] + [Curve(run.colour, run.test, "●", scatter=True) for run in runs]
+                [Curve(run.colour, run.accuracy) for run in runs] + [Curve(run.colour, run.test, scatter=True) for run in runs]
             )
         if HISTOGRAMS in dirty:
             self._draw_histograms()
