@@ -90,6 +90,12 @@ class HeadlessReporter:
         self.stream.write(f"{self._progress_line()}  |  {accuracies}\n")
         self.stream.flush()
 
+    def warn(self, message: str) -> None:
+        """One line on the stream, below the live table, which is then drawn again beneath it."""
+        self.stream.write(f"inittui: warning: {message}\n")
+        self.stream.flush()
+        self._drawn_lines = 0
+
     def finish(self) -> None:
         if self.interactive:
             self._redraw()
@@ -129,11 +135,19 @@ def stop_on_signals(engine: Engine) -> Iterator[None]:
 
 
 def run_headless(config: ExperimentConfig, data: MNISTData, log: RunLog, json_output: bool) -> int:
-    """Train ``config`` to the end; returns the process exit status."""
+    """Train ``config`` to the end; returns the process exit status.
+
+    If the run log cannot be written (a full disk), training goes on: one warning at once, the results as
+    usual at the end, then exit status 1 with "run log incomplete".
+    """
     tracker = LayerStdTracker()
+    warned = False
 
     def emit(event: Event) -> None:
-        log.write(event)
+        nonlocal warned
+        if not log.write(event) and not warned:
+            warned = True
+            reporter.warn(f"{log.failure}; training goes on")
         tracker(event)
         reporter(event)
 
@@ -154,6 +168,9 @@ def run_headless(config: ExperimentConfig, data: MNISTData, log: RunLog, json_ou
               f"{finished.samples_per_s:,.0f} samples/s; log: {log.run_dir}")
     if finished.status == "error":
         print(f"inittui: error: {finished.message}", file=sys.stderr)
+        return 1
+    if log.failure is not None:
+        print(f"inittui: error: run log incomplete: {log.failure}", file=sys.stderr)
         return 1
     return 130 if finished.status == "stopped" else 0
 

@@ -28,6 +28,7 @@ from inittui.runlog import (
     follow_events,
     list_runs,
     read_events,
+    read_log,
     resolve_run_dir,
 )
 
@@ -56,7 +57,7 @@ def test_every_event_is_on_disk_as_soon_as_it_is_written(tmp_path):
     assert header["config"]["runs"] == ["he:relu", "xavier:tanh"]
 
 
-def test_a_torn_last_line_is_ignored_but_a_corrupt_middle_line_is_reported(tmp_path):
+def test_a_torn_last_line_and_a_corrupt_middle_line_are_skipped_and_counted(tmp_path):
     log = RunLog.create(tmp_path, CONFIG)
     log.write(StateChanged("running", 0))
     log.write(StateChanged("paused", 5))
@@ -64,10 +65,11 @@ def test_a_torn_last_line_is_ignored_but_a_corrupt_middle_line_is_reported(tmp_p
     path = log.run_dir / EVENTS_FILE
     with open(path, "a") as file:
         file.write('{"type":"state","sta')  # killed mid-line
-    assert [e.state for e in read_events(log.run_dir)] == ["running", "paused"]
+    contents = read_log(log.run_dir)
+    assert [e.state for e in contents.events] == ["running", "paused"] and contents.skipped == [3]
     path.write_text('{"type":"state","state":"running","step":0}\nnot json\n{"type":"state","state":"paused","step":1}\n')
-    with pytest.raises(RunLogError, match="line 2"):
-        read_events(log.run_dir)
+    contents = read_log(log.run_dir)
+    assert [e.state for e in contents.events] == ["running", "paused"] and contents.skipped == [2]
 
 
 def test_follow_yields_events_as_another_writer_appends_them(tmp_path):
