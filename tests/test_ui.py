@@ -351,8 +351,8 @@ async def test_without_mnist_shows_the_probe(tmp_path):
         assert len(widget.panels) == 6
 
 
-def _write_log(run_dir_parent: Path, steps: int, started_event: threading.Event | None = None) -> Path:
-    config = small_config(steps=steps)
+def _write_log(run_dir_parent: Path, steps: int, started_event: threading.Event | None = None, **overrides) -> Path:
+    config = small_config(steps=steps, **overrides)
     log = RunLog.create(run_dir_parent, config, {"dataset": "random"})
 
     def emit(event):

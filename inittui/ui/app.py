@@ -4,20 +4,22 @@ thread-safe queue; a timer at ``fps`` drains it into :class:`DashboardState` and
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import signal
+import threading
 import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Static
 
 from inittui.config import (
     ACTIVATION_NAMES,
@@ -40,6 +42,7 @@ from inittui.ui.histograms import LayerHistograms, Panel
 from inittui.ui.keys import BINDINGS, palette_entries
 from inittui.ui.preset_screen import PresetScreen
 from inittui.ui.runs_table import RunsTable
+from inittui.runlog import SkippedLines, describe_lines
 from inittui.ui.sources import (
     FollowSource,
     LiveSource,
@@ -50,11 +53,17 @@ from inittui.ui.sources import (
 )
 from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, RunState
 from inittui.ui.status_bar import StatusBar
-from inittui.worker import DataUnavailable, Failed, LogStarted
+from inittui.worker import DataUnavailable, Failed, LogStarted, LogWriteFailed
 
 # events that arrive often and are only drawn at the frame rate; everything else wakes the UI at once
 _BULK_EVENTS = (TrainProgress, LayerStats, Evaluation)
+# how long quitting waits for training to stop and the log to close, and then for the app to leave
 QUIT_TIMEOUT_S = 1.8
+EXIT_GRACE_S = 0.8
+# the UI thread counts as busy when its heartbeat is older than this: q is then handled off it
+BUSY_AFTER_S = 1.0
+HEARTBEAT_S = 0.25
+MIN_SIZE = (80, 24)
 LOSS_CAP = 4.0
 NOTICE_SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
 NO_DATA_HINT = (
@@ -99,7 +108,19 @@ class InitApp(App):
         self.data_message = ""
         self.frames = 0
         self.events_applied = 0
+        # events that could not be shown (a log line of the right form but wrong content)
+        self.events_dropped = 0
+        # lasting warnings in the status line: a log that could not be written, a training process that died
+        self.problems: list[str] = []
         self._closing_down = False
+        self._quit_lock = threading.Lock()
+        self._quit_started = False
+        # set once app.run() has returned; until then the quit watchdog may have to end the process itself
+        self.ended = threading.Event()
+        self.last_resort_exit = False
+        self._heartbeat = time.monotonic()
+        self._previous_handlers: dict[int, Any] = {}
+        self.too_small = Static("", id="too-small")
         # the widgets, kept by reference: a modal screen on top must not hide them from the redraw
         self.status_bar = StatusBar(id="status")
         self.table = RunsTable(id="runs")
@@ -109,6 +130,7 @@ class InitApp(App):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
+        yield self.too_small
         yield Header(show_clock=False, icon="≋")
         yield self.status_bar
         yield self.table
@@ -122,13 +144,28 @@ class InitApp(App):
         self.table.focus()
         self._start(self.source)
         self.set_interval(1.0 / self.fps, self.drain)
+        self.set_interval(HEARTBEAT_S, self._beat)
+        self._fit(self.size)
         self.redraw({HEADER, TABLE, CURVES, HISTOGRAMS})
-        try:
-            loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            # plain signal handlers, not the event loop's: Python runs them between two bytecodes of the
+            # main thread, so a hangup is answered even while a frame is being drawn
             for sig in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(sig, self._on_hangup)
-        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
-            pass  # not the main thread (tests) or no such signal
+                self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _beat(self) -> None:
+        self._heartbeat = time.monotonic()
+
+    # ------------------------------------------------------------------ terminal size
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size)
+
+    def _fit(self, size: Any) -> None:
+        """Below MIN_SIZE the dashboard cannot be read: one line says what size it needs instead."""
+        small = size.width < MIN_SIZE[0] or size.height < MIN_SIZE[1]
+        if small:
+            self.too_small.update(f"inittui needs {MIN_SIZE[0]}×{MIN_SIZE[1]} or more; this is {size.width}×{size.height}")
+        self.screen_stack[0].set_class(small, "-too-small")
 
     # ------------------------------------------------------------------ producer
     def _start(self, source: Source) -> None:
@@ -168,7 +205,14 @@ class InitApp(App):
             if generation != self.generation:
                 continue  # from an experiment that was replaced
             self.events_applied += 1
-            dirty |= self._apply(event)
+            try:
+                dirty |= self._apply(event)
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as error:
+                # a log line of the right form with nonsense in it: shown as dropped, never a traceback
+                self.events_dropped += 1
+                if self.events_dropped == 1:
+                    self.notify(f"an event could not be shown ({type(error).__name__}: {error}); others may "
+                                "follow", severity="warning")
         if dirty:
             self.redraw(dirty)
 
@@ -184,8 +228,22 @@ class InitApp(App):
             self.run_dir = event.run_dir
             return {HEADER}
         if isinstance(event, Failed):
-            self.notify(event.message, title="error", severity="error", timeout=30)
+            self.problems.append(event.message)
+            if self.state.state in ("starting", "running", "paused"):
+                self.state.state = "stopped"
+            self.notify(f"{event.message}\nThe dashboard stays open with what it has.", title="error",
+                        severity="error", timeout=30)
+            return {HEADER, TABLE}
+        if isinstance(event, LogWriteFailed):
+            self.problems.append(f"run log incomplete: {event.message}")
+            self.notify(f"{event.message}\nTraining goes on; the log keeps every line before it.",
+                        title="run log incomplete", severity="error", timeout=60)
             return {HEADER}
+        if isinstance(event, SkippedLines):
+            self.notify(f"{describe_lines(event.lines)} of the run log could not be read and "
+                        f"{'was' if len(event.lines) == 1 else 'were'} skipped; everything else is shown.",
+                        title="damaged run log", severity="warning", timeout=30)
+            return set()
         dirty = self.state.apply(event)
         if isinstance(event, Notice):
             self.notify(event.message, severity=NOTICE_SEVERITY.get(event.level, "information"))
@@ -218,7 +276,7 @@ class InitApp(App):
                 extra = "no MNIST: --data-dir DIR or INITTUI_DATA_DIR"
             elif self.run_dir is not None:
                 extra = f"log {self.run_dir}"
-            self.status_bar.show(state, self.device_label(), extra)
+            self.status_bar.show(state, self.device_label(), extra, self.problems)
         if TABLE in dirty:
             self.table.show(state)
         if CURVES in dirty:
@@ -295,9 +353,8 @@ class InitApp(App):
         new = names[(names.index(current) + step) % len(names)] if current in names else names[0]
         engine.set_run(run.id, **{"init" if field == "init" else "activation": new})
         # show the change now; the engine's RunsChanged confirms it a few steps later
-        run.reset()
-        setattr(run, field, new)
-        run.status = "running"
+        init, activation = (new, run.activation) if field == "init" else (run.init, new)
+        self.state.request_spec(run, init, activation)
         self.redraw({TABLE, CURVES, HISTOGRAMS})
 
     def action_next_init(self) -> None:
@@ -426,25 +483,58 @@ class InitApp(App):
             yield SystemCommand(title, help_text, partial(self.run_action, action))
 
     # ------------------------------------------------------------------ quitting
-    async def action_quit(self) -> None:
-        await self.shutdown()
-        self.exit(0)
+    def action_quit(self) -> None:
+        self.quit_soon()
+
+    def post_message(self, message: Message) -> bool:
+        # a key from the terminal's input thread while the UI thread is stuck: q still quits
+        if (
+            isinstance(message, events.Key)
+            and message.key == "q"
+            and threading.get_ident() != self._thread_id
+            and time.monotonic() - self._heartbeat > BUSY_AFTER_S
+        ):
+            self.quit_soon()
+        return super().post_message(message)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        # the SSH connection dropped (SIGHUP) or we were told to stop (SIGTERM)
+        self.quit_soon()
+
+    def quit_soon(self) -> None:
+        """Stop training, let the log close, and leave: within QUIT_TIMEOUT_S + EXIT_GRACE_S, whatever the
+        UI thread is doing. Safe from any thread and from a signal handler."""
+        with self._quit_lock:
+            if self._quit_started:
+                return
+            self._quit_started = True
+        self._closing_down = True
+        threading.Thread(target=self._quit, name="inittui-quit", daemon=True).start()
+
+    def _quit(self) -> None:
+        self.source.close(QUIT_TIMEOUT_S)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.exit, 0)
+        if self.ended.wait(EXIT_GRACE_S) or not self.last_resort_exit:
+            return
+        # the UI thread did not get round to leaving (stuck in a frame): put the terminal back and go
+        try:
+            if self._driver is not None:
+                self._driver.stop_application_mode()
+        finally:
+            os._exit(0)
 
     async def shutdown(self) -> None:
         """Stop the producer and wait for it (the run log closes) before the app exits."""
         self._closing_down = True
-        self.source.stop()
-        await asyncio.to_thread(self.source.wait, QUIT_TIMEOUT_S)
+        await asyncio.to_thread(self.source.close, QUIT_TIMEOUT_S)
 
     async def on_unmount(self) -> None:
         # however the app goes away, the producer must not outlive it, and the log must be complete
+        for sig, handler in self._previous_handlers.items():
+            signal.signal(sig, handler)
         await self.shutdown()
-
-    def _on_hangup(self) -> None:
-        # the SSH connection dropped (SIGHUP) or we were told to stop: finish the log, then leave
-        self.source.stop()
-        self.source.wait(QUIT_TIMEOUT_S)
-        self.exit(0)
 
 
 def make_app(
@@ -484,12 +574,13 @@ def make_app(
 
 
 def _run(app: InitApp) -> int:
+    app.last_resort_exit = True
     try:
         app.run()
     finally:
         # however the app ended (q, SIGHUP, an exception), training stops and the log is completed
-        app.source.stop()
-        app.source.wait(QUIT_TIMEOUT_S)
+        app.source.close(QUIT_TIMEOUT_S)
+        app.ended.set()
     return 0 if app.return_code in (None, 0) else app.return_code
 
 

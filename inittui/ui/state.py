@@ -145,6 +145,8 @@ class RunState:
     accuracy: Series = field(default_factory=Series)
     test: Series = field(default_factory=Series)
     layers: list[LayerView] = field(default_factory=list)
+    # (init, activation) pairs asked of the engine and not yet confirmed by it, oldest first
+    pending: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -212,13 +214,28 @@ class DashboardState:
         runs: dict[int, RunState] = {}
         for info in infos:
             run = self.runs.get(info.id)
+            spec = (info.init, info.activation)
             if run is None:
                 run = RunState(info.id, info.init, info.activation)
-            elif (run.init, run.activation) != (info.init, info.activation) or info.step < run.step:
+            elif run.pending:
+                # the engine confirms requests in order; until it has the latest, the screen shows that one
+                if spec in run.pending:
+                    del run.pending[: run.pending.index(spec) + 1]
+                if run.pending:
+                    runs[info.id] = run
+                    continue
+                run.reset()
+            elif (run.init, run.activation) != spec or info.step < run.step:
                 run.reset()
             run.init, run.activation, run.status, run.step = info.init, info.activation, info.status, info.step
             runs[info.id] = run
         self.runs = runs
+
+    def request_spec(self, run: RunState, init: str, activation: str) -> None:
+        """The user asked for ``init:activation`` on ``run``: shown at once, until the engine confirms it."""
+        run.pending.append((init, activation))
+        run.reset()
+        run.init, run.activation, run.status = init, activation, "restarting"
 
     def _on_ExperimentStarted(self, event: ExperimentStarted) -> set[str]:
         self.__init__()
@@ -241,8 +258,8 @@ class DashboardState:
         self.device_memory_mb = event.device_memory_mb
         for run_id, run_step, losses, accuracies in zip(event.run_ids, event.run_steps, event.losses, event.accuracies):
             run = self.runs.get(run_id)
-            if run is None:
-                continue
+            if run is None or run.pending:
+                continue  # unknown, or still training what the user has already left
             if run_step < run.step:
                 run.reset()
             run.step = run_step
@@ -259,7 +276,7 @@ class DashboardState:
     def _on_LayerStats(self, event: LayerStats) -> set[str]:
         for index, (run_id, layers) in enumerate(zip(event.run_ids, event.layers)):
             run = self.runs.get(run_id)
-            if run is None:
+            if run is None or run.pending:
                 continue
             predicted = event.predicted_std[index] if index < len(event.predicted_std) else []
             run.layers = [
@@ -271,7 +288,7 @@ class DashboardState:
     def _on_Evaluation(self, event: Evaluation) -> set[str]:
         for run_id, accuracy in zip(event.run_ids, event.test_acc):
             run = self.runs.get(run_id)
-            if run is None or accuracy is None:
+            if run is None or run.pending or accuracy is None:
                 continue
             run.test_acc = accuracy
             run.best_test_acc = accuracy if run.best_test_acc is None else max(run.best_test_acc, accuracy)
