@@ -21,7 +21,7 @@ from typing import Any
 from inittui.config import ExperimentConfig, RunSpec
 
 PARENT_POLL_S = 0.5
-KILL_AFTER_S = 0.5
+KILL_AFTER_S = 0.15
 FLUSH_TIMEOUT_S = 5.0
 TRAINING_NICENESS = 10
 _FINISHED = "finished"

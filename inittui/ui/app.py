@@ -7,6 +7,7 @@ import asyncio
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -57,9 +58,10 @@ from inittui.worker import DataUnavailable, Failed, LogStarted, LogWriteFailed
 
 # events that arrive often and are only drawn at the frame rate; everything else wakes the UI at once
 _BULK_EVENTS = (TrainProgress, LayerStats, Evaluation)
-# how long quitting waits for training to stop and the log to close, and then for the app to leave
-QUIT_TIMEOUT_S = 1.8
-EXIT_GRACE_S = 0.8
+# how long quitting waits for training to stop and the log to close; and by when, after q or a signal, the
+# program has ended, whatever the UI thread is doing
+QUIT_TIMEOUT_S = 2.0
+QUIT_DEADLINE_S = 2.6
 # the UI thread counts as busy when its heartbeat is older than this: q is then handled off it
 BUSY_AFTER_S = 1.0
 HEARTBEAT_S = 0.25
@@ -486,24 +488,28 @@ class InitApp(App):
     def action_quit(self) -> None:
         self.quit_soon()
 
-    def post_message(self, message: Message) -> bool:
-        # a key from the terminal's input thread while the UI thread is stuck: q still quits
+    def _post_message(self, message: Message) -> Any:
+        # The terminal's input thread calls this (to make the coroutine the UI thread will run) for every
+        # key: if the UI thread is stuck, q is answered here instead.
         if (
             isinstance(message, events.Key)
             and message.key == "q"
             and threading.get_ident() != self._thread_id
-            and time.monotonic() - self._heartbeat > BUSY_AFTER_S
+            and self._ui_busy()
         ):
             self.quit_soon()
-        return super().post_message(message)
+        return super()._post_message(message)
+
+    def _ui_busy(self) -> bool:
+        return time.monotonic() - self._heartbeat > BUSY_AFTER_S
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         # the SSH connection dropped (SIGHUP) or we were told to stop (SIGTERM)
         self.quit_soon()
 
     def quit_soon(self) -> None:
-        """Stop training, let the log close, and leave: within QUIT_TIMEOUT_S + EXIT_GRACE_S, whatever the
-        UI thread is doing. Safe from any thread and from a signal handler."""
+        """Stop training, let the log close, and leave: within QUIT_DEADLINE_S, whatever the UI thread is
+        doing. Safe from any thread and from a signal handler."""
         with self._quit_lock:
             if self._quit_started:
                 return
@@ -512,16 +518,19 @@ class InitApp(App):
         threading.Thread(target=self._quit, name="inittui-quit", daemon=True).start()
 
     def _quit(self) -> None:
+        deadline = time.monotonic() + QUIT_DEADLINE_S
+        busy = self._ui_busy()
+        if busy:
+            _yield_cpu()  # a UI thread spinning in a frame must not starve the training child's last steps
         self.source.close(QUIT_TIMEOUT_S)
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.exit, 0)
-        if self.ended.wait(EXIT_GRACE_S) or not self.last_resort_exit:
+        if self.ended.wait(0.0 if busy else max(0.0, deadline - time.monotonic())) or not self.last_resort_exit:
             return
         # the UI thread did not get round to leaving (stuck in a frame): put the terminal back and go
         try:
-            if self._driver is not None:
-                self._driver.stop_application_mode()
+            _restore_terminal(self._driver)
         finally:
             os._exit(0)
 
@@ -535,6 +544,44 @@ class InitApp(App):
         for sig, handler in self._previous_handlers.items():
             signal.signal(sig, handler)
         await self.shutdown()
+
+
+# what Textual's driver switches on, switched off: kitty keyboard protocol, mouse reports, bracketed paste,
+# focus events, the alternate screen; then the cursor shown and line wrapping back on
+_TERMINAL_RESET = (
+    b"\x1b[<u\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?1004l\x1b[?1049l\x1b[?25h\x1b[?7h"
+)
+
+
+def _restore_terminal(driver: Any) -> None:
+    """Put the terminal back as Textual found it, without its threads (the UI thread is stuck): the escape
+    sequences written straight to the terminal and its saved mode restored."""
+    try:
+        os.write(sys.__stdout__.fileno(), _TERMINAL_RESET)
+    except (OSError, AttributeError, ValueError):
+        pass
+    attributes = getattr(driver, "attrs_before", None)
+    if attributes is not None:
+        try:
+            import termios
+
+            termios.tcsetattr(driver.fileno, termios.TCSANOW, attributes)
+        except (ImportError, OSError, termios.error):
+            pass
+
+
+def _yield_cpu() -> None:
+    """Lowest priority for every thread of this process (Linux sets niceness per thread; raising it is
+    always allowed), so that the training child, itself niced, gets the CPU to finish and close its log."""
+    try:
+        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:
+        threads = [0]
+    for tid in threads:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, 19)
+        except OSError:
+            pass
 
 
 def make_app(

@@ -12,7 +12,7 @@ COLUMNS = (
     ("run", "run", 4),
     ("init", "init", 15),
     ("activation", "act", 11),
-    ("status", "status", 9),
+    ("status", "status", 10),
     ("epoch", "ep", 5),
     ("step", "step", 6),
     ("loss", "loss", 6),
