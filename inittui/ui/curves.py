@@ -97,19 +97,18 @@ def column_spans(
     count = len(lines)
     low = np.full((count, columns), np.inf)
     high = np.full((count, columns), -np.inf)
-    xs, ys, ids = [], [], []
-    for index, (x, y) in enumerate(lines):
-        keep = np.isfinite(x) & ~np.isnan(y)
-        x, y = x[keep], y[keep]
-        if x.size > 1 and np.any(x[1:] < x[:-1]):
-            order = np.argsort(x, kind="stable")
-            x, y = x[order], y[order]
-        xs.append(x)
-        ys.append(y)
-        ids.append(np.full(x.size, index, dtype=np.int64))
-    if not xs or sum(x.size for x in xs) == 0:
+    if count == 0:
         return low, high
-    x, y, line = np.concatenate(xs), np.concatenate(ys), np.concatenate(ids)
+    x = np.concatenate([points_x for points_x, _ in lines])
+    y = np.concatenate([points_y for _, points_y in lines])
+    line = np.repeat(np.arange(count), [points_x.size for points_x, _ in lines])
+    keep = np.isfinite(x) & ~np.isnan(y)
+    x, y, line = x[keep], y[keep], line[keep]
+    if x.size == 0:
+        return low, high
+    if np.any((x[1:] < x[:-1]) & (line[1:] == line[:-1])):  # a line not in order of x: sort it
+        order = np.lexsort((x, line))
+        x, y, line = x[order], y[order], line[order]
     x0, x1 = x_range
     scale = (columns - 1) / (x1 - x0) if x1 > x0 else 0.0
     with np.errstate(over="ignore", invalid="ignore"):

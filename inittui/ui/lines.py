@@ -45,17 +45,32 @@ class LinesWidget(Widget):
     def render_line(self, y: int) -> Strip:
         width, height = self.size
         if self._drawn_for != (width, height):
-            base = self.rich_style
-            self._strips = [
-                Strip([Segment(text, _style(style)) for text, style in line if text])
-                .crop_extend(0, width, None)
-                .apply_style(base)
-                for line in self.draw(width, height)[:height]
-            ]
+            self._strips = self._to_strips(self.draw(width, height)[:height], width)
             self._drawn_for = (width, height)
         if y < len(self._strips):
             return self._strips[y]
         return Strip.blank(width, self.rich_style)
+
+    def _to_strips(self, lines: list[StyledLine], width: int) -> list[Strip]:
+        """Each line cut or padded to ``width`` cells, every run in its style over the widget's own."""
+        base = self.rich_style
+        combined: dict[str, Style] = {}
+        strips = []
+        for line in lines:
+            segments = []
+            used = 0
+            for text, style in line:
+                text = text[: width - used]
+                if not text:
+                    continue
+                if style not in combined:
+                    combined[style] = base + _style(style)
+                segments.append(Segment(text, combined[style]))
+                used += len(text)  # every character drawn here is one cell wide
+            if used < width:
+                segments.append(Segment(" " * (width - used), base))
+            strips.append(Strip(segments, width))
+        return strips
 
     def plain_lines(self) -> list[str]:
         """What the widget shows now, as plain text (tests)."""

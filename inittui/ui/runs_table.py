@@ -9,10 +9,10 @@ from inittui.ui.state import DashboardState, RunState
 
 # (key, label, width): fixed widths, so that cells updated later are never cut
 COLUMNS = (
-    ("run", "run", 4),
+    ("run", "run", 5),
     ("init", "init", 15),
     ("activation", "act", 11),
-    ("status", "status", 10),
+    ("status", "status", 11),
     ("epoch", "ep", 5),
     ("step", "step", 6),
     ("loss", "loss", 6),

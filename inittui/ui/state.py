@@ -41,9 +41,10 @@ RUN_COLOURS = (
     "#abb2bf",  # grey
 )
 # a curve keeps at most this many points: when it fills up, its points are reduced to the minimum and the
-# maximum of each of SERIES_COLUMNS equal stretches of x, so spikes survive and memory stays bounded
-MAX_POINTS = 2048
-SERIES_COLUMNS = 512
+# maximum of each of SERIES_COLUMNS equal stretches of x, so spikes survive and memory stays bounded. A chart
+# half as wide as a 220-column terminal has about 210 braille pixel columns: more would not be seen.
+MAX_POINTS = 1024
+SERIES_COLUMNS = 256
 
 
 def run_colour(run_id: int) -> str:
