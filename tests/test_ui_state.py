@@ -134,7 +134,7 @@ def test_keys_pressed_faster_than_the_engine_confirms_end_on_the_last_request():
     # the engine confirms the first two; the screen keeps showing the last request
     for init in requested[:2]:
         state.apply(RunsChanged(5, "changed", [RunInfo(0, init, "relu", "running", 0)]))
-        assert (state.runs[0].init, state.runs[0].status) == (requested[-1], "restarting")
+        assert (state.runs[0].init, state.runs[0].status) == (requested[-1], "starting")
     state.apply(TrainProgress(6, 0.0, [0], [1], [[9.0]], [[0.5]], 1.0, 1.0))
     assert len(state.runs[0].loss) == 0  # numbers of a spec the user already left are not shown
     state.apply(RunsChanged(7, "changed", [RunInfo(0, requested[-1], "relu", "running", 0)]))

@@ -12,7 +12,7 @@ COLUMNS = (
     ("run", "run", 5),
     ("init", "init", 15),
     ("activation", "act", 11),
-    ("status", "status", 11),
+    ("status", "status", 9),
     ("epoch", "ep", 5),
     ("step", "step", 6),
     ("loss", "loss", 6),
@@ -22,7 +22,8 @@ COLUMNS = (
     ("deadsat", "dead/sat", 8),
 )
 STATUS_STYLES = {"running": "green", "paused": "yellow", "diverged": "bold red", "done": "cyan",
-                 "stopped": "red", "probe": "magenta", "restarting": "italic yellow"}
+                 "stopped": "red", "probe": "magenta", "restarting": "italic yellow",
+                 "starting": "italic yellow"}
 
 
 def _percent(value: float | None) -> str:

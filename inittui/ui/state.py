@@ -236,7 +236,7 @@ class DashboardState:
         """The user asked for ``init:activation`` on ``run``: shown at once, until the engine confirms it."""
         run.pending.append((init, activation))
         run.reset()
-        run.init, run.activation, run.status = init, activation, "restarting"
+        run.init, run.activation, run.status = init, activation, "starting"
 
     def _on_ExperimentStarted(self, event: ExperimentStarted) -> set[str]:
         self.__init__()
