@@ -44,10 +44,11 @@ def format_table(results: list[RunResult]) -> str:
 class HeadlessReporter:
     """Receives the engine's events (on the training thread) and redraws stderr at a capped rate."""
 
-    def __init__(self, engine: Engine, stream: IO[str] = sys.stderr) -> None:
+    def __init__(self, engine: Engine, stream: IO[str] | None = None) -> None:
         self.engine = engine
-        self.stream = stream
-        self.interactive = stream.isatty()
+        # stderr as it is now, not as it was when this module was imported
+        self.stream = stream if stream is not None else sys.stderr
+        self.interactive = self.stream.isatty()
         self._drawn_lines = 0
         self._last_draw = 0.0
         self._samples_per_s = 0.0
