@@ -116,3 +116,15 @@ def test_runs_lists_past_runs_and_latest_finds_the_newest(tmp_path):
     header["pid"] = dead.pid
     header_path.write_text(json.dumps(header))
     assert list_runs(tmp_path)[1].status == "interrupted"
+
+
+def test_an_empty_log_and_a_log_of_garbage_open_with_nothing_lost_that_was_there(tmp_path):
+    log = RunLog.create(tmp_path, CONFIG)
+    log.close()
+    assert read_log(log.run_dir).events == [] and read_log(log.run_dir).skipped == []
+    log.path.write_bytes(b"\x00\xff\xfe garbage\n\n{}\n[1, 2]\n" + StateChanged("paused", 3).to_json().encode() + b"\n\x80")
+    contents = read_log(log.run_dir)
+    assert contents.events == [StateChanged("paused", 3)]
+    assert contents.skipped == [1, 3, 4, 6]  # the blank line 2 is no line; 6 is cut mid-character
+    summary = list_runs(tmp_path)[0]
+    assert summary.skipped_lines == 4 and summary.status == "running"  # this process wrote it and lives
