@@ -142,6 +142,18 @@ def _log_dir(value: str | None) -> Path:
     return Path(value).expanduser() if value else default_log_dir()
 
 
+def _writable_log_dir(value: str | None) -> Path:
+    """The log directory, created and checked before anything starts; one line if it cannot be written."""
+    from inittui.runlog import RunLogError, ensure_log_dir
+
+    try:
+        return ensure_log_dir(_log_dir(value))
+    except RunLogError as error:
+        if value is not None:
+            raise ArgumentError(f"--log-dir: {error}") from None
+        raise
+
+
 def _set_threads(threads: int | None) -> None:
     if threads is None:
         return
@@ -159,17 +171,18 @@ def command_train(args: argparse.Namespace) -> int:
     from inittui.engine import resolve_device
 
     resolve_device(config.device)  # a CUDA request without CUDA is an argument error, before any loading
+    log_dir = _writable_log_dir(args.log_dir)
     if not args.headless:
         from inittui.ui.app import run_dashboard
 
-        return run_dashboard(config, data_dir=args.data_dir, log_dir=_log_dir(args.log_dir), fps=args.fps)
+        return run_dashboard(config, data_dir=args.data_dir, log_dir=log_dir, fps=args.fps)
 
     from inittui.data import load_mnist
     from inittui.headless import run_headless
     from inittui.runlog import RunLog
 
     data = load_mnist(args.data_dir)
-    log = RunLog.create(_log_dir(args.log_dir), config, {"dataset": data.description})
+    log = RunLog.create(log_dir, config, {"dataset": data.description})
     return run_headless(config, data, log, json_output=args.json)
 
 
@@ -204,7 +217,13 @@ def command_runs(args: argparse.Namespace) -> int:
         return 0
     for summary in summaries:
         best = ", ".join(f"{name} {100 * acc:.2f}%" for name, acc in summary.best_test_acc.items()) or "no evaluation yet"
-        print(f"{summary.created}  {summary.preset:<9} {summary.status:<11} {len(summary.runs)} runs  {best}  {summary.run_dir}")
+        damage = ""
+        if summary.skipped_lines:
+            damage += f"  {summary.skipped_lines} line{'s' if summary.skipped_lines != 1 else ''} skipped"
+        if summary.header_problem:
+            damage += "  config.json unreadable"
+        print(f"{summary.created}  {summary.preset:<9} {summary.status:<11} {len(summary.runs)} runs  {best}"
+              f"{damage}  {summary.run_dir}")
     return 0
 
 
@@ -235,7 +254,8 @@ def command_reproduce(args: argparse.Namespace) -> int:
     resolve_device(args.device)
     from inittui.reproduce import run_reproduce
 
-    return run_reproduce(presets, seeds, device=args.device, data_dir=args.data_dir, log_dir=_log_dir(args.log_dir))
+    log_dir = _writable_log_dir(args.log_dir)
+    return run_reproduce(presets, seeds, device=args.device, data_dir=args.data_dir, log_dir=log_dir)
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
@@ -273,5 +293,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> NoReturn:
+    """The ``inittui`` program: :func:`main`, then leave at once.
+
+    By then the dashboard has stopped training and the run log is closed; what is left is the interpreter's
+    teardown of torch's modules, which takes seconds on a small machine and would keep the user waiting
+    after ``q`` or a hangup.
+    """
+    try:
+        status = main()
+    except SystemExit as exit_:  # argparse's --help, --version and one-line errors
+        status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

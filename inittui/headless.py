@@ -44,10 +44,11 @@ def format_table(results: list[RunResult]) -> str:
 class HeadlessReporter:
     """Receives the engine's events (on the training thread) and redraws stderr at a capped rate."""
 
-    def __init__(self, engine: Engine, stream: IO[str] = sys.stderr) -> None:
+    def __init__(self, engine: Engine, stream: IO[str] | None = None) -> None:
         self.engine = engine
-        self.stream = stream
-        self.interactive = stream.isatty()
+        # stderr as it is now, not as it was when this module was imported
+        self.stream = stream if stream is not None else sys.stderr
+        self.interactive = self.stream.isatty()
         self._drawn_lines = 0
         self._last_draw = 0.0
         self._samples_per_s = 0.0
@@ -90,6 +91,12 @@ class HeadlessReporter:
         self.stream.write(f"{self._progress_line()}  |  {accuracies}\n")
         self.stream.flush()
 
+    def warn(self, message: str) -> None:
+        """One line on the stream, below the live table, which is then drawn again beneath it."""
+        self.stream.write(f"inittui: warning: {message}\n")
+        self.stream.flush()
+        self._drawn_lines = 0
+
     def finish(self) -> None:
         if self.interactive:
             self._redraw()
@@ -129,11 +136,19 @@ def stop_on_signals(engine: Engine) -> Iterator[None]:
 
 
 def run_headless(config: ExperimentConfig, data: MNISTData, log: RunLog, json_output: bool) -> int:
-    """Train ``config`` to the end; returns the process exit status."""
+    """Train ``config`` to the end; returns the process exit status.
+
+    If the run log cannot be written (a full disk), training goes on: one warning at once, the results as
+    usual at the end, then exit status 1 with "run log incomplete".
+    """
     tracker = LayerStdTracker()
+    warned = False
 
     def emit(event: Event) -> None:
-        log.write(event)
+        nonlocal warned
+        if not log.write(event) and not warned:
+            warned = True
+            reporter.warn(f"{log.failure}; training goes on")
         tracker(event)
         reporter(event)
 
@@ -154,6 +169,9 @@ def run_headless(config: ExperimentConfig, data: MNISTData, log: RunLog, json_ou
               f"{finished.samples_per_s:,.0f} samples/s; log: {log.run_dir}")
     if finished.status == "error":
         print(f"inittui: error: {finished.message}", file=sys.stderr)
+        return 1
+    if log.failure is not None:
+        print(f"inittui: error: run log incomplete: {log.failure}", file=sys.stderr)
         return 1
     return 130 if finished.status == "stopped" else 0
 

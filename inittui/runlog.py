@@ -1,7 +1,9 @@
 """The run log: ``config.json`` and an append-only ``events.jsonl`` per experiment.
 
 Each event is one JSON line, flushed as it is written, so a crash or a kill loses at most the line being
-written; readers ignore a torn last line.
+written. Readers skip and count what they cannot read (a torn or damaged line), and keep everything else.
+When writing fails (a full disk, an I/O error) the log is cut back to its last complete line and writing
+stops; the writer says so and training goes on.
 """
 
 from __future__ import annotations
@@ -9,17 +11,18 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 import platformdirs
 
 from inittui.config import ExperimentConfig
-from inittui.events import Evaluation, Event, ExperimentFinished, event_from_dict
+from inittui.events import Evaluation, Event, ExperimentFinished, ExperimentStarted, RunsChanged, event_from_dict
 
 CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"
@@ -33,12 +36,27 @@ def default_log_dir() -> Path:
     return Path(platformdirs.user_data_dir("inittui")) / "runs"
 
 
+def ensure_log_dir(log_dir: Path) -> Path:
+    """Create ``log_dir`` if needed and check that files can be written in it; RunLogError says why not."""
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=log_dir):
+            pass
+    except OSError as error:
+        raise RunLogError(f"cannot write run logs in {log_dir}: {error.strerror or error}") from None
+    return log_dir
+
+
+def open_append(path: Path) -> BinaryIO:
+    """The events file, opened for appending without a buffer: each write goes to the system at once."""
+    return open(path, "ab", buffering=0)
+
+
 class RunLog:
     """Writes one experiment's log; safe to call :meth:`write` from the training thread."""
 
     def __init__(self, run_dir: Path, config: ExperimentConfig, extra: dict[str, Any] | None = None) -> None:
         self.run_dir = run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
         header = {
             "config": config.to_dict(),
             "created": datetime.now().isoformat(timespec="seconds"),
@@ -46,8 +64,17 @@ class RunLog:
             "pid": os.getpid(),
             **(extra or {}),
         }
-        (run_dir / CONFIG_FILE).write_text(json.dumps(header, indent=2) + "\n")
-        self._file: IO[str] | None = open(run_dir / EVENTS_FILE, "a", encoding="utf-8")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / CONFIG_FILE).write_text(json.dumps(header, indent=2) + "\n")
+            self._file: BinaryIO | None = open_append(run_dir / EVENTS_FILE)
+            self._complete_bytes = self._file.seek(0, os.SEEK_END)
+        except OSError as error:
+            raise RunLogError(f"cannot write the run log in {run_dir}: {error.strerror or error}") from None
+        self.lines_written = 0
+        self._last_event: Event | None = None
+        # why writing stopped, one line for the user; None while the log is complete
+        self.failure: str | None = None
 
     @classmethod
     def create(cls, log_dir: Path, config: ExperimentConfig, extra: dict[str, Any] | None = None) -> RunLog:
@@ -61,67 +88,168 @@ class RunLog:
             run_dir = log_dir / f"{name}-{suffix}"
         return cls(run_dir, config, extra)
 
-    def write(self, event: Event) -> None:
+    @property
+    def path(self) -> Path:
+        return self.run_dir / EVENTS_FILE
+
+    def write(self, event: Event) -> bool:
+        """Append ``event`` as one line; False once writing has failed (see :attr:`failure`)."""
+        if self._file is None:
+            return self.failure is None
+        data = memoryview((event.to_json() + "\n").encode("utf-8"))
+        try:
+            while data:
+                data = data[self._file.write(data) :]
+        except OSError as error:
+            self._fail(error, f"writing line {self.lines_written + 1} ({event.type})")
+            return False
+        self._complete_bytes += len(data.obj)
+        self.lines_written += 1
+        self._last_event = event
+        return True
+
+    def last_line(self) -> str:
+        """The last complete line, described: ``line 1234 (progress, step 560)``."""
+        if self._last_event is None:
+            return "no line"
+        step = getattr(self._last_event, "step", None)
+        at_step = f", step {step}" if step is not None else ""
+        return f"line {self.lines_written} ({self._last_event.type}{at_step})"
+
+    def _fail(self, error: OSError, what: str) -> None:
+        if self.failure is None:
+            self.failure = (
+                f"{what} of {self.path} failed: {error.strerror or error}; the log ends at {self.last_line()}"
+            )
         if self._file is None:
             return
-        self._file.write(event.to_json() + "\n")
-        self._file.flush()
+        try:
+            # a line half written is no line: cut it off, so the log ends with a complete one
+            os.ftruncate(self._file.fileno(), self._complete_bytes)
+        except (OSError, ValueError):
+            pass
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self._file = None
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        """Flush the log to the disk and close it; a failure is recorded in :attr:`failure`, never raised."""
+        if self._file is None:
+            return
+        try:
             os.fsync(self._file.fileno())
             self._file.close()
-            self._file = None
+        except OSError as error:
+            self._fail(error, "closing")
+        self._file = None
 
 
-def _parse_lines(lines: list[str], final_is_complete: bool) -> list[Event]:
-    events = []
-    for number, line in enumerate(lines):
+@dataclass
+class LogContents:
+    """What could be read of a run log: its events, and the (1-based) numbers of lines that could not be."""
+
+    events: list[Event] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SkippedLines:
+    """Lines of a followed log that could not be read (damaged or cut), by their 1-based numbers."""
+
+    lines: list[int]
+
+
+def describe_lines(numbers: list[int], shown: int = 8) -> str:
+    """``line 37``, ``lines 37, 52 and 90``, or the first few of many and how many in all."""
+    if len(numbers) == 1:
+        return f"line {numbers[0]:,}"
+    if len(numbers) <= shown:
+        return f"lines {', '.join(f'{n:,}' for n in numbers[:-1])} and {numbers[-1]:,}"
+    return f"lines {', '.join(f'{n:,}' for n in numbers[:shown])}, … ({len(numbers):,} in all)"
+
+
+def parse_line(line: bytes) -> Event | None:
+    """The event on one line, or None if the line is not one (damaged, cut, or not inittui's)."""
+    try:
+        return event_from_dict(json.loads(line.decode("utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def read_log(run_dir: Path) -> LogContents:
+    """Every event of a run log that can be read, in order, and which lines could not be."""
+    path = Path(run_dir) / EVENTS_FILE
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RunLogError(f"cannot read {path}: {error.strerror}") from None
+    contents = LogContents()
+    # a last line without its newline was cut while being written: counted as skipped, like a damaged one
+    for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
-        try:
-            events.append(event_from_dict(json.loads(line)))
-        except (ValueError, KeyError, TypeError):
-            if number == len(lines) - 1 and not final_is_complete:
-                break  # torn last line: the writer was killed mid-line
-            raise RunLogError(f"line {number + 1} of the run log is not an inittui event") from None
-    return events
+        event = parse_line(line)
+        if event is None:
+            contents.skipped.append(number)
+        else:
+            contents.events.append(event)
+    return contents
 
 
 def read_events(run_dir: Path) -> list[Event]:
-    """Every complete event of a run log, in order."""
-    path = Path(run_dir) / EVENTS_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RunLogError(f"cannot read {path}: {error.strerror}") from None
-    return _parse_lines(text.split("\n"), final_is_complete=text.endswith("\n"))
+    """Every readable event of a run log, in order (damaged lines skipped)."""
+    return read_log(run_dir).events
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / CONFIG_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        header = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise RunLogError(f"cannot read {path}: {error.strerror}") from None
     except ValueError:
         raise RunLogError(f"{path} is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise RunLogError(f"{path} is not an inittui run header")
+    return header
 
 
-def follow_events(run_dir: Path, should_stop: Callable[[], bool], poll_s: float = 0.2) -> Iterator[Event]:
-    """Yield events as another process appends them, until ``should_stop()`` or a finished event."""
+def follow_events(
+    run_dir: Path, should_stop: Callable[[], bool], poll_s: float = 0.2
+) -> Iterator[Event | SkippedLines]:
+    """Yield events as another process appends them, until ``should_stop()`` or a finished event.
+
+    Lines that cannot be read are reported as :class:`SkippedLines` each time the reader has caught up
+    with the writer (and before a finished event), so one notice can name them all.
+    """
     path = Path(run_dir) / EVENTS_FILE
-    with open(path, encoding="utf-8") as file:
-        pending = ""
+    with open(path, "rb") as file:
+        pending = b""
+        number = 0
+        skipped: list[int] = []
         while not should_stop():
             chunk = file.read()
             if not chunk:
+                if skipped:
+                    yield SkippedLines(skipped)
+                    skipped = []
                 time.sleep(poll_s)
                 continue
             pending += chunk
-            *complete, pending = pending.split("\n")
-            for event in _parse_lines(complete, final_is_complete=True):
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                number += 1
+                if not line.strip():
+                    continue
+                event = parse_line(line)
+                if event is None:
+                    skipped.append(number)
+                    continue
+                if isinstance(event, ExperimentFinished) and skipped:
+                    yield SkippedLines(skipped)
+                    skipped = []
                 yield event
                 if isinstance(event, ExperimentFinished):
                     return
@@ -148,6 +276,10 @@ class RunSummary:
     runs: list[str]
     best_test_acc: dict[str, float]
     status: str
+    # lines of events.jsonl that could not be read
+    skipped_lines: int = 0
+    # why config.json could not be read, if it could not
+    header_problem: str = ""
 
 
 def _process_alive(pid: int) -> bool:
@@ -163,35 +295,55 @@ def _process_alive(pid: int) -> bool:
 
 
 def summarise_run(run_dir: Path) -> RunSummary:
-    header = read_config(run_dir)
-    names = list(header.get("config", {}).get("runs", []))
+    """What ``inittui runs`` says of one run: whatever of its header and log can be read."""
+    try:
+        header, header_problem = read_config(run_dir), ""
+    except RunLogError as error:
+        header, header_problem = {}, str(error)
+    config = header.get("config") if isinstance(header.get("config"), dict) else {}
+    names = [str(name) for name in config.get("runs", [])] if isinstance(config.get("runs"), list) else []
     best: dict[str, float] = {}
     status = None
     id_to_name = dict(enumerate(names))
-    for event in read_events(run_dir):
-        if isinstance(event, Evaluation):
-            for run_id, accuracy in zip(event.run_ids, event.test_acc):
-                name = id_to_name.get(run_id, f"run {run_id}")
-                if accuracy is not None and accuracy > best.get(name, -1.0):
-                    best[name] = accuracy
-        elif isinstance(event, ExperimentFinished):
-            status = event.status
-            id_to_name.update({r.id: r.name for r in event.results})
-        elif hasattr(event, "runs") and isinstance(getattr(event, "runs"), list):
-            id_to_name.update({r.id: r.name for r in event.runs})
+    contents = read_log(run_dir)
+    unusable = 0
+    for event in contents.events:
+        try:
+            if isinstance(event, Evaluation):
+                for run_id, accuracy in zip(event.run_ids, event.test_acc):
+                    name = id_to_name.get(run_id, f"run {run_id}")
+                    if accuracy is not None and accuracy > best.get(name, -1.0):
+                        best[name] = accuracy
+            elif isinstance(event, ExperimentFinished):
+                status = str(event.status)
+                id_to_name.update({r.id: r.name for r in event.results})
+            elif isinstance(event, (ExperimentStarted, RunsChanged)):
+                id_to_name.update({r.id: r.name for r in event.runs})
+        except (TypeError, ValueError, AttributeError):
+            unusable += 1  # valid JSON of the wrong shape: as good as a damaged line
     if status is None:
         same_host = header.get("host") == socket.gethostname()
-        status = "running" if same_host and _process_alive(int(header.get("pid", -1))) else "interrupted"
-    return RunSummary(run_dir, header.get("created", "?"), header.get("config", {}).get("preset", "?"), names, best, status)
+        pid = header.get("pid")
+        status = "running" if same_host and isinstance(pid, int) and _process_alive(pid) else "interrupted"
+    return RunSummary(
+        run_dir,
+        str(header.get("created", "?")),
+        str(config.get("preset", "?")),
+        names,
+        best,
+        status,
+        skipped_lines=len(contents.skipped) + unusable,
+        header_problem=header_problem,
+    )
 
 
 def list_runs(log_dir: Path) -> list[RunSummary]:
     """Every readable run under ``log_dir``, oldest first."""
     summaries = []
     for run_dir in sorted(Path(log_dir).glob("*")):
-        if (run_dir / EVENTS_FILE).exists() and (run_dir / CONFIG_FILE).exists():
+        if (run_dir / EVENTS_FILE).is_file():
             try:
                 summaries.append(summarise_run(run_dir))
             except RunLogError:
-                continue
+                continue  # events.jsonl itself cannot be read (permissions): nothing to list
     return summaries

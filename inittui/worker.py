@@ -22,6 +22,8 @@ from inittui.commands import Command, Stop
 from inittui.config import ExperimentConfig
 
 PARENT_POLL_S = 0.5
+KILL_AFTER_S = 0.15
+FLUSH_TIMEOUT_S = 5.0
 TRAINING_NICENESS = 10
 _FINISHED = "finished"
 
@@ -36,6 +38,14 @@ class DataUnavailable:
 @dataclass
 class LogStarted:
     run_dir: Path
+
+
+@dataclass
+class LogWriteFailed:
+    """Writing the run log failed (a full disk, an I/O error): it ends at its last complete line while
+    training goes on. ``message`` is one line naming the file, the reason and that last line."""
+
+    message: str
 
 
 @dataclass
@@ -63,9 +73,13 @@ def train_logged(
     if log is not None:
         send(LogStarted(log.run_dir))
 
+    reported = False
+
     def emit(event: Any) -> None:
-        if log is not None:
-            log.write(event)
+        nonlocal reported
+        if log is not None and not log.write(event) and not reported:
+            reported = True
+            send(LogWriteFailed(str(log.failure)))
         send(event)
 
     engine = Engine(config, data, emit, linger=True)
@@ -75,6 +89,8 @@ def train_logged(
     finally:
         if log is not None:
             log.close()
+            if log.failure is not None and not reported:
+                send(LogWriteFailed(log.failure))
 
 
 def _serve(
@@ -112,6 +128,15 @@ def _serve(
         events.put(Failed(f"{type(error).__name__}: {error}"))
     finally:
         events.put(_FINISHED)
+        events.close()
+        # if the parent is gone nobody reads the queue, and flushing it would wait for ever
+        deadline = threading.Timer(FLUSH_TIMEOUT_S, os._exit, args=(0,))
+        deadline.daemon = True
+        deadline.start()
+        events.join_thread()
+        # the log is closed and everything sent: leave now. The interpreter's own teardown (torch's
+        # modules alone) takes seconds, and the dashboard is waiting for us to quit.
+        os._exit(0)
 
 
 def _listen(engine: Any, commands: Any, parent: int) -> None:
@@ -160,11 +185,20 @@ class EngineProcess:
             yield item
 
     def join(self, timeout: float) -> bool:
+        """Wait for the child to end; past ``timeout``, end it (SIGTERM, then SIGKILL). True if it ended alone."""
         self._process.join(timeout)
+        if not self._process.is_alive():
+            return True
+        self._process.terminate()
+        self._process.join(KILL_AFTER_S)
         if self._process.is_alive():
-            self._process.terminate()
-            return False
-        return True
+            self._process.kill()
+            self._process.join(KILL_AFTER_S)
+        return False
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
 
     def send(self, command: Command) -> None:
         """Forward ``command`` to the engine in the child (nothing, once the child has ended)."""

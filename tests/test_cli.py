@@ -154,3 +154,66 @@ def test_a_hangup_or_ctrl_c_stops_training_and_keeps_the_log_whole(mnist_dir, tm
     assert last["type"] == "finished" and last["status"] == "stopped"
     assert process.returncode == 130
     assert "Traceback" not in process.stderr.read()
+
+
+def test_a_log_dir_that_cannot_be_written_is_one_line(capsys, tmp_path, monkeypatch):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    status, _, err = run_main(capsys, "--headless", "--log-dir", str(a_file / "runs"))
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"--log-dir: cannot write run logs in {a_file / 'runs'}: Not a directory" in err
+    # the default directory, not an argument: exit 1
+    monkeypatch.setenv("XDG_DATA_HOME", str(a_file / "data"))
+    status, _, err = run_main(capsys, "--headless")
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert f"cannot write run logs in {a_file / 'data' / 'inittui' / 'runs'}: Not a directory" in err
+
+
+def test_headless_on_a_full_disk_warns_once_trains_on_and_exits_1(capsys, tmp_path, monkeypatch, tiny_data):
+    from faults import FullDisk
+
+    from inittui import runlog
+    from inittui.headless import run_headless
+    from inittui.presets import get_preset
+
+    monkeypatch.setattr(runlog, "open_append", lambda path: FullDisk(path, room=20_000))
+    config = get_preset("compare").config(width=16, depth=2, steps=60, stats_every=10, device="cpu")
+    log = runlog.RunLog.create(tmp_path, config, {"dataset": "random"})
+    status = run_headless(config, tiny_data, log, json_output=True)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert status == 1
+    assert all(run["status"] == "done" and run["steps"] == 60 for run in report["runs"])  # training went on
+    warnings = [line for line in captured.err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "No space left on device" in warnings[0]
+    assert captured.err.strip().splitlines()[-1].startswith("inittui: error: run log incomplete: ")
+    contents = runlog.read_log(log.run_dir)
+    assert contents.skipped == [] and 0 < len(contents.events) < 60
+    assert f"the log ends at line {len(contents.events)} " in warnings[0]
+
+
+def test_runs_lists_a_damaged_run_with_its_skipped_lines(capsys, tmp_path):
+    from inittui.config import ExperimentConfig, RunSpec
+    from inittui.events import Evaluation, StateChanged
+    from inittui.runlog import RunLog
+
+    log = RunLog.create(tmp_path, ExperimentConfig(runs=[RunSpec("he", "relu")], preset="compare"))
+    for step in range(5):
+        log.write(StateChanged("running", step))
+    log.write(Evaluation(5, 1.0, [0], [0.93], [0.2]))
+    log.close()
+    lines = log.path.read_bytes().split(b"\n")
+    lines[1] = b"\x00\xff not json"
+    lines[3] = lines[3][:10]
+    log.path.write_bytes(b"\n".join(lines))
+    status, out, _ = run_main(capsys, "runs", "--log-dir", str(tmp_path))
+    assert status == 0
+    assert "he:relu 93.00%" in out and "2 lines skipped" in out
+
+
+def test_python_dash_m_inittui_is_the_inittui_command(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "inittui", "runs", "--log-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"no runs in {tmp_path}"
+    result = subprocess.run([sys.executable, "-m", "inittui", "--lr", "0"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "must be greater than 0" in result.stderr

@@ -32,11 +32,13 @@ from inittui.runlog import (
     EVENTS_FILE,
     RunLog,
     RunLogError,
+    SkippedLines,
     default_log_dir,
     follow_events,
     list_runs,
     read_config,
     read_events,
+    read_log,
     resolve_run_dir,
     summarise_run,
 )
@@ -66,7 +68,7 @@ def test_every_event_is_on_disk_as_soon_as_it_is_written(tmp_path):
     assert header["config"]["runs"] == ["he:relu", "xavier:tanh"]
 
 
-def test_a_torn_last_line_is_ignored_but_a_corrupt_middle_line_is_reported(tmp_path):
+def test_a_torn_last_line_and_a_corrupt_middle_line_are_skipped_and_counted(tmp_path):
     log = RunLog.create(tmp_path, CONFIG)
     log.write(StateChanged("running", 0))
     log.write(StateChanged("paused", 5))
@@ -74,10 +76,11 @@ def test_a_torn_last_line_is_ignored_but_a_corrupt_middle_line_is_reported(tmp_p
     path = log.run_dir / EVENTS_FILE
     with open(path, "a") as file:
         file.write('{"type":"state","sta')  # killed mid-line
-    assert [e.state for e in read_events(log.run_dir)] == ["running", "paused"]
+    contents = read_log(log.run_dir)
+    assert [e.state for e in contents.events] == ["running", "paused"] and contents.skipped == [3]
     path.write_text('{"type":"state","state":"running","step":0}\nnot json\n{"type":"state","state":"paused","step":1}\n')
-    with pytest.raises(RunLogError, match="line 2"):
-        read_events(log.run_dir)
+    contents = read_log(log.run_dir)
+    assert [e.state for e in contents.events] == ["running", "paused"] and contents.skipped == [2]
 
 
 def test_follow_yields_events_as_another_writer_appends_them(tmp_path):
@@ -183,20 +186,12 @@ def _events_file(tmp_path, text: str):
     return run_dir
 
 
-def test_blank_lines_are_skipped_and_a_complete_bad_last_line_is_an_error(tmp_path):
+def test_blank_lines_are_no_lines_and_a_complete_bad_last_line_is_skipped_and_counted(tmp_path):
     good = '{"type":"state","state":"running","step":0}\n'
-    assert len(read_events(_events_file(tmp_path / "a", "\n" + good + "\n\n"))) == 1
-    # the last line ends with a newline: it was written whole, so it is corrupt, not torn
-    with pytest.raises(RunLogError, match="^line 2 of the run log is not an inittui event$"):
-        read_events(_events_file(tmp_path / "b", good + '{"type":"nothing"}\n'))
-    with pytest.raises(RunLogError, match="line 1"):
-        read_events(_events_file(tmp_path / "c", '["not", "an", "object"]\n'))
-
-
-def test_a_torn_last_line_does_not_hide_a_corrupt_one_before_it(tmp_path):
-    text = '{"type":"state","state":"running","step":0}\nnot json\n{"type":"state","sta'
-    with pytest.raises(RunLogError, match="line 2"):
-        read_events(_events_file(tmp_path, text))
+    contents = read_log(_events_file(tmp_path / "a", "\n" + good + "\n\n"))
+    assert len(contents.events) == 1 and contents.skipped == []
+    contents = read_log(_events_file(tmp_path / "b", good + '{"type":"nothing"}\n' + '["not", "an", "object"]\n'))
+    assert len(contents.events) == 1 and contents.skipped == [2, 3]
 
 
 def test_the_files_are_named_as_the_readme_says(tmp_path):
@@ -235,14 +230,16 @@ def test_follow_joins_lines_written_in_pieces_and_stops_when_told(tmp_path):
     assert len(polls) == 7
 
 
-def test_follow_reports_a_corrupt_line(tmp_path):
+def test_follow_reports_corrupt_lines_once_caught_up_and_goes_on(tmp_path):
     log = RunLog.create(tmp_path, CONFIG)
     log.write(StateChanged("running", 0))
     log.close()
     with open(log.run_dir / EVENTS_FILE, "a") as file:
         file.write("not json\n")
-    with pytest.raises(RunLogError, match="is not an inittui event"):
-        list(follow_events(log.run_dir, should_stop=lambda: False, poll_s=0.001))
+        file.write(StateChanged("paused", 4).to_json() + "\n")
+    polls: list[None] = []
+    events = list(follow_events(log.run_dir, should_stop=lambda: polls.append(None) or len(polls) > 3, poll_s=0.001))
+    assert events == [StateChanged("running", 0), StateChanged("paused", 4), SkippedLines([2])]
 
 
 def test_follow_ends_at_the_finished_event(tmp_path):
@@ -333,7 +330,7 @@ def test_summary_of_a_header_that_lacks_fields(tmp_path):
     assert (summary.created, summary.preset, summary.runs, summary.status) == ("?", "?", [], "interrupted")
 
 
-def test_list_runs_skips_what_is_not_a_readable_run(tmp_path):
+def test_list_runs_lists_every_run_with_an_event_log_and_skips_the_rest(tmp_path):
     good = RunLog(tmp_path / "1-good", CONFIG)
     good.close()
     (tmp_path / "2-events-only").mkdir()
@@ -344,5 +341,21 @@ def test_list_runs_skips_what_is_not_a_readable_run(tmp_path):
     (tmp_path / "4-file").write_text("not a directory")
     later = RunLog(tmp_path / "5-good", CONFIG)
     later.close()
-    assert [s.run_dir for s in list_runs(tmp_path)] == [good.run_dir, later.run_dir]
+    # a run whose header is lost is still listed, with what its events say and why the rest is missing
+    listed = list_runs(tmp_path)
+    assert [s.run_dir.name for s in listed] == ["1-good", "2-events-only", "3-corrupt", "5-good"]
+    assert listed[2].preset == "?" and listed[2].header_problem == f"{corrupt.run_dir / CONFIG_FILE} is not valid JSON"
+    assert listed[0].header_problem == "" and listed[0].preset == "compare"
     assert list_runs(tmp_path / "nothing-here") == []
+
+
+def test_an_empty_log_and_a_log_of_garbage_open_with_nothing_lost_that_was_there(tmp_path):
+    log = RunLog.create(tmp_path, CONFIG)
+    log.close()
+    assert read_log(log.run_dir).events == [] and read_log(log.run_dir).skipped == []
+    log.path.write_bytes(b"\x00\xff\xfe garbage\n\n{}\n[1, 2]\n" + StateChanged("paused", 3).to_json().encode() + b"\n\x80")
+    contents = read_log(log.run_dir)
+    assert contents.events == [StateChanged("paused", 3)]
+    assert contents.skipped == [1, 3, 4, 6]  # the blank line 2 is no line; 6 is cut mid-character
+    summary = list_runs(tmp_path)[0]
+    assert summary.skipped_lines == 4 and summary.status == "running"  # this process wrote it and lives

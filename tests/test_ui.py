@@ -5,6 +5,7 @@ The app trains a real Engine on small random tensors (fast); nothing here needs 
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 
 from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.data import MNISTData
@@ -22,6 +24,7 @@ from inittui.runlog import EVENTS_FILE, RunLog, read_events
 from inittui.ui.app import InitApp, make_app
 from inittui.ui.help_screen import HelpScreen
 from inittui.ui.histograms import LayerHistograms
+from inittui.ui.keys import KEYS, markdown_table
 from inittui.ui.preset_screen import PresetScreen
 from inittui.ui.runs_table import RunsTable
 from inittui.ui.status_bar import StatusBar
@@ -112,7 +115,7 @@ async def test_dashboard_shows_runs_curves_histograms_and_logs(tmp_path):
         assert table.row_count == 6
         assert cell(app, 1, "init") == "xavier" and cell(app, 1, "activation") == "tanh"
         assert len(app.query_one(LayerHistograms).panels) == 3  # one per hidden layer
-        assert app.state.runs[0].loss.x, "loss curve has points"
+        assert len(app.state.runs[0].loss), "loss curve has points"
         assert "running" in status_text(app) and "CPU" in status_text(app)
         assert engine.step > 0
     events = [json.loads(line)["type"] for line in (next((tmp_path / "runs").iterdir()) / EVENTS_FILE).open()]
@@ -269,27 +272,51 @@ async def test_screenshot_key(tmp_path):
         assert any(str(shots[0]) in note for note in app.notes)
 
 
-async def test_help_screen_lists_keys_and_formulas(tmp_path):
+def screen_text(app: InitApp) -> str:
+    """The screen as the terminal shows it, as plain text (what export_screenshot draws, without the SVG)."""
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True,
+                      force_terminal=True, color_system="truecolor", legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+async def test_help_screen_shows_every_key_and_formula(tmp_path):
     app = live_app(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(200, 70)) as pilot:
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
-        from inittui.ui.help_screen import help_markdown
-
-        text = help_markdown([])
-        assert "W ~ N(0, 2/n_in)" in text and "lsuv" in text
+        await pilot.pause(0.2)
+        shown = screen_text(app)
+        for binding in app.BINDINGS:
+            key = next(key for key in KEYS if key.action == binding.action)
+            for part in key.shown.split(" / "):
+                assert part in shown, part
+            assert key.help in shown, key.help
+        assert "W ~ N(0, 2/n_in)" in shown
+        app.screen.query_one("#help-body").scroll_end(animate=False)
+        await pilot.pause(0.2)
+        assert "layer-sequential" in screen_text(app)  # lsuv's note, the last row
         await press(pilot, "escape")
         assert not isinstance(app.screen, HelpScreen)
 
 
-async def test_command_palette_offers_every_action(tmp_path):
+def test_bindings_footer_palette_and_readme_come_from_one_key_table():
+    assert [(b.key, b.action, b.description) for b in InitApp.BINDINGS] == [(k.keys, k.action, k.label) for k in KEYS]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme[readme.index("| key | what it does |"):]
+    table = table[: table.index("\n\n")]
+    assert table == markdown_table(), "README's key table differs from inittui/ui/keys.py: paste markdown_table()"
+
+
+async def test_command_palette_offers_every_action_of_the_key_table(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE):
-        titles = {command.title for command in app.get_system_commands(app.screen)}
-    for title in ("Next initialiser", "Previous activation", "Histogram source", "Compare mode", "Add run",
-                  "Remove run", "Pause / resume", "Restart run", "Restart all", "Next device", "Choose preset",
-                  "Save SVG screenshot", "Keys and formulas"):
-        assert title in titles
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        for key in KEYS:
+            if key.title:
+                assert key.shown in commands[key.title].help
+                assert hasattr(app, f"action_{key.action}")
+    assert {"Next initialiser", "Previous activation", "Compare mode", "Save SVG screenshot"} <= set(commands)
 
 
 async def test_q_stops_training_and_completes_the_log(tmp_path):
@@ -325,8 +352,8 @@ async def test_without_mnist_shows_the_probe(tmp_path):
         assert len(widget.panels) == 6
 
 
-def _write_log(run_dir_parent: Path, steps: int, started_event: threading.Event | None = None) -> Path:
-    config = small_config(steps=steps)
+def _write_log(run_dir_parent: Path, steps: int, started_event: threading.Event | None = None, **overrides) -> Path:
+    config = small_config(steps=steps, **overrides)
     log = RunLog.create(run_dir_parent, config, {"dataset": "random"})
 
     def emit(event):

@@ -4,21 +4,23 @@ thread-safe queue; a timer at ``fps`` drains it into :class:`DashboardState` and
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import signal
+import sys
+import threading
 import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Static
 
 from inittui.commands import AddRun, RemoveRun, Restart, RestartAll, SetDevice, SetRun, TogglePause
 from inittui.config import (
@@ -39,8 +41,10 @@ from inittui.presets import PRESETS
 from inittui.ui.curves import Curve, CurvePlot
 from inittui.ui.help_screen import HelpScreen
 from inittui.ui.histograms import LayerHistograms, Panel
+from inittui.ui.keys import BINDINGS, palette_entries
 from inittui.ui.preset_screen import PresetScreen
 from inittui.ui.runs_table import RunsTable
+from inittui.runlog import SkippedLines, describe_lines
 from inittui.ui.sources import (
     FollowSource,
     LiveSource,
@@ -51,82 +55,24 @@ from inittui.ui.sources import (
 )
 from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, RunState
 from inittui.ui.status_bar import StatusBar
-from inittui.worker import DataUnavailable, Failed, LogStarted
+from inittui.worker import DataUnavailable, Failed, LogStarted, LogWriteFailed
 
 # events that arrive often and are only drawn at the frame rate; everything else wakes the UI at once
 _BULK_EVENTS = (TrainProgress, LayerStats, Evaluation)
-QUIT_TIMEOUT_S = 1.8
+# how long quitting waits for training to stop and the log to close; and by when, after q or a signal, the
+# program has ended, whatever the UI thread is doing
+QUIT_TIMEOUT_S = 2.0
+QUIT_DEADLINE_S = 2.6
+# the UI thread counts as busy when its heartbeat is older than this: q is then handled off it
+BUSY_AFTER_S = 1.0
+HEARTBEAT_S = 0.25
+MIN_SIZE = (80, 24)
 LOSS_CAP = 4.0
 NOTICE_SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
 NO_DATA_HINT = (
     "Showing the random-input probe instead of training. Supply MNIST with --data-dir DIR "
     "or INITTUI_DATA_DIR=DIR (the four IDX files, .gz or raw)."
 )
-
-_select = Binding.Group("run")
-_init = Binding.Group("init")
-_act = Binding.Group("act")
-_runs = Binding.Group("add/del")
-_restart = Binding.Group("restart")
-
-BINDINGS = [
-    Binding("down,j", "select_next", "next run", key_display="↓/j", id="select_next", group=_select),
-    Binding("up,k", "select_previous", "previous run", key_display="↑/k", id="select_previous", group=_select),
-    Binding("i", "next_init", "next initialiser", id="next_init", group=_init),
-    Binding("I", "previous_init", "previous initialiser", id="previous_init", group=_init),
-    Binding("a", "next_activation", "next activation", id="next_activation", group=_act),
-    Binding("A", "previous_activation", "previous activation", id="previous_activation", group=_act),
-    Binding("h", "histogram_source", "hist", id="histogram_source"),
-    Binding("c", "compare", "compare", id="compare"),
-    Binding("l", "next_layer", "layer", id="next_layer", show=False),
-    Binding("plus", "add_run", "add run", key_display="+", id="add_run", group=_runs),
-    Binding("minus", "remove_run", "remove run", key_display="-", id="remove_run", group=_runs),
-    Binding("space", "toggle_pause", "pause", id="toggle_pause"),
-    Binding("r", "restart_run", "restart run", id="restart_run", group=_restart),
-    Binding("R", "restart_all", "restart all", id="restart_all", group=_restart),
-    Binding("d", "next_device", "device", id="next_device"),
-    Binding("p", "choose_preset", "preset", id="choose_preset"),
-    Binding("s", "screenshot", "svg", id="screenshot"),
-    Binding("question_mark", "help", "help", key_display="?", id="help"),
-    Binding("q", "quit", "quit", id="quit"),
-]
-
-# (keys, what they do) for the help screen
-KEY_HELP = [
-    ("↑/↓, k/j", "select a run"),
-    ("i / I", "next / previous initialiser for the selected run (it restarts, the others go on)"),
-    ("a / A", "next / previous activation for the selected run (it restarts, the others go on)"),
-    ("h", "histogram source: activations, pre-activations, gradients, weights"),
-    ("c", "compare mode: one layer across all runs"),
-    ("l", "compare mode: next layer"),
-    ("+ / -", "add a run (copy of the selected, next initialiser) / remove the selected run"),
-    ("space", "pause / resume training"),
-    ("r / R", "restart the selected run / restart all runs"),
-    ("d", "move training to the next device (cpu, cuda:0, …), keeping its state"),
-    ("p", "choose a preset"),
-    ("s", "save an SVG screenshot into ./screenshots/"),
-    ("?", "this help"),
-    ("q / ctrl+q", "quit (training stops, the run log is completed)"),
-]
-PALETTE = [
-    ("Next initialiser", "Selected run: next initialiser (i)", "next_init"),
-    ("Previous initialiser", "Selected run: previous initialiser (I)", "previous_init"),
-    ("Next activation", "Selected run: next activation (a)", "next_activation"),
-    ("Previous activation", "Selected run: previous activation (A)", "previous_activation"),
-    ("Histogram source", "Cycle activations / pre-activations / gradients / weights (h)", "histogram_source"),
-    ("Compare mode", "One layer across all runs (c)", "compare"),
-    ("Next layer", "Compare mode: the next layer (l)", "next_layer"),
-    ("Add run", "Copy of the selected run with the next initialiser (+)", "add_run"),
-    ("Remove run", "Remove the selected run (-)", "remove_run"),
-    ("Pause / resume", "Pause or resume training (space)", "toggle_pause"),
-    ("Restart run", "Restart the selected run (r)", "restart_run"),
-    ("Restart all", "Restart every run (R)", "restart_all"),
-    ("Next device", "Move training to the next device (d)", "next_device"),
-    ("Choose preset", "Start a named experiment (p)", "choose_preset"),
-    ("Save SVG screenshot", "Into ./screenshots/ (s)", "screenshot"),
-    ("Keys and formulas", "The help screen (?)", "help"),
-]
-
 
 class Wake(Message):
     """Posted from the producer thread when a control event arrives, so it shows without waiting a frame."""
@@ -165,7 +111,19 @@ class InitApp(App):
         self.data_message = ""
         self.frames = 0
         self.events_applied = 0
+        # events that could not be shown (a log line of the right form but wrong content)
+        self.events_dropped = 0
+        # lasting warnings in the status line: a log that could not be written, a training process that died
+        self.problems: list[str] = []
         self._closing_down = False
+        self._quit_lock = threading.Lock()
+        self._quit_started = False
+        # set once app.run() has returned; until then the quit watchdog may have to end the process itself
+        self.ended = threading.Event()
+        self.last_resort_exit = False
+        self._heartbeat = time.monotonic()
+        self._previous_handlers: dict[int, Any] = {}
+        self.too_small = Static("", id="too-small")
         # the widgets, kept by reference: a modal screen on top must not hide them from the redraw
         self.status_bar = StatusBar(id="status")
         self.table = RunsTable(id="runs")
@@ -175,6 +133,7 @@ class InitApp(App):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
+        yield self.too_small
         yield Header(show_clock=False, icon="≋")
         yield self.status_bar
         yield self.table
@@ -188,13 +147,28 @@ class InitApp(App):
         self.table.focus()
         self._start(self.source)
         self.set_interval(1.0 / self.fps, self.drain)
+        self.set_interval(HEARTBEAT_S, self._beat)
+        self._fit(self.size)
         self.redraw({HEADER, TABLE, CURVES, HISTOGRAMS})
-        try:
-            loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            # plain signal handlers, not the event loop's: Python runs them between two bytecodes of the
+            # main thread, so a hangup is answered even while a frame is being drawn
             for sig in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(sig, self._on_hangup)
-        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
-            pass  # not the main thread (tests) or no such signal
+                self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _beat(self) -> None:
+        self._heartbeat = time.monotonic()
+
+    # ------------------------------------------------------------------ terminal size
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size)
+
+    def _fit(self, size: Any) -> None:
+        """Below MIN_SIZE the dashboard cannot be read: one line says what size it needs instead."""
+        small = size.width < MIN_SIZE[0] or size.height < MIN_SIZE[1]
+        if small:
+            self.too_small.update(f"inittui needs {MIN_SIZE[0]}×{MIN_SIZE[1]} or more; this is {size.width}×{size.height}")
+        self.screen_stack[0].set_class(small, "-too-small")
 
     # ------------------------------------------------------------------ producer
     def _start(self, source: Source) -> None:
@@ -234,7 +208,14 @@ class InitApp(App):
             if generation != self.generation:
                 continue  # from an experiment that was replaced
             self.events_applied += 1
-            dirty |= self._apply(event)
+            try:
+                dirty |= self._apply(event)
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as error:
+                # a log line of the right form with nonsense in it: shown as dropped, never a traceback
+                self.events_dropped += 1
+                if self.events_dropped == 1:
+                    self.notify(f"an event could not be shown ({type(error).__name__}: {error}); others may "
+                                "follow", severity="warning")
         if dirty:
             self.redraw(dirty)
 
@@ -250,8 +231,22 @@ class InitApp(App):
             self.run_dir = event.run_dir
             return {HEADER}
         if isinstance(event, Failed):
-            self.notify(event.message, title="error", severity="error", timeout=30)
+            self.problems.append(event.message)
+            if self.state.state in ("starting", "running", "paused"):
+                self.state.state = "stopped"
+            self.notify(f"{event.message}\nThe dashboard stays open with what it has.", title="error",
+                        severity="error", timeout=30)
+            return {HEADER, TABLE}
+        if isinstance(event, LogWriteFailed):
+            self.problems.append(f"run log incomplete: {event.message}")
+            self.notify(f"{event.message}\nTraining goes on; the log keeps every line before it.",
+                        title="run log incomplete", severity="error", timeout=60)
             return {HEADER}
+        if isinstance(event, SkippedLines):
+            self.notify(f"{describe_lines(event.lines)} of the run log could not be read and "
+                        f"{'was' if len(event.lines) == 1 else 'were'} skipped; everything else is shown.",
+                        title="damaged run log", severity="warning", timeout=30)
+            return set()
         dirty = self.state.apply(event)
         if isinstance(event, Notice):
             self.notify(event.message, severity=NOTICE_SEVERITY.get(event.level, "information"))
@@ -284,14 +279,14 @@ class InitApp(App):
                 extra = "no MNIST: --data-dir DIR or INITTUI_DATA_DIR"
             elif self.run_dir is not None:
                 extra = f"log {self.run_dir}"
-            self.status_bar.show(state, self.device_label(), extra)
+            self.status_bar.show(state, self.device_label(), extra, self.problems)
         if TABLE in dirty:
             self.table.show(state)
         if CURVES in dirty:
             runs = list(state.runs.values())
             self.loss_plot.show([Curve(run.colour, run.loss) for run in runs])
             self.accuracy_plot.show(
-                [Curve(run.colour, run.accuracy) for run in runs] + [Curve(run.colour, run.test, "●", scatter=True) for run in runs]
+                [Curve(run.colour, run.accuracy) for run in runs] + [Curve(run.colour, run.test, scatter=True) for run in runs]
             )
         if HISTOGRAMS in dirty:
             self._draw_histograms()
@@ -361,9 +356,8 @@ class InitApp(App):
         new = names[(names.index(current) + step) % len(names)] if current in names else names[0]
         engine.send(SetRun(run.id, **{"init" if field == "init" else "activation": new}))
         # show the change now; the engine's RunsChanged confirms it a few steps later
-        run.reset()
-        setattr(run, field, new)
-        run.status = "running"
+        init, activation = (new, run.activation) if field == "init" else (run.init, new)
+        self.state.request_spec(run, init, activation)
         self.redraw({TABLE, CURVES, HISTOGRAMS})
 
     def action_next_init(self) -> None:
@@ -460,7 +454,7 @@ class InitApp(App):
         self._draw_histograms()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(KEY_HELP))
+        self.push_screen(HelpScreen())
 
     def action_screenshot(self) -> None:
         self.screenshot_dir.mkdir(parents=True, exist_ok=True)
@@ -488,29 +482,107 @@ class InitApp(App):
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for title, help_text, action in PALETTE:
+        for title, help_text, action in palette_entries():
             yield SystemCommand(title, help_text, partial(self.run_action, action))
 
     # ------------------------------------------------------------------ quitting
-    async def action_quit(self) -> None:
-        await self.shutdown()
-        self.exit(0)
+    def action_quit(self) -> None:
+        self.quit_soon()
+
+    def _post_message(self, message: Message) -> Any:
+        # The terminal's input thread calls this (to make the coroutine the UI thread will run) for every
+        # key: if the UI thread is stuck, q is answered here instead.
+        if (
+            isinstance(message, events.Key)
+            and message.key == "q"
+            and threading.get_ident() != self._thread_id
+            and self._ui_busy()
+        ):
+            self.quit_soon()
+        return super()._post_message(message)
+
+    def _ui_busy(self) -> bool:
+        return time.monotonic() - self._heartbeat > BUSY_AFTER_S
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        # the SSH connection dropped (SIGHUP) or we were told to stop (SIGTERM)
+        self.quit_soon()
+
+    def quit_soon(self) -> None:
+        """Stop training, let the log close, and leave: within QUIT_DEADLINE_S, whatever the UI thread is
+        doing. Safe from any thread and from a signal handler."""
+        with self._quit_lock:
+            if self._quit_started:
+                return
+            self._quit_started = True
+        self._closing_down = True
+        threading.Thread(target=self._quit, name="inittui-quit", daemon=True).start()
+
+    def _quit(self) -> None:
+        deadline = time.monotonic() + QUIT_DEADLINE_S
+        busy = self._ui_busy()
+        if busy:
+            _yield_cpu()  # a UI thread spinning in a frame must not starve the training child's last steps
+        self.source.close(QUIT_TIMEOUT_S)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.exit, 0)
+        if self.ended.wait(0.0 if busy else max(0.0, deadline - time.monotonic())) or not self.last_resort_exit:
+            return
+        # the UI thread did not get round to leaving (stuck in a frame): put the terminal back and go
+        try:
+            _restore_terminal(self._driver)
+        finally:
+            os._exit(0)
 
     async def shutdown(self) -> None:
         """Stop the producer and wait for it (the run log closes) before the app exits."""
         self._closing_down = True
-        self.source.stop()
-        await asyncio.to_thread(self.source.wait, QUIT_TIMEOUT_S)
+        await asyncio.to_thread(self.source.close, QUIT_TIMEOUT_S)
 
     async def on_unmount(self) -> None:
         # however the app goes away, the producer must not outlive it, and the log must be complete
+        for sig, handler in self._previous_handlers.items():
+            signal.signal(sig, handler)
         await self.shutdown()
 
-    def _on_hangup(self) -> None:
-        # the SSH connection dropped (SIGHUP) or we were told to stop: finish the log, then leave
-        self.source.stop()
-        self.source.wait(QUIT_TIMEOUT_S)
-        self.exit(0)
+
+# what Textual's driver switches on, switched off: kitty keyboard protocol, mouse reports, bracketed paste,
+# focus events, the alternate screen; then the cursor shown and line wrapping back on
+_TERMINAL_RESET = (
+    b"\x1b[<u\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?1004l\x1b[?1049l\x1b[?25h\x1b[?7h"
+)
+
+
+def _restore_terminal(driver: Any) -> None:
+    """Put the terminal back as Textual found it, without its threads (the UI thread is stuck): the escape
+    sequences written straight to the terminal and its saved mode restored."""
+    try:
+        os.write(sys.__stdout__.fileno(), _TERMINAL_RESET)
+    except (OSError, AttributeError, ValueError):
+        pass
+    attributes = getattr(driver, "attrs_before", None)
+    if attributes is not None:
+        try:
+            import termios
+
+            termios.tcsetattr(driver.fileno, termios.TCSANOW, attributes)
+        except (ImportError, OSError, termios.error):
+            pass
+
+
+def _yield_cpu() -> None:
+    """Lowest priority for every thread of this process (Linux sets niceness per thread; raising it is
+    always allowed), so that the training child, itself niced, gets the CPU to finish and close its log."""
+    try:
+        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:
+        threads = [0]
+    for tid in threads:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, 19)
+        except OSError:
+            pass
 
 
 def make_app(
@@ -550,12 +622,13 @@ def make_app(
 
 
 def _run(app: InitApp) -> int:
+    app.last_resort_exit = True
     try:
         app.run()
     finally:
         # however the app ended (q, SIGHUP, an exception), training stops and the log is completed
-        app.source.stop()
-        app.source.wait(QUIT_TIMEOUT_S)
+        app.source.close(QUIT_TIMEOUT_S)
+        app.ended.set()
     return 0 if app.return_code in (None, 0) else app.return_code
 
 

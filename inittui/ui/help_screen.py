@@ -9,11 +9,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 from inittui.initializers import INITIALIZERS
+from inittui.ui.keys import markdown_table
 
 
-def help_markdown(keys: list[tuple[str, str]]) -> str:
-    lines = ["# inittui keys", "", "| key | what it does |", "|---|---|"]
-    lines += [f"| `{key}` | {text} |" for key, text in keys]
+def help_markdown() -> str:
+    lines = ["# inittui keys", "", markdown_table()]
     lines += ["", "# Initialisers", "", "| name | formula | note |", "|---|---|---|"]
     lines += [f"| {init.name} | `{init.formula}` | {init.note} |" for init in INITIALIZERS.values()]
     lines += ["", "Histograms: σ is the measured std, p the initialiser's prediction (mean-field theory).",
@@ -26,13 +26,9 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss_help", "Close", id="close_help"),
     ]
 
-    def __init__(self, keys: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.keys = keys
-
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown(help_markdown(self.keys))
+            yield Markdown(help_markdown())
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

@@ -9,7 +9,7 @@ from inittui.ui.state import DashboardState, RunState
 
 # (key, label, width): fixed widths, so that cells updated later are never cut
 COLUMNS = (
-    ("run", "run", 4),
+    ("run", "run", 5),
     ("init", "init", 15),
     ("activation", "act", 11),
     ("status", "status", 9),
@@ -22,7 +22,8 @@ COLUMNS = (
     ("deadsat", "dead/sat", 8),
 )
 STATUS_STYLES = {"running": "green", "paused": "yellow", "diverged": "bold red", "done": "cyan",
-                 "stopped": "red", "probe": "magenta", "restarting": "italic yellow"}
+                 "stopped": "red", "probe": "magenta", "restarting": "italic yellow",
+                 "starting": "italic yellow"}
 
 
 def _percent(value: float | None) -> str:

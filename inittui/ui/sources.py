@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from inittui.config import ExperimentConfig
-from inittui.events import Event
+from inittui.events import Event, ExperimentStarted, RunInfo
 from inittui.worker import DataUnavailable, EngineProcess, Failed, LogStarted, train_logged
 
 Sink = Callable[[Any], None]
@@ -49,6 +49,11 @@ class Source:
     def wait(self, timeout: float) -> bool:
         return self.finished.wait(timeout)
 
+    def close(self, timeout: float) -> bool:
+        """Stop and wait up to ``timeout`` for the producer to finish (the log closes); True if it did."""
+        self.stop()
+        return self.wait(timeout)
+
 
 class ReplaySource(Source):
     """A fixed list of events (snapshot tests, demos)."""
@@ -73,8 +78,36 @@ class FollowSource(Source):
         from inittui.runlog import follow_events
 
         sink(LogStarted(self.run_dir))
-        for event in follow_events(self.run_dir, self._stop.is_set):
-            sink(event)
+        first = True
+        for item in follow_events(self.run_dir, self._stop.is_set):
+            if first and isinstance(item, Event) and not isinstance(item, ExperimentStarted):
+                # the log's first line is lost: rebuild what it said from config.json, so the rest shows
+                started = started_from_header(self.run_dir)
+                if started is not None:
+                    sink(started)
+            first = first and not isinstance(item, Event)
+            sink(item)
+
+
+def started_from_header(run_dir: Path) -> ExperimentStarted | None:
+    """An ExperimentStarted as far as ``config.json`` tells it (no device), or None if it cannot be read."""
+    from inittui.runlog import RunLogError, read_config
+
+    try:
+        header = read_config(run_dir)
+        config = ExperimentConfig.from_dict(header["config"])
+    except (RunLogError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return ExperimentStarted(
+        config=header["config"],
+        device="",
+        device_name="device not recorded (first log line damaged)",
+        dataset=str(header.get("dataset", "")),
+        total_steps=config.total_steps(),
+        steps_per_epoch=config.steps_per_epoch(),
+        runs=[RunInfo(index, spec.init, spec.activation, "running") for index, spec in enumerate(config.runs)],
+        time=0.0,
+    )
 
 
 class _TrainingSource(Source):
@@ -155,3 +188,10 @@ class ProcessSource(_TrainingSource):
             else:
                 sink(item)
         process.join(timeout=1.0)
+
+    def close(self, timeout: float) -> bool:
+        if super().close(timeout):
+            return True
+        if isinstance(self.engine, EngineProcess):
+            self.engine.join(0)  # stuck: ended by force, so that no process outlives the dashboard
+        return False

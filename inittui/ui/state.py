@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from inittui.events import (
     HISTOGRAM_KINDS,
     DeviceChanged,
@@ -38,8 +40,11 @@ RUN_COLOURS = (
     "#d19a66",  # orange
     "#abb2bf",  # grey
 )
-# a curve keeps at most this many points; older ones are thinned by half when it fills up
-MAX_POINTS = 1500
+# a curve keeps at most this many points: when it fills up, its points are reduced to the minimum and the
+# maximum of each of SERIES_COLUMNS equal stretches of x, so spikes survive and memory stays bounded. A chart
+# half as wide as a 220-column terminal has about 210 braille pixel columns: more would not be seen.
+MAX_POINTS = 1024
+SERIES_COLUMNS = 256
 
 
 def run_colour(run_id: int) -> str:
@@ -72,23 +77,58 @@ class LayerView:
         )
 
 
-@dataclass
-class Series:
-    """A curve: x and y as plain lists of floats, thinned when long."""
+def minmax_decimate(x: np.ndarray, y: np.ndarray, columns: int) -> np.ndarray:
+    """Indices of the points to keep: the first and last, and the lowest and highest point of each of
+    ``columns`` equal stretches of x. ``x`` must be sorted and finite, ``y`` free of NaN."""
+    if x.size <= 2 * columns:
+        return np.arange(x.size)
+    with np.errstate(over="ignore", invalid="ignore"):
+        position = (x - x[0]) / (x[-1] - x[0]) * columns
+    column = np.clip(np.nan_to_num(position, nan=0.0), 0, columns - 1).astype(np.int64)
+    starts = np.flatnonzero(np.diff(column, prepend=-1))
+    ends = np.append(starts[1:], x.size)
+    # sorted by stretch, then by y: each stretch's first entry is its lowest point, its last the highest
+    order = np.lexsort((y, column))
+    return np.unique(np.concatenate([[0, x.size - 1], order[starts], order[ends - 1]]))
 
-    x: list[float] = field(default_factory=list)
-    y: list[float] = field(default_factory=list)
+
+class Series:
+    """A curve in increasing x (steps), bounded in length with its extremes kept.
+
+    ``x`` and ``y`` are float arrays. NaN and non-finite x are dropped; ±inf y is kept (it is a value beyond
+    any axis, drawn at the edge).
+    """
+
+    def __init__(self) -> None:
+        self._x = np.empty(MAX_POINTS + 1)
+        self._y = np.empty(MAX_POINTS + 1)
+        self._count = 0
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self._count]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self._count]
+
+    def __len__(self) -> int:
+        return self._count
 
     def append(self, x: float, y: float) -> None:
-        self.x.append(x)
-        self.y.append(y)
-        if len(self.x) > MAX_POINTS:
-            self.x = self.x[::2]
-            self.y = self.y[::2]
+        if not math.isfinite(x) or math.isnan(y) or (self._count and x < self._x[self._count - 1]):
+            return
+        self._x[self._count] = x
+        self._y[self._count] = y
+        self._count += 1
+        if self._count > MAX_POINTS:
+            keep = minmax_decimate(self.x, self.y, SERIES_COLUMNS)
+            self._count = keep.size
+            self._x[: keep.size] = self._x[keep]
+            self._y[: keep.size] = self._y[keep]
 
     def clear(self) -> None:
-        self.x.clear()
-        self.y.clear()
+        self._count = 0
 
 
 @dataclass
@@ -106,6 +146,8 @@ class RunState:
     accuracy: Series = field(default_factory=Series)
     test: Series = field(default_factory=Series)
     layers: list[LayerView] = field(default_factory=list)
+    # (init, activation) pairs asked of the engine and not yet confirmed by it, oldest first
+    pending: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -173,13 +215,28 @@ class DashboardState:
         runs: dict[int, RunState] = {}
         for info in infos:
             run = self.runs.get(info.id)
+            spec = (info.init, info.activation)
             if run is None:
                 run = RunState(info.id, info.init, info.activation)
-            elif (run.init, run.activation) != (info.init, info.activation) or info.step < run.step:
+            elif run.pending:
+                # the engine confirms requests in order; until it has the latest, the screen shows that one
+                if spec in run.pending:
+                    del run.pending[: run.pending.index(spec) + 1]
+                if run.pending:
+                    runs[info.id] = run
+                    continue
+                run.reset()
+            elif (run.init, run.activation) != spec or info.step < run.step:
                 run.reset()
             run.init, run.activation, run.status, run.step = info.init, info.activation, info.status, info.step
             runs[info.id] = run
         self.runs = runs
+
+    def request_spec(self, run: RunState, init: str, activation: str) -> None:
+        """The user asked for ``init:activation`` on ``run``: shown at once, until the engine confirms it."""
+        run.pending.append((init, activation))
+        run.reset()
+        run.init, run.activation, run.status = init, activation, "starting"
 
     def _on_ExperimentStarted(self, event: ExperimentStarted) -> set[str]:
         self.__init__()
@@ -202,8 +259,8 @@ class DashboardState:
         self.device_memory_mb = event.device_memory_mb
         for run_id, run_step, losses, accuracies in zip(event.run_ids, event.run_steps, event.losses, event.accuracies):
             run = self.runs.get(run_id)
-            if run is None:
-                continue
+            if run is None or run.pending:
+                continue  # unknown, or still training what the user has already left
             if run_step < run.step:
                 run.reset()
             run.step = run_step
@@ -220,7 +277,7 @@ class DashboardState:
     def _on_LayerStats(self, event: LayerStats) -> set[str]:
         for index, (run_id, layers) in enumerate(zip(event.run_ids, event.layers)):
             run = self.runs.get(run_id)
-            if run is None:
+            if run is None or run.pending:
                 continue
             predicted = event.predicted_std[index] if index < len(event.predicted_std) else []
             run.layers = [
@@ -232,7 +289,7 @@ class DashboardState:
     def _on_Evaluation(self, event: Evaluation) -> set[str]:
         for run_id, accuracy in zip(event.run_ids, event.test_acc):
             run = self.runs.get(run_id)
-            if run is None or accuracy is None:
+            if run is None or run.pending or accuracy is None:
                 continue
             run.test_acc = accuracy
             run.best_test_acc = accuracy if run.best_test_acc is None else max(run.best_test_acc, accuracy)

@@ -1,0 +1,144 @@
+"""What a frame of each chart and histogram widget costs, whatever the data.
+
+    python benchmarks/bench_render.py [--size 120x40] [--points 100000] [--frames 5] [--json]
+
+Each widget is drawn at ``--size`` (default 120×40, the whole area of a 120×40 terminal) with 6 and with 60
+runs, each run's curve given ``--points`` points full of adversarial values: a run that diverges to 1e30, ±inf,
+NaN, 1e-30, a constant run, a one-point run and ordinary noisy descents. Curves are timed twice: as the
+dashboard holds them (appended to its bounded Series) and handed over raw (every point in one list). The
+histograms get one panel per layer of a 30-layer run, with huge and non-finite counts and bounds.
+
+Prints milliseconds per frame (median over ``--frames``). Target: ≤ 30 ms per chart on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import statistics
+import sys
+import time
+from types import SimpleNamespace
+
+import numpy as np
+from textual.app import App
+
+from inittui.events import Histogram
+from inittui.ui.curves import Curve, CurvePlot
+from inittui.ui.histograms import LayerHistograms, Panel
+from inittui.ui.state import Series, run_colour
+
+TARGET_MS = 30.0
+
+
+def adversarial_y(kind: int, points: int, rng: np.random.Generator) -> np.ndarray:
+    steps = np.arange(points, dtype=np.float64)
+    noise = rng.standard_normal(points) * 0.05
+    if kind == 0:  # diverges at step 10 to 1e30, then inf and NaN
+        y = np.where(steps < 10, 2.3, 1e30)
+        y[points // 2 :: 97] = np.inf
+        y[points // 3 :: 89] = np.nan
+        return y
+    if kind == 1:
+        return np.full(points, 2.302585)
+    if kind == 2:  # tiny values and negative infinity now and then
+        y = 1e-30 * (1 + steps)
+        y[::1013] = -np.inf
+        return y
+    return 0.1 + 2.2 * np.exp(-steps * (1 + kind % 5) / points * 5) + noise + (steps == points // 7) * 50
+
+
+def curves(runs: int, points: int, raw: bool) -> list[Curve]:
+    rng = np.random.default_rng(0)
+    result = []
+    for run in range(runs):
+        y = adversarial_y(run % 8, points if run % 8 != 7 else 1, rng)
+        x = np.arange(y.size, dtype=np.float64)
+        if raw:
+            series = SimpleNamespace(x=x, y=y)
+        else:
+            series = Series()
+            for step, value in zip(x.tolist(), y.tolist()):
+                series.append(step, value)
+        result.append(Curve(run_colour(run), series))
+    return result
+
+
+def panels(layers: int) -> list[Panel]:
+    result = []
+    for layer in range(layers):
+        counts = [int(1e18) if i == 3 else (i * 7919) % 1000 for i in range(40)]
+        low, high = (-math.inf, math.inf) if layer % 3 == 0 else (-1e30, 1e-30)
+        result.append(Panel(f"L{layer + 1}", run_colour(layer), Histogram(low, high, counts), math.nan, 1e30))
+    return result
+
+
+class Bench(App):
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self):
+        yield self.widget
+
+
+def frame_ms(widget, height: int) -> float:
+    """One frame as Textual draws it: every line of the widget, rebuilt from its data."""
+    began = time.perf_counter()
+    widget.refresh()
+    for y in range(height):
+        widget.render_line(y)
+    return 1000 * (time.perf_counter() - began)
+
+
+async def time_widget(widget, show, size: tuple[int, int], frames: int) -> float:
+    async with Bench(widget).run_test(size=size) as pilot:
+        show()
+        await pilot.pause()
+        return statistics.median(frame_ms(widget, size[1]) for _ in range(frames))
+
+
+async def measure(size: tuple[int, int], points: int, frames: int) -> dict[str, float]:
+    results: dict[str, float] = {}
+    for runs in (6, 60):
+        for raw in (False, True):
+            given = curves(runs, points, raw)
+            label = f"{runs}_runs_{'raw' if raw else 'series'}"
+            loss = CurvePlot("train loss", ycap=4.0)
+            results[f"loss_{label}"] = await time_widget(loss, lambda: loss.show(given), size, frames)
+            # half the runs as a line (train accuracy), half as points (test accuracy)
+            mixed = given[: runs // 2] + [Curve(c.colour, c.series, scatter=True) for c in given[runs // 2 :]]
+            accuracy = CurvePlot("accuracy", ylim=(0.0, 1.0))
+            results[f"accuracy_{label}"] = await time_widget(accuracy, lambda: accuracy.show(mixed), size, frames)
+    for layers in (5, 30, 60):
+        histograms = LayerHistograms()
+        given_panels = panels(layers)
+        results[f"histograms_{layers}_panels"] = await time_widget(
+            histograms, lambda: histograms.show(given_panels, "activations"), size, frames
+        )
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="120x40", help="widget size in cells, WIDTHxHEIGHT (default 120x40)")
+    parser.add_argument("--points", type=int, default=100_000, help="points per run's curve (default 100000)")
+    parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    results = asyncio.run(measure((width, height), args.points, args.frames))
+    if args.json:
+        print(json.dumps({key: round(value, 2) for key, value in results.items()}))
+        return 0
+    print(f"widgets at {width}x{height}, {args.points:,} points per run, adversarial values, "
+          f"median of {args.frames} frames (target <= {TARGET_MS:.0f} ms per chart)")
+    for key, value in results.items():
+        print(f"{key:<30} {value:8.2f} ms per frame")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Every key of the dashboard, once: the bindings, the Footer's labels, the help screen, the command palette
+and the README's key table are all made from :data:`KEYS`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key binding and everything said about it."""
+
+    keys: str  # Textual key names, comma-separated: "down,j"
+    action: str
+    label: str  # the Footer's short label
+    help: str  # what it does, for the help screen, the palette and the README
+    display: str = ""  # how the keys are written for people; default: ``keys`` as they are
+    title: str = ""  # the command palette's entry; empty: not in the palette
+    group: str = ""  # keys of one group share a place in the Footer
+    show: bool = True  # in the Footer
+
+    @property
+    def shown(self) -> str:
+        return self.display or " / ".join(self.keys.split(","))
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.keys,
+            self.action,
+            self.label,
+            show=self.show,
+            key_display=self.display.replace(" / ", "/") or None,
+            id=self.action,
+            group=Binding.Group(self.group) if self.group else None,
+        )
+
+
+KEYS: tuple[Key, ...] = (
+    Key("down,j", "select_next", "next run", "select the next run", "↓ / j", group="run"),
+    Key("up,k", "select_previous", "previous run", "select the previous run", "↑ / k", group="run"),
+    Key("i", "next_init", "next initialiser",
+        "next initialiser for the selected run (it restarts, the others go on)", title="Next initialiser",
+        group="init"),
+    Key("I", "previous_init", "previous initialiser", "previous initialiser for the selected run (same)",
+        title="Previous initialiser", group="init"),
+    Key("a", "next_activation", "next activation",
+        "next activation for the selected run (it restarts, the others go on)", title="Next activation",
+        group="act"),
+    Key("A", "previous_activation", "previous activation", "previous activation for the selected run (same)",
+        title="Previous activation", group="act"),
+    Key("h", "histogram_source", "hist", "histogram source: activations, pre-activations, weight gradients, weights",
+        title="Histogram source"),
+    Key("c", "compare", "compare", "compare mode: one layer across all runs", title="Compare mode"),
+    Key("l", "next_layer", "layer", "compare mode: the next layer", title="Next layer", show=False),
+    Key("plus", "add_run", "add run", "add a run: a copy of the selected one with the next initialiser", "+",
+        title="Add run", group="add/del"),
+    Key("minus", "remove_run", "remove run", "remove the selected run", "-", title="Remove run", group="add/del"),
+    Key("space", "toggle_pause", "pause", "pause / resume training", title="Pause / resume"),
+    Key("r", "restart_run", "restart run", "restart the selected run", title="Restart run", group="restart"),
+    Key("R", "restart_all", "restart all", "restart every run", title="Restart all", group="restart"),
+    Key("d", "next_device", "device",
+        "move training to the next device (cpu, cuda:0, …), continuing from the current weights and optimiser state",
+        title="Next device"),
+    Key("p", "choose_preset", "preset", "choose a preset", title="Choose preset"),
+    Key("s", "screenshot", "svg", "save an SVG screenshot into ./screenshots/ and say where",
+        title="Save SVG screenshot"),
+    Key("question_mark", "help", "help", "help: every key and every initialiser's formula", "?",
+        title="Keys and formulas"),
+    Key("q", "quit", "quit", "quit (also ctrl+q): training stops and the run log is complete before the process exits"),
+)
+
+BINDINGS: list[Binding] = [key.binding() for key in KEYS]
+
+
+def key_rows() -> list[tuple[str, str]]:
+    """(keys as written, what they do), in the table's order."""
+    return [(key.shown, key.help) for key in KEYS]
+
+
+def palette_entries() -> list[tuple[str, str, str]]:
+    """(title, help, action) of every key offered in the command palette."""
+    return [(key.title, f"{key.help[0].upper()}{key.help[1:]} ({key.shown})", key.action) for key in KEYS if key.title]
+
+
+def markdown_table() -> str:
+    """The key table as the README and the help screen print it."""
+    lines = ["| key | what it does |", "|---|---|"]
+    lines += [f"| {' / '.join(f'`{part}`' for part in shown.split(' / '))} | {text} |" for shown, text in key_rows()]
+    return "\n".join(lines)

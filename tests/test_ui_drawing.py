@@ -1,0 +1,158 @@
+"""The charts and histograms draw any numbers, of any length, in a size bounded by the screen.
+
+Hypothesis throws NaN, ±inf, 1e±300, single points, constant runs and long series at each widget's drawing
+function and at the Series the dashboard keeps; a few examples pin what must be seen (a spike, a clipped
+run, a flat line).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from inittui.events import Histogram
+from inittui.ui.curves import ABOVE, BELOW, POINT, Curve, nice_ticks, render_curves, tick_label
+from inittui.ui.histograms import Panel, render_panels
+from inittui.ui.lines import line_width
+from inittui.ui.state import MAX_POINTS, Series, run_colour
+
+numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, 1e30, -1e30, 1e-30, 1e300, -1e300, 2.302585, math.inf, -math.inf, math.nan]),
+)
+sizes = st.tuples(st.integers(0, 260), st.integers(0, 90))
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+class Points:
+    """A series handed over raw, as any object with x and y."""
+
+    def __init__(self, x, y) -> None:
+        self.x, self.y = x, y
+
+
+@st.composite
+def curves(draw) -> list[Curve]:
+    result = []
+    for run in range(draw(st.integers(0, 12))):
+        ys = draw(st.lists(numbers, max_size=60))
+        if draw(st.booleans()):
+            xs = draw(st.lists(numbers, min_size=len(ys), max_size=len(ys)))
+        else:
+            xs = [float(step) for step in range(len(ys))]
+        result.append(Curve(run_colour(run), Points(xs, ys), scatter=draw(st.booleans())))
+    return result
+
+
+def assert_bounded(lines, width: int, height: int) -> None:
+    assert len(lines) <= max(height, 0)
+    for line in lines:
+        assert line_width(line) <= width
+        for text, _ in line:
+            assert "\n" not in text
+
+
+@FUZZ
+@given(curves(), sizes, st.sampled_from(["cap", "ylim", "free"]))
+def test_curves_draw_any_numbers_within_their_size(given_curves, size, scale):
+    width, height = size
+    options = {"cap": {"ycap": 4.0}, "ylim": {"ylim": (0.0, 1.0)}, "free": {}}[scale]
+    assert_bounded(render_curves(given_curves, width, height, "train loss", **options), width, height)
+
+
+@FUZZ
+@given(st.lists(st.tuples(numbers, numbers), max_size=3000))
+def test_a_series_stays_bounded_whatever_is_appended(points):
+    series = Series()
+    for x, y in points:
+        series.append(x, y)
+    assert len(series) <= MAX_POINTS
+    assert np.all(np.isfinite(series.x)) and not np.any(np.isnan(series.y))
+    assert np.all(np.diff(series.x) >= 0)
+
+
+def test_a_million_points_keep_their_spike_and_their_ends():
+    series = Series()
+    values = 2.0 + np.sin(np.arange(1_000_000) / 5000.0) * 0.1
+    values[654_321] = 1e6
+    for x, y in enumerate(values.tolist()):
+        series.append(x, y)
+    assert len(series) <= MAX_POINTS
+    assert series.x[0] == 0 and series.x[-1] == 999_999
+    assert series.y.max() == 1e6 and series.y.min() == pytest.approx(values.min())
+
+
+def _plot_rows(lines) -> list[str]:
+    """The plot area's rows as plain text (title, x axis and labels dropped, y labels cut off)."""
+    rows = ["".join(text for text, _ in line) for line in lines[1:-2]]
+    return [row.split("┤", 1)[-1].split("│", 1)[-1] for row in rows]
+
+
+def test_a_spike_among_a_hundred_thousand_points_is_drawn():
+    y = np.full(100_000, 0.5)
+    y[73_333] = 3.0
+    rows = _plot_rows(render_curves([Curve("#ffffff", Points(np.arange(100_000.0), y))], 60, 20, ycap=4.0))
+    spike_column = max(range(len(rows[0])), key=lambda c: sum(row[c] not in " " for row in rows))
+    assert sum(row[spike_column] != " " for row in rows) >= 10  # the spike's column goes up most of the way
+    assert 0.6 < spike_column / len(rows[0]) < 0.85
+
+
+def test_values_beyond_the_axis_are_clipped_at_its_edge_and_marked():
+    diverged = Points([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], [2.3, 1e6, 1e30, math.inf, math.nan, -math.inf])
+    rows = _plot_rows(render_curves([Curve("#ffffff", diverged)], 40, 12, ycap=4.0))
+    assert ABOVE in rows[0] and BELOW in rows[-1]
+    assert all(len(row) == len(rows[0]) for row in rows)
+
+
+def test_a_constant_run_and_a_single_point_are_drawn():
+    flat = Points(np.arange(500.0), np.full(500, 2.302585))
+    rows = _plot_rows(render_curves([Curve("#ffffff", flat)], 50, 14, ycap=4.0))
+    drawn = [row for row in rows if row.strip()]
+    assert len(drawn) == 1 and len(drawn[0].strip()) >= 40  # one flat line across the plot
+    rows = _plot_rows(render_curves([Curve("#ffffff", Points([7.0], [0.9]), scatter=True)], 50, 14, ylim=(0, 1)))
+    assert sum(row.count(POINT) for row in rows) == 1
+
+
+@FUZZ
+@given(numbers, numbers, st.integers(0, 10))
+def test_ticks_and_labels_of_any_range(low, high, count):
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return
+    ticks = nice_ticks(min(low, high), max(low, high), count)
+    assert 1 <= len(ticks) <= max(count, 2) + 1
+    for tick in ticks:
+        assert len(tick_label(tick, abs(high - low))) <= 10
+
+
+counts = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**400), st.floats(allow_nan=True, allow_infinity=True)
+)
+
+
+@st.composite
+def panels(draw) -> list[Panel]:
+    result = []
+    for index in range(draw(st.integers(0, 35))):
+        histogram = None
+        if draw(st.booleans()):
+            histogram = Histogram(draw(numbers), draw(numbers), draw(st.lists(counts, max_size=100)))
+        result.append(Panel(f"L{index + 1}", run_colour(index), histogram, draw(numbers), draw(numbers)))
+    return result
+
+
+@settings(FUZZ, max_examples=60)
+@given(panels(), sizes)
+def test_histograms_draw_any_counts_within_their_size(given_panels, size):
+    width, height = size
+    assert_bounded(render_panels(given_panels, width, height, "no layer statistics yet"), width, height)
+
+
+def test_a_histogram_with_a_huge_bin_still_shows_its_shape():
+    panel = Panel("L1", "#ffffff", Histogram(-1.0, 1.0, [0, 10**30, 0, 5 * 10**29]), 0.5, 0.5)
+    lines = render_panels([panel], 20, 10)
+    bars = ["".join(text for text, _ in line) for line in lines[2:-1]]
+    assert bars[-1].strip() and "█" in "".join(bars)
