@@ -28,7 +28,7 @@ from inittui.config import ExperimentConfig, RunSpec
 from inittui.data import MNISTData
 from inittui.model import initial_weights, run_seed
 from inittui.presets import Sweep
-from inittui.theory import predicted_activation_std
+from inittui.theory import input_second_moment, predicted_activation_std
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,6 @@ class StdRatio:
         if self.predicted is None or not self.predicted > 0:
             return math.nan
         return self.median / self.predicted
-
-
-def input_second_moment(images: torch.Tensor) -> float:
-    """The inputs' mean square, where the mean-field recursion starts (the engine's own formula)."""
-    return float(torch.linalg.vector_norm(images) ** 2 / max(images.numel(), 1))
 
 
 @torch.no_grad()

@@ -64,7 +64,7 @@ from inittui.initializers import get_initializer
 from inittui.model import ForwardRecord
 from inittui.stacked import Draw, GraphCaptureFailed, StackedRuns
 from inittui.statistics import layer_statistics
-from inittui.theory import predicted_activation_std
+from inittui.theory import input_second_moment, predicted_activation_std
 
 # evaluation goes through the test set in chunks of at most this many activation values ([runs, chunk, width])
 EVAL_VALUES = 2**22
@@ -202,9 +202,7 @@ class Engine:
         self.cuda_graphs = cuda_graphs
         self.device = resolve_device(config.device)
         self._cpu_data = data.unit_scaled() if config.input_scale == "unit" else data
-        images = self._cpu_data.train_images
-        # the mean-field prediction starts from the inputs' mean square (1 for standardised MNIST)
-        self._input_second_moment = float(torch.linalg.vector_norm(images) ** 2 / max(images.numel(), 1))
+        self._input_second_moment = input_second_moment(self._cpu_data.train_images)
         self._predicted: dict[RunSpec, tuple[list[float | None], list[float | None]]] = {}
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._stop = threading.Event()

@@ -36,6 +36,11 @@ Z_LIMIT = 12.0
 LINEAR_NAMES = ("linear", "identity")
 
 
+def input_second_moment(images: torch.Tensor) -> float:
+    """The inputs' mean square E[x²], where the mean-field recursion starts (1 for standardised MNIST)."""
+    return float(torch.linalg.vector_norm(images) ** 2 / max(images.numel(), 1))
+
+
 @lru_cache(maxsize=4)
 def _gauss_hermite(points: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights for E[f(z)], z ~ N(0, 1): sum(weights * f(nodes))."""

@@ -13,7 +13,7 @@ from inittui.activations import ACTIVATIONS, get_activation
 from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.initializers import get_initializer, lsuv_rescale_, needs_data
 from inittui.probe import run_probe
-from inittui.theory import activation_std, expected_activation_moments, predicted_activation_std
+from inittui.theory import activation_std, expected_activation_moments, input_second_moment, predicted_activation_std
 
 
 def _hermite_moments(activation: str, q: float, points: int = 101) -> tuple[float, float]:
@@ -213,3 +213,9 @@ def test_prediction_matches_measurement_on_mnist_shaped_layers(init, activation)
         tolerance[1] = 0.08
     for layer, (got, want, rel) in enumerate(zip(measured, predicted, tolerance)):
         assert got == pytest.approx(want, rel=rel), f"layer {layer + 1}"
+
+
+def test_the_input_second_moment_is_the_mean_square():
+    images = torch.tensor([[1.0, -2.0], [3.0, 0.0]])
+    assert input_second_moment(images) == pytest.approx((1 + 4 + 9 + 0) / 4)
+    assert input_second_moment(torch.empty(0, 784)) == 0.0
