@@ -172,9 +172,9 @@ def measure_index(run_dir: Path) -> dict:
 
 def measure_index_json(run_dir: Path) -> dict:
     """The index as it runs without the optional orjson."""
-    import inittui.logindex
+    import inittui.runlog
 
-    inittui.logindex._fast_loads = None
+    inittui.runlog._fast_loads = None
     return measure_index(run_dir)
 
 
@@ -202,7 +202,7 @@ def child(kind: str, run_dir: Path) -> dict:
 
 
 def _has_orjson() -> bool:
-    from inittui.logindex import _fast_loads
+    from inittui.runlog import _fast_loads
 
     return _fast_loads is not None
 
