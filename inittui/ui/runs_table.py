@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.widgets import DataTable
 
 from inittui.ui.state import DashboardState, RunState
@@ -56,6 +57,7 @@ def _dead_saturated(run: RunState) -> str:
 
 def row_cells(state: DashboardState, run: RunState) -> dict[str, str | Text]:
     status = state.run_status(run)
+    run = state.run_at_cursor(run)
     return {
         "run": Text(f"● {run.id}", style=f"bold {run.colour}"),
         "init": Text(run.init, style=run.colour),
@@ -81,6 +83,12 @@ class RunsTable(DataTable):
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
+
+    # ←/→ and home/end belong to the app's time cursor: a table of runs has no columns to move through
+    def action_cursor_left(self) -> None:
+        raise SkipAction()
+
+    action_cursor_right = action_scroll_home = action_scroll_end = action_cursor_left
 
     @property
     def selected_run_id(self) -> int | None:
