@@ -344,3 +344,13 @@ def test_the_viewer_reads_a_log_through_its_index(recorded):
     assert not any(isinstance(item, (TrainProgress,)) for item in items)  # no event stream: one read
     assert reads[0].steps.steps == list(STEPS)
     assert reads[0].steps.read(2).step == 20
+
+
+def test_the_viewer_starts_without_torch():
+    """``inittui view`` needs no torch: importing it costs seconds and hundreds of MB before the first paint."""
+    import subprocess
+    import sys
+
+    code = "import sys, inittui.cli, inittui.ui.app; print(sorted(m for m in ('torch', 'markdown_it') if m in sys.modules))"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "[]"

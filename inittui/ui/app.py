@@ -39,7 +39,6 @@ from inittui.events import (
 )
 from inittui.presets import PRESETS
 from inittui.ui.curves import Curve, CurvePlot
-from inittui.ui.help_screen import HelpScreen
 from inittui.ui.histograms import LayerHistograms, Panel
 from inittui.ui.keys import BINDINGS, palette_entries
 from inittui.ui.preset_screen import PresetScreen
@@ -492,6 +491,9 @@ class InitApp(App):
         self._cursor(self.state.cursor_to_live())
 
     def action_help(self) -> None:
+        # imported when first asked for: its Markdown (and the initialisers' torch) would slow every start
+        from inittui.ui.help_screen import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def action_screenshot(self) -> None:

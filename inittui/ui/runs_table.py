@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.actions import SkipAction
 from textual.widgets import DataTable
 
 from inittui.ui.state import DashboardState, RunState
@@ -73,8 +72,11 @@ def row_cells(state: DashboardState, run: RunState) -> dict[str, str | Text]:
     }
 
 
-class RunsTable(DataTable):
+class RunsTable(DataTable, inherit_bindings=False):
     """Rows are keyed by ``str(run id)``; the cursor follows the selected run when rows change."""
+
+    # a table's keys, but ←/→ and home/end: they move the app's time cursor (a row has nothing to move along)
+    BINDINGS = [binding for binding in DataTable.BINDINGS if binding.key not in ("left", "right", "home", "end")]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
@@ -83,12 +85,6 @@ class RunsTable(DataTable):
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
-
-    # ←/→ and home/end belong to the app's time cursor: a table of runs has no columns to move through
-    def action_cursor_left(self) -> None:
-        raise SkipAction()
-
-    action_cursor_right = action_scroll_home = action_scroll_end = action_cursor_left
 
     @property
     def selected_run_id(self) -> int | None:
