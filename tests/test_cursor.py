@@ -340,8 +340,10 @@ def test_the_viewer_reads_a_log_through_its_index(recorded):
     items: list = []
     source.run(items.append)
     reads = [item for item in items if type(item).__name__ == "LogRead"]
-    assert len(reads) == 1 and source.index is not None
-    assert not any(isinstance(item, (TrainProgress,)) for item in items)  # no event stream: one read
+    assert len(reads) == 1 and source.index is not None and items[-1] is reads[0]
+    # the small events and the latest progress and statistics, not every line
+    assert sum(isinstance(item, TrainProgress) for item in items) == 1
+    assert [item.step for item in items if isinstance(item, LayerStats)] == [STEPS[-1]]
     assert reads[0].steps.steps == list(STEPS)
     assert reads[0].steps.read(2).step == 20
 

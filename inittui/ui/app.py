@@ -259,13 +259,9 @@ class InitApp(App):
         return dirty
 
     def _apply_log_read(self, read: LogRead) -> set[str]:
-        """A run log's index read: its events folded, then its curves whole and its steps for the cursor."""
-        dirty: set[str] = set()
-        for event in read.events:
-            dirty |= self._apply(event)
-        dirty |= self.state.load_curves(read.curves)
+        """After the events a run log's index found: its curves whole, and its steps for the cursor."""
         self.state.use_steps(read.steps)
-        return dirty
+        return self.state.load_curves(read.curves)
 
     # ------------------------------------------------------------------ drawing
     def device_label(self) -> str:

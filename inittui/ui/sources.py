@@ -80,10 +80,9 @@ class RunCurvePoints:
 
 @dataclass
 class LogRead:
-    """What the log index found, for the screen: the events to fold in order (from the experiment's start on
-    the first read, the new ones after), every run's curves whole, and where the time cursor reads steps."""
+    """What the log index found, for the screen, after the events it found (each sent on its own): every
+    run's curves whole, and where the time cursor reads steps."""
 
-    events: list[Event]
     curves: dict[int, RunCurvePoints]
     steps: Any  # a ui.state.IndexedSteps
 
@@ -115,8 +114,8 @@ class FollowSource(Source):
                 started = started_from_header(self.run_dir)
                 events = [started, *events] if started is not None else events
             steps = IndexedSteps(lambda: index.steps, index.layer_stats, self.lock)
-            read = LogRead(events, self._curves(), steps)
-        self._send(read, sink)
+            read = LogRead(self._curves(), steps)
+        self._send(events, read, sink)
         while not self._finished(index) and not self._stop.wait(self.poll_s):
             with self.lock:
                 update = index.update()
@@ -126,12 +125,14 @@ class FollowSource(Source):
                 if update.new_stats:
                     latest = index.latest_layer_stats()
                     events += [latest] if latest is not None else []
-                read = LogRead(events, self._curves(), steps)
-            self._send(read, sink)
+                read = LogRead(self._curves(), steps)
+            self._send(events, read, sink)
 
-    def _send(self, read: LogRead, sink: Sink) -> None:
+    def _send(self, events: list[Event], read: LogRead, sink: Sink) -> None:
         from inittui.runlog import SkippedLines
 
+        for event in events:
+            sink(event)
         sink(read)
         lines = self.index.skipped_lines[self._skipped_reported :]
         if lines:
