@@ -11,13 +11,16 @@ process:
 1. the index (``inittui.logindex``): time to the first full state (the log indexed, the latest statistics
    decoded, every run's curves at 120 columns, and one statistics step read as a time cursor would), and
    the peak RSS; with orjson (the ``fast`` extra) where installed, and with the standard library's json;
-2. today's ``read_events`` (every line parsed into events), on the log's first 6 minutes (22 MB), and with
+2. ``inittui view`` end to end: the real app (headless, 120×40) on the log, from the process's first import
+   to its first full paint (the runs table, the curves and the latest histograms drawn), then one ``←`` of
+   the time cursor (one statistics step read from the log and drawn);
+3. today's ``read_events`` (every line parsed into events), on the log's first 6 minutes (22 MB), and with
    ``--baseline-full`` on the whole log (several GB of memory: not by default on a shared machine).
 
 Each line gives the wall time (what the user waits) and the process's CPU time (less disturbed by other
 work on a shared machine).
 
-Target for the index on an hour-long log: first full state within 3 s, peak RSS under 500 MB.
+Target for ``inittui view`` on an hour-long log: first paint within 3 s, peak RSS under 500 MB.
 """
 
 from __future__ import annotations
@@ -170,11 +173,39 @@ def measure_index(run_dir: Path) -> dict:
     return {"seconds": seconds, "stats_steps": len(index.stats), "lines": index.lines}
 
 
+def measure_view(run_dir: Path) -> dict:
+    """``inittui view``'s own path (make_app on the run directory), until the first full paint, then ``←``."""
+    began = time.perf_counter()
+    import asyncio
+
+    from inittui.ui.app import make_app
+
+    result: dict = {}
+
+    async def view() -> None:
+        app = make_app(run_dir=run_dir, fps=4)
+        async with app.run_test(size=(120, 40)) as pilot:
+            while not (app.table.row_count and app.histograms.panels
+                       and all(len(run.loss) for run in app.state.runs.values())):
+                await asyncio.sleep(0.02)
+            await pilot.pause()
+            result["seconds"] = time.perf_counter() - began
+            moved = time.perf_counter()
+            await pilot.press("left")
+            assert app.state.cursor_step is not None and app.histograms.panels
+            result["cursor_seconds"] = time.perf_counter() - moved
+            result["stats_steps"] = len(app.source.index.stats)
+            result["lines"] = app.source.index.lines
+
+    asyncio.run(view())
+    return result
+
+
 def measure_index_json(run_dir: Path) -> dict:
     """The index as it runs without the optional orjson."""
-    import inittui.logindex
+    import inittui.runlog
 
-    inittui.logindex._fast_loads = None
+    inittui.runlog._fast_loads = None
     return measure_index(run_dir)
 
 
@@ -202,7 +233,7 @@ def child(kind: str, run_dir: Path) -> dict:
 
 
 def _has_orjson() -> bool:
-    from inittui.logindex import _fast_loads
+    from inittui.runlog import _fast_loads
 
     return _fast_loads is not None
 
@@ -227,6 +258,7 @@ def main() -> int:
     result = {
         "log_mb": round(sizes["full"], 1),
         "index": child("index", hour),
+        "view": child("view", hour),
         "index_json": child("index_json", hour),
         "short_log_mb": round(sizes["short"], 1),
         "short_index": child("index", short),
@@ -244,6 +276,10 @@ def main() -> int:
     print(f"index, {args.minutes:g} min log:   first full state {index['seconds']:6.2f} s "
           f"({index['cpu_seconds']:.2f} s CPU), peak RSS {index['peak_rss_mb']:5.0f} MB  "
           f"({parser_name}; target <= 3 s, < 500 MB)")
+    view = result["view"]
+    print(f"inittui view, {args.minutes:g} min log: first paint {view['seconds']:6.2f} s "
+          f"({view['cpu_seconds']:.2f} s CPU), peak RSS {view['peak_rss_mb']:5.0f} MB, then one cursor step "
+          f"{1000 * view['cursor_seconds']:.0f} ms  (the app end to end, headless 120x40; target <= 3 s, < 500 MB)")
     plain = result["index_json"]
     print(f"index, {args.minutes:g} min log:   first full state {plain['seconds']:6.2f} s "
           f"({plain['cpu_seconds']:.2f} s CPU), peak RSS {plain['peak_rss_mb']:5.0f} MB  (the standard library's json)")

@@ -16,7 +16,6 @@ its newline is left for the next update (the writer may still be writing it).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -32,16 +31,10 @@ from inittui.events import (
     RunInfo,
     RunsChanged,
     TrainProgress,
-    event_from_dict,
 )
 from inittui.history import MinMaxSeries
+from inittui.runlog import EVENTS_FILE, parse_line
 
-try:  # optional (the "fast" extra): parses a long log's numbers about ten times faster than json
-    from orjson import loads as _fast_loads
-except ImportError:
-    _fast_loads = None
-
-EVENTS_FILE = "events.jsonl"
 BLOCK_BYTES = 8 << 20
 CURVE_BUCKETS = 2048
 # skipped line numbers kept for the notice (the count is always exact)
@@ -49,15 +42,6 @@ SKIPPED_KEPT = 20
 DECODED_KEPT = 8
 _LAYERS_PREFIX = re.compile(rb'\{"type":"layers","step":(\d+),')
 _PROGRESS_PREFIX = b'{"type":"progress",'
-
-
-def _parse(raw: bytes) -> object:
-    if _fast_loads is not None:
-        try:
-            return _fast_loads(raw)
-        except ValueError:
-            pass  # NaN, Infinity, huge integers, deep nesting: the standard parser has the last word
-    return json.loads(raw)
 
 
 def _last_progress_step(file, tail_bytes: int = 1 << 20) -> int:
@@ -69,20 +53,11 @@ def _last_progress_step(file, tail_bytes: int = 1 << 20) -> int:
     end = tail.find(b"\n", start)
     if start < 0 or end < 0:
         return 0
-    event = decode_line(tail[start:end])
+    event = parse_line(tail[start:end])
     try:
         return max((int(step) for step in event.run_steps), default=0) if isinstance(event, TrainProgress) else 0
     except (TypeError, ValueError):
         return 0
-
-
-def decode_line(raw: bytes) -> Event | None:
-    """One run-log line as an event, or None when it is not one (damaged, truncated, foreign)."""
-    try:
-        data = _parse(raw)
-        return event_from_dict(data) if isinstance(data, dict) else None
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -222,7 +197,7 @@ class LogIndex:
         raw = data[start:stop]
         if not raw.strip():
             return
-        event = decode_line(raw)
+        event = parse_line(raw)
         if event is None or not self._fold(event, update):
             self._skip(self.lines, update)
         elif isinstance(event, LayerStats):  # a layers line written differently (spaces): index it all the same
@@ -321,7 +296,7 @@ class LogIndex:
         with open(self.path, "rb") as file:
             file.seek(entry.offset)
             raw = file.read(entry.length)
-        event = decode_line(raw)
+        event = parse_line(raw)
         if not isinstance(event, LayerStats):
             event = None
             self._skip(entry.line, None)

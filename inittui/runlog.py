@@ -24,6 +24,11 @@ import platformdirs
 from inittui.config import ExperimentConfig
 from inittui.events import Evaluation, Event, ExperimentFinished, ExperimentStarted, RunsChanged, event_from_dict
 
+try:  # optional (the "fast" extra): parses a long log's numbers about ten times faster than json
+    from orjson import loads as _fast_loads
+except ImportError:
+    _fast_loads = None
+
 CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"
 
@@ -170,11 +175,22 @@ def describe_lines(numbers: list[int], shown: int = 8) -> str:
     return f"lines {', '.join(f'{n:,}' for n in numbers[:shown])}, … ({len(numbers):,} in all)"
 
 
+def _parse_json(raw: bytes) -> object:
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(raw)
+        except ValueError:
+            pass  # NaN, Infinity, huge integers, deep nesting: the standard parser has the last word
+    return json.loads(raw.decode("utf-8"))
+
+
 def parse_line(line: bytes) -> Event | None:
-    """The event on one line, or None if the line is not one (damaged, cut, or not inittui's)."""
+    """The event on one line, or None if the line is not one (damaged, cut, or not inittui's): the one decoder
+    of every reader of run logs (``read_log``, ``follow_events``, the log index)."""
     try:
-        return event_from_dict(json.loads(line.decode("utf-8")))
-    except (ValueError, KeyError, TypeError, AttributeError):
+        data = _parse_json(line)
+        return event_from_dict(data) if isinstance(data, dict) else None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 

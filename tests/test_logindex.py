@@ -21,8 +21,8 @@ from inittui.events import (
     RunsChanged,
     TrainProgress,
 )
-from inittui.logindex import EVENTS_FILE, LogIndex, decode_line
-from inittui.runlog import RunLog, read_events
+from inittui.logindex import EVENTS_FILE, LogIndex
+from inittui.runlog import RunLog, parse_line, read_events
 
 from conftest import random_mnist
 
@@ -284,21 +284,21 @@ def test_a_restarted_run_starts_its_curves_again(tmp_path):
 @pytest.fixture(params=["orjson", "json"])
 def parser(request, monkeypatch):
     """Both parsers the index may use: orjson where installed, the standard library's without it."""
-    import inittui.logindex as logindex
+    import inittui.runlog as runlog
 
     if request.param == "json":
-        monkeypatch.setattr(logindex, "_fast_loads", None)
-    elif logindex._fast_loads is None:
+        monkeypatch.setattr(runlog, "_fast_loads", None)
+    elif runlog._fast_loads is None:
         pytest.skip("orjson is not installed")
     return request.param
 
 
-def test_decode_line_is_tolerant_and_small(parser):
+def test_the_line_decoder_is_tolerant_and_small(parser):
     event = Notice("x", "warning")
-    assert decode_line(event.to_json().encode()) == event
+    assert parse_line(event.to_json().encode()) == event
     for raw in (b"", b"{", b"null", b"[]", b'{"type":"notice"}', b'{"type":"notice","message":"x","bogus":1}',
                 b"\xff", b'"just a string"', b'{"type": 5}'):
-        assert decode_line(raw) is None, raw
+        assert parse_line(raw) is None, raw
 
 
 def test_numbers_beyond_the_json_the_writer_allows_are_taken_or_skipped_never_raised(tmp_path, parser):
@@ -318,17 +318,17 @@ def test_numbers_beyond_the_json_the_writer_allows_are_taken_or_skipped_never_ra
 
 
 def test_the_decoder_is_one_function_the_index_uses(monkeypatch, real_log):
-    """Integration joins this decoder with the run log's: the index must call it for every line it parses."""
+    """The index decodes with the run log's one decoder, for every line it parses."""
     import inittui.logindex as logindex
 
     calls = []
-    original = logindex.decode_line
+    original = logindex.parse_line
 
     def spy(raw: bytes):
         calls.append(raw)
         return original(raw)
 
-    monkeypatch.setattr(logindex, "decode_line", spy)
+    monkeypatch.setattr(logindex, "parse_line", spy)
     index = LogIndex.open(real_log)
     index.layer_stats(0)
     parsed = [json.loads(raw)["type"] for raw in calls]

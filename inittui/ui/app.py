@@ -39,7 +39,6 @@ from inittui.events import (
 )
 from inittui.presets import PRESETS
 from inittui.ui.curves import Curve, CurvePlot
-from inittui.ui.help_screen import HelpScreen
 from inittui.ui.histograms import LayerHistograms, Panel
 from inittui.ui.keys import BINDINGS, palette_entries
 from inittui.ui.preset_screen import PresetScreen
@@ -48,6 +47,7 @@ from inittui.runlog import SkippedLines, describe_lines
 from inittui.ui.sources import (
     FollowSource,
     LiveSource,
+    LogRead,
     ProbeReady,
     ProcessSource,
     ReplaySource,
@@ -242,6 +242,8 @@ class InitApp(App):
             self.notify(f"{event.message}\nTraining goes on; the log keeps every line before it.",
                         title="run log incomplete", severity="error", timeout=60)
             return {HEADER}
+        if isinstance(event, LogRead):
+            return self._apply_log_read(event)
         if isinstance(event, SkippedLines):
             self.notify(f"{describe_lines(event.lines)} of the run log could not be read and "
                         f"{'was' if len(event.lines) == 1 else 'were'} skipped; everything else is shown.",
@@ -255,6 +257,11 @@ class InitApp(App):
             preset = PRESETS[self.state.preset]
             self.notify(f"expected: {preset.expected}", title=f"{preset.name}: {preset.title}", timeout=12)
         return dirty
+
+    def _apply_log_read(self, read: LogRead) -> set[str]:
+        """After the events a run log's index found: its curves whole, and its steps for the cursor."""
+        self.state.use_steps(read.steps)
+        return self.state.load_curves(read.curves)
 
     # ------------------------------------------------------------------ drawing
     def device_label(self) -> str:
@@ -271,7 +278,8 @@ class InitApp(App):
         self.frames += 1
         state = self.state
         if HEADER in dirty:
-            self.sub_title = f"{state.preset or '…'} · {state.state}"
+            cursor = state.cursor_label()
+            self.sub_title = f"{state.preset or '…'} · {state.state}" + (f" · {cursor}" if cursor else "")
             extra = ""
             if self.source.read_only and isinstance(self.source, FollowSource):
                 extra = f"viewing {self.source.run_dir} (read-only)"
@@ -284,6 +292,8 @@ class InitApp(App):
             self.table.show(state)
         if CURVES in dirty:
             runs = list(state.runs.values())
+            self.loss_plot.mark(state.cursor_step)
+            self.accuracy_plot.mark(state.cursor_step)
             self.loss_plot.show([Curve(run.colour, run.loss) for run in runs])
             self.accuracy_plot.show(
                 [Curve(run.colour, run.accuracy) for run in runs] + [Curve(run.colour, run.test, scatter=True) for run in runs]
@@ -297,12 +307,15 @@ class InitApp(App):
         kind = self.kind
         label = "|g|" if kind == "gradients" else "σ"
         source_name = "probe: activations on random input" if state.probe else kind
+        if state.cursor_step is not None:
+            source_name += f" at {state.cursor_label()}" + (" (line unreadable)" if state.cursor_unreadable else "")
         if self.compare:
-            depth = max((len(run.layers) for run in state.runs.values()), default=0)
+            depth = max((len(state.layer_views(run)) for run in state.runs.values()), default=0)
             layer = self.compare_layer % depth if depth else 0
             panels = []
             for run in state.runs.values():
-                view = run.layers[layer] if layer < len(run.layers) else None
+                views = state.layer_views(run)
+                view = views[layer] if layer < len(views) else None
                 panels.append(self._panel(f"{run.id} {run.name}", run, view, kind, label))
             widget.show(panels, f"{source_name} · layer {layer + 1} of every run (c: back, l: next layer)")
             return
@@ -310,7 +323,8 @@ class InitApp(App):
         if run is None:
             widget.show([], source_name, "no runs")
             return
-        panels = [self._panel(f"L{index + 1}", run, view, kind, label) for index, view in enumerate(run.layers)]
+        panels = [self._panel(f"L{index + 1}", run, view, kind, label)
+                  for index, view in enumerate(state.layer_views(run))]
         widget.show(panels, f"{source_name} · run {run.id} {run.name} (h: source, c: compare)",
                     "no layer statistics yet")
 
@@ -453,7 +467,29 @@ class InitApp(App):
             self.compare = True
         self._draw_histograms()
 
+    # ------------------------------------------------------------------ time cursor
+    def _cursor(self, dirty: set[str]) -> None:
+        if not self.state.step_store.steps:
+            self.notify("no statistics steps yet for the time cursor", severity="warning")
+        elif dirty:
+            self.redraw(dirty)
+
+    def action_cursor_back(self) -> None:
+        self._cursor(self.state.move_cursor(-1))
+
+    def action_cursor_forward(self) -> None:
+        self._cursor(self.state.move_cursor(1))
+
+    def action_cursor_first(self) -> None:
+        self._cursor(self.state.cursor_to_first())
+
+    def action_cursor_live(self) -> None:
+        self._cursor(self.state.cursor_to_live())
+
     def action_help(self) -> None:
+        # imported when first asked for: its Markdown (and the initialisers' torch) would slow every start
+        from inittui.ui.help_screen import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def action_screenshot(self) -> None:

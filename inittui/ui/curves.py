@@ -26,6 +26,8 @@ _SPAN_BITS = np.array(
     dtype=np.int64,
 )
 POINT = "●"
+# the time cursor's step: a vertical line through the cells no curve uses
+MARK, MARK_STYLE = "┊", "bold yellow"
 ABOVE, BELOW = "▲", "▼"
 MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT = 4, 2
 # axes end within ±this: beyond it nothing can be told apart on a screen, and spans stay finite
@@ -217,6 +219,16 @@ class Canvas:
         self.glyphs[row, column] = POINT
         self.owner[row, column] = index
 
+    def mark(self, index: int, x: float) -> None:
+        """A vertical line at step ``x`` (owned by ``index``), in every cell of its column that is empty."""
+        x0, x1 = self.x_range
+        if not x0 <= x <= x1:
+            return
+        column = round((x - x0) / (x1 - x0) * (self.width - 1)) if x1 > x0 else 0
+        empty = (self.codes[:, column] == 0) & (self.glyphs[:, column] == "")
+        self.glyphs[empty, column] = MARK
+        self.owner[empty, column] = index
+
     def styled_lines(self, colours: Sequence[str]) -> list[StyledLine]:
         """One line per cell row, consecutive cells of one curve in one run."""
         chars = np.where(self.glyphs != "", self.glyphs, _BRAILLE[self.codes])
@@ -240,8 +252,10 @@ def render_curves(
     *,
     ylim: tuple[float, float] | None = None,
     ycap: float | None = None,
+    marker: float | None = None,
 ) -> list[StyledLine]:
-    """The chart (title, y axis with labels, plot, x axis with labels): at most ``height`` lines of ``width``."""
+    """The chart (title, y axis with labels, plot, x axis with labels): at most ``height`` lines of ``width``;
+    ``marker``: a step marked by a vertical line (the time cursor's)."""
     if width < 1 or height < 1:
         return []
     lines: list[StyledLine] = [[(title[:width].center(width), "bold")]]
@@ -282,7 +296,9 @@ def render_curves(
     for index, curve in enumerate(curves):
         if curve.scatter:
             canvas.points(index, *arrays[index])
-    for row, plotted in enumerate(canvas.styled_lines([curve.colour for curve in curves])):
+    if marker is not None and math.isfinite(marker):
+        canvas.mark(len(curves), marker)
+    for row, plotted in enumerate(canvas.styled_lines([*(curve.colour for curve in curves), MARK_STYLE])):
         label = labels.get(row)
         lines.append([((label or "").rjust(label_width) + ("┤" if label is not None else "│"), "dim"), *plotted])
 
@@ -318,6 +334,13 @@ class CurvePlot(LinesWidget):
         self.ylim = ylim
         self.ycap = ycap
         self.curves: list[Curve] = []
+        self.marker: float | None = None
+
+    def mark(self, step: float | None) -> None:
+        """Mark ``step`` with a vertical line (the time cursor), or nothing (None)."""
+        if step != self.marker:
+            self.marker = step
+            self.refresh()
 
     def show(self, curves: list[Curve], title: str | None = None) -> None:
         self.curves = curves
@@ -326,4 +349,4 @@ class CurvePlot(LinesWidget):
         self.refresh()
 
     def draw(self, width: int, height: int) -> list[StyledLine]:
-        return render_curves(self.curves, width, height, self.title, ylim=self.ylim, ycap=self.ycap)
+        return render_curves(self.curves, width, height, self.title, ylim=self.ylim, ycap=self.ycap, marker=self.marker)

@@ -8,11 +8,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from inittui.initializers import INITIALIZERS
 from inittui.ui.keys import markdown_table
 
 
 def help_markdown() -> str:
+    # imported here: the initialisers bring torch, which ``inittui view`` does not otherwise need (seconds)
+    from inittui.initializers import INITIALIZERS
+
     lines = ["# inittui keys", "", markdown_table()]
     lines += ["", "# Initialisers", "", "| name | formula | note |", "|---|---|---|"]
     lines += [f"| {init.name} | `{init.formula}` | {init.note} |" for init in INITIALIZERS.values()]

@@ -57,6 +57,15 @@ KEYS: tuple[Key, ...] = (
     Key("plus", "add_run", "add run", "add a run: a copy of the selected one with the next initialiser", "+",
         title="Add run", group="add/del"),
     Key("minus", "remove_run", "remove run", "remove the selected run", "-", title="Remove run", group="add/del"),
+    Key("left", "cursor_back", "step back", "time cursor: the previous statistics step (in a log being viewed, or "
+        "paused); the histograms, depth view, table and a mark on the curves follow it", "←",
+        title="Time cursor: previous step", group="cursor"),
+    Key("right", "cursor_forward", "step on", "time cursor: the next statistics step; past the latest it is live "
+        "again", "→", title="Time cursor: next step", group="cursor"),
+    Key("home", "cursor_first", "first step", "time cursor: the first statistics step", title="Time cursor: first step",
+        group="cursor"),
+    Key("end", "cursor_live", "live", "time cursor: back to live (the latest step)", title="Time cursor: live",
+        group="cursor"),
     Key("space", "toggle_pause", "pause", "pause / resume training", title="Pause / resume"),
     Key("r", "restart_run", "restart run", "restart the selected run", title="Restart run", group="restart"),
     Key("R", "restart_all", "restart all", "restart every run", title="Restart all", group="restart"),

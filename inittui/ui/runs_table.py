@@ -56,6 +56,7 @@ def _dead_saturated(run: RunState) -> str:
 
 def row_cells(state: DashboardState, run: RunState) -> dict[str, str | Text]:
     status = state.run_status(run)
+    run = state.run_at_cursor(run)
     return {
         "run": Text(f"● {run.id}", style=f"bold {run.colour}"),
         "init": Text(run.init, style=run.colour),
@@ -71,8 +72,11 @@ def row_cells(state: DashboardState, run: RunState) -> dict[str, str | Text]:
     }
 
 
-class RunsTable(DataTable):
+class RunsTable(DataTable, inherit_bindings=False):
     """Rows are keyed by ``str(run id)``; the cursor follows the selected run when rows change."""
+
+    # a table's keys, but ←/→ and home/end: they move the app's time cursor (a row has nothing to move along)
+    BINDINGS = [binding for binding in DataTable.BINDINGS if binding.key not in ("left", "right", "home", "end")]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from inittui.config import ExperimentConfig
-from inittui.events import Event, ExperimentStarted, RunInfo
+from inittui.events import Event, ExperimentFinished, ExperimentStarted, RunInfo
 from inittui.worker import DataUnavailable, EngineProcess, Failed, LogStarted, train_logged
 
 Sink = Callable[[Any], None]
@@ -67,26 +67,92 @@ class ReplaySource(Source):
             sink(event)
 
 
-class FollowSource(Source):
-    """A run log, read from the start and followed while another process appends to it."""
+@dataclass
+class RunCurvePoints:
+    """One run's curves as the screen draws them: (step, value) pairs, decimated to at most a screen's width."""
 
-    def __init__(self, run_dir: Path) -> None:
+    loss: list[tuple[float, float]]
+    accuracy: list[tuple[float, float]]
+    test: list[tuple[float, float]]
+    # the experiment step at which the run's current spec started
+    since: int = 0
+
+
+@dataclass
+class LogRead:
+    """What the log index found, for the screen, after the events it found (each sent on its own): every
+    run's curves whole, and where the time cursor reads steps."""
+
+    curves: dict[int, RunCurvePoints]
+    steps: Any  # a ui.state.IndexedSteps
+
+
+class FollowSource(Source):
+    """A run log, opened through its index (:mod:`inittui.logindex`): the latest state and the curves at
+    screen resolution first, a statistics step read only when the time cursor lands on it; followed while
+    another process appends, until the experiment finishes."""
+
+    def __init__(self, run_dir: Path, poll_s: float = 0.25) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
+        self.poll_s = poll_s
+        # the index is updated here and read by the UI thread when the cursor moves
+        self.lock = threading.Lock()
+        self.index: Any = None
+        self._skipped_reported = 0
 
     def _produce(self, sink: Sink) -> None:
-        from inittui.runlog import follow_events
+        from inittui.logindex import LogIndex
+        from inittui.ui.state import IndexedSteps
 
         sink(LogStarted(self.run_dir))
-        first = True
-        for item in follow_events(self.run_dir, self._stop.is_set):
-            if first and isinstance(item, Event) and not isinstance(item, ExperimentStarted):
+        with self.lock:
+            index = self.index = LogIndex.open(self.run_dir)
+            events = index.state_events()
+            if not events or not isinstance(events[0], ExperimentStarted):
                 # the log's first line is lost: rebuild what it said from config.json, so the rest shows
                 started = started_from_header(self.run_dir)
-                if started is not None:
-                    sink(started)
-            first = first and not isinstance(item, Event)
-            sink(item)
+                events = [started, *events] if started is not None else events
+            steps = IndexedSteps(lambda: index.steps, index.layer_stats, self.lock)
+            read = LogRead(self._curves(), steps)
+        self._send(events, read, sink)
+        while not self._finished(index) and not self._stop.wait(self.poll_s):
+            with self.lock:
+                update = index.update()
+                if not update.changed:
+                    continue
+                events = update.ordered()
+                if update.new_stats:
+                    latest = index.latest_layer_stats()
+                    events += [latest] if latest is not None else []
+                read = LogRead(self._curves(), steps)
+            self._send(events, read, sink)
+
+    def _send(self, events: list[Event], read: LogRead, sink: Sink) -> None:
+        from inittui.runlog import SkippedLines
+
+        for event in events:
+            sink(event)
+        sink(read)
+        lines = self.index.skipped_lines[self._skipped_reported :]
+        if lines:
+            self._skipped_reported += len(lines)
+            sink(SkippedLines(lines))
+
+    @staticmethod
+    def _finished(index: Any) -> bool:
+        return any(isinstance(event, ExperimentFinished) for event in index.events)
+
+    def _curves(self) -> dict[int, RunCurvePoints]:
+        from inittui.ui.state import MAX_POINTS
+
+        def points(series: Any) -> list[tuple[float, float]]:
+            return [(column.step, column.mean) for column in series.columns(MAX_POINTS) if column is not None]
+
+        return {
+            run_id: RunCurvePoints(points(curves.loss), points(curves.accuracy), list(curves.test), curves.started_at)
+            for run_id, curves in self.index.curves.items()
+        }
 
 
 def started_from_header(run_dir: Path) -> ExperimentStarted | None:

@@ -6,9 +6,12 @@ latest values. Everything is keyed by run id (runs come and go), never by positi
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -45,6 +48,8 @@ RUN_COLOURS = (
 # half as wide as a 220-column terminal has about 210 braille pixel columns: more would not be seen.
 MAX_POINTS = 1024
 SERIES_COLUMNS = 256
+# statistics steps a live dashboard keeps for its time cursor (a run log being viewed keeps only their offsets)
+STEPS_KEPT = 128
 
 
 def run_colour(run_id: int) -> str:
@@ -130,6 +135,11 @@ class Series:
     def clear(self) -> None:
         self._count = 0
 
+    def at(self, x: float) -> int | None:
+        """The index of the last point at or before ``x``, or None if there is none."""
+        index = int(np.searchsorted(self.x, x, side="right")) - 1
+        return index if index >= 0 else None
+
 
 @dataclass
 class RunState:
@@ -146,6 +156,8 @@ class RunState:
     accuracy: Series = field(default_factory=Series)
     test: Series = field(default_factory=Series)
     layers: list[LayerView] = field(default_factory=list)
+    # the experiment step at which this run's current spec started (its own step counts from there)
+    since: int = 0
     # (init, activation) pairs asked of the engine and not yet confirmed by it, oldest first
     pending: list[tuple[str, str]] = field(default_factory=list)
 
@@ -175,6 +187,15 @@ class RunState:
         self.layers = []
 
 
+def _layer_views(event: LayerStats, index: int, layers: list[LayerStat]) -> list[LayerView]:
+    """The views of the layers of the ``index``-th run of ``event``."""
+    predicted = event.predicted_std[index] if index < len(event.predicted_std) else []
+    return [
+        LayerView.from_stat(stat, predicted[layer] if layer < len(predicted) else None)
+        for layer, stat in enumerate(layers)
+    ]
+
+
 def _mean(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None and math.isfinite(v)]
     return sum(known) / len(known) if known else None
@@ -182,6 +203,59 @@ def _mean(values: list[float | None]) -> float | None:
 
 # the parts of the screen an event can make stale
 HEADER, TABLE, CURVES, HISTOGRAMS = "header", "table", "curves", "histograms"
+
+
+class StepStore(Protocol):
+    """Where the time cursor finds statistics steps: ``steps`` in increasing order, and each one's statistics
+    (None when it cannot be read: a damaged log line)."""
+
+    @property
+    def steps(self) -> list[int]: ...
+
+    def read(self, position: int) -> LayerStats | None: ...
+
+
+class RecentSteps:
+    """The statistics a live dashboard has received, for its time cursor: at most ``capacity`` steps. When
+    full, every other one is dropped (the first and the latest stay), so the cursor still spans the whole run."""
+
+    def __init__(self, capacity: int = STEPS_KEPT) -> None:
+        self.capacity = capacity
+        self.steps: list[int] = []
+        self._stats: list[LayerStats] = []
+
+    def add(self, event: LayerStats) -> None:
+        if self.steps and event.step <= self.steps[-1]:
+            # the same step again, or an earlier one (the experiment restarted): later ones no longer apply
+            cut = bisect.bisect_left(self.steps, event.step)
+            del self.steps[cut:], self._stats[cut:]
+        self.steps.append(event.step)
+        self._stats.append(event)
+        if len(self.steps) > self.capacity:
+            keep = [*range(0, len(self.steps) - 1, 2), len(self.steps) - 1]
+            self.steps = [self.steps[i] for i in keep]
+            self._stats = [self._stats[i] for i in keep]
+
+    def read(self, position: int) -> LayerStats | None:
+        return self._stats[position]
+
+
+class IndexedSteps:
+    """A run log's statistics steps, read from the log one line at a time (``read``, e.g. a LogIndex's
+    ``layer_stats``, called under ``lock`` when another thread updates the index)."""
+
+    def __init__(self, steps: Callable[[], list[int]], read: Callable[[int], LayerStats | None], lock: Any = None) -> None:
+        self._steps, self._read, self._lock = steps, read, lock
+
+    @property
+    def steps(self) -> list[int]:
+        return self._steps()
+
+    def read(self, position: int) -> LayerStats | None:
+        if self._lock is None:
+            return self._read(position)
+        with self._lock:
+            return self._read(position)
 
 
 class DashboardState:
@@ -205,6 +279,11 @@ class DashboardState:
         self.notices: list[Notice] = []
         self.finished: ExperimentFinished | None = None
         self.probe = False
+        # the time cursor: the statistics step shown, None while live, and that step's layers per run
+        self.step_store: StepStore = RecentSteps()
+        self.cursor_step: int | None = None
+        self._cursor_layers: dict[int, list[LayerView]] = {}
+        self.cursor_unreadable = False
 
     # ------------------------------------------------------------------ folding
     def apply(self, event: Event) -> set[str]:
@@ -217,7 +296,7 @@ class DashboardState:
             run = self.runs.get(info.id)
             spec = (info.init, info.activation)
             if run is None:
-                run = RunState(info.id, info.init, info.activation)
+                run = RunState(info.id, info.init, info.activation, since=max(self.step - info.step, 0))
             elif run.pending:
                 # the engine confirms requests in order; until it has the latest, the screen shows that one
                 if spec in run.pending:
@@ -226,8 +305,10 @@ class DashboardState:
                     runs[info.id] = run
                     continue
                 run.reset()
+                run.since = max(self.step - info.step, 0)
             elif (run.init, run.activation) != spec or info.step < run.step:
                 run.reset()
+                run.since = max(self.step - info.step, 0)
             run.init, run.activation, run.status, run.step = info.init, info.activation, info.status, info.step
             runs[info.id] = run
         self.runs = runs
@@ -236,6 +317,7 @@ class DashboardState:
         """The user asked for ``init:activation`` on ``run``: shown at once, until the engine confirms it."""
         run.pending.append((init, activation))
         run.reset()
+        run.since = self.step
         run.init, run.activation, run.status = init, activation, "starting"
 
     def _on_ExperimentStarted(self, event: ExperimentStarted) -> set[str]:
@@ -263,6 +345,7 @@ class DashboardState:
                 continue  # unknown, or still training what the user has already left
             if run_step < run.step:
                 run.reset()
+                run.since = max(event.step - run_step, 0)
             run.step = run_step
             known = [v for v in losses if v is not None]
             if known:
@@ -275,15 +358,13 @@ class DashboardState:
         return {HEADER, TABLE, CURVES}
 
     def _on_LayerStats(self, event: LayerStats) -> set[str]:
+        if isinstance(self.step_store, RecentSteps):
+            self.step_store.add(event)
         for index, (run_id, layers) in enumerate(zip(event.run_ids, event.layers)):
             run = self.runs.get(run_id)
             if run is None or run.pending:
                 continue
-            predicted = event.predicted_std[index] if index < len(event.predicted_std) else []
-            run.layers = [
-                LayerView.from_stat(stat, predicted[layer] if layer < len(predicted) else None)
-                for layer, stat in enumerate(layers)
-            ]
+            run.layers = _layer_views(event, index, layers)
         return {TABLE, HISTOGRAMS}
 
     def _on_Evaluation(self, event: Evaluation) -> set[str]:
@@ -340,7 +421,100 @@ class DashboardState:
             ]
             self.runs[run_id] = run
 
+    # ------------------------------------------------------------------ time cursor
+    def use_steps(self, store: StepStore) -> None:
+        """Read the cursor's statistics from ``store`` (a run log's index) instead of keeping them."""
+        self.step_store = store
+        if self.cursor_step is not None:
+            self._load_cursor(self.cursor_step)
+
+    def load_curves(self, curves: dict[int, Any]) -> set[str]:
+        """Every run's curves from a run log's index (``RunCurvePoints``), in place of what events added."""
+        for run_id, points in curves.items():
+            run = self.runs.get(run_id)
+            if run is None or run.pending:
+                continue
+            run.since = points.since
+            for series, values in ((run.loss, points.loss), (run.accuracy, points.accuracy), (run.test, points.test)):
+                series.clear()
+                for x, y in values:
+                    series.append(x, y)
+        return {CURVES, TABLE}
+
+    def move_cursor(self, delta: int) -> set[str]:
+        """``delta`` statistics steps back (negative) or on; past the latest step the cursor is live again."""
+        steps = self.step_store.steps
+        if not steps:
+            return set()
+        here = len(steps) - 1 if self.cursor_step is None else max(bisect.bisect_right(steps, self.cursor_step) - 1, 0)
+        target = here + delta
+        if target >= len(steps) - 1 and delta > 0:
+            return self.cursor_to_live()
+        return self._load_cursor(steps[min(max(target, 0), len(steps) - 1)])
+
+    def cursor_to_first(self) -> set[str]:
+        steps = self.step_store.steps
+        return self._load_cursor(steps[0]) if steps else set()
+
+    def cursor_to_live(self) -> set[str]:
+        if self.cursor_step is None:
+            return set()
+        self.cursor_step = None
+        self._cursor_layers = {}
+        self.cursor_unreadable = False
+        return {HEADER, TABLE, CURVES, HISTOGRAMS}
+
+    def _load_cursor(self, step: int) -> set[str]:
+        steps = self.step_store.steps
+        position = bisect.bisect_right(steps, step) - 1
+        if position < 0:
+            return set()
+        self.cursor_step = steps[position]
+        event = self.step_store.read(position)
+        self.cursor_unreadable = event is None
+        self._cursor_layers = {}
+        if event is not None:
+            for index, (run_id, layers) in enumerate(zip(event.run_ids, event.layers)):
+                run = self.runs.get(run_id)
+                if run is None or event.step < run.since:
+                    continue  # a run not there yet, or one that has since restarted with another spec
+                self._cursor_layers[run_id] = _layer_views(event, index, layers)
+        return {HEADER, TABLE, CURVES, HISTOGRAMS}
+
+    def run_at_cursor(self, run: RunState) -> RunState:
+        """``run`` with the numbers it had at the cursor's step (itself while live): what the table shows."""
+        if self.cursor_step is None:
+            return run
+        run_step = min(self.cursor_step - run.since, run.step)
+        if run_step < 0:
+            return dataclasses.replace(run, step=0, train_loss=None, train_acc=None, test_acc=None,
+                                       best_test_acc=None, layers=[])
+        loss, accuracy, test = run.loss.at(run_step), run.accuracy.at(run_step), run.test.at(run_step)
+        tests = run.test.y[: test + 1] if test is not None else np.empty(0)
+        return dataclasses.replace(
+            run,
+            step=run_step,
+            train_loss=None if loss is None else float(run.loss.y[loss]),
+            train_acc=None if accuracy is None else float(run.accuracy.y[accuracy]),
+            test_acc=None if test is None else float(run.test.y[test]),
+            best_test_acc=float(np.nanmax(tests)) if tests.size and not np.isnan(tests).all() else None,
+            layers=self.layer_views(run),
+        )
+
+    def cursor_label(self) -> str:
+        """``step N of M (cursor)`` while the cursor is not live, else empty."""
+        if self.cursor_step is None:
+            return ""
+        return f"step {self.cursor_step:,} of {max(self.step, self.cursor_step):,} (cursor)"
+
     # ------------------------------------------------------------------ views
+    def layer_views(self, run: RunState) -> list[LayerView]:
+        """The per-layer numbers every page draws for ``run`` (index 0 is hidden layer 1): the one place
+        widgets read per-step data from, so that what they show follows the time cursor."""
+        if self.cursor_step is None:
+            return run.layers
+        return self._cursor_layers.get(run.id, [])
+
     def run_status(self, run: RunState) -> str:
         """What the table shows: an experiment-wide pause shows on every running run."""
         if run.status == "running" and self.state in ("paused", "stopped"):
@@ -351,4 +525,5 @@ class DashboardState:
         return run.step / self.steps_per_epoch
 
 
-__all__ = ["DashboardState", "HISTOGRAM_KINDS", "LayerView", "RunState", "Series", "run_colour"]
+__all__ = ["DashboardState", "HISTOGRAM_KINDS", "IndexedSteps", "LayerView", "RecentSteps", "RunState", "Series",
+           "StepStore", "run_colour"]

@@ -46,7 +46,11 @@ def status_text(state: DashboardState, device_label: str, extra: str = "", probl
     text.append(state.preset or "…")
     if not state.probe:
         text.append(*sep)
-        text.append(f"epoch {state.epoch:.2f} step {state.step:,}/{state.total_steps:,}")
+        cursor = state.cursor_label()
+        if cursor:
+            text.append(cursor, "bold yellow")
+        else:
+            text.append(f"epoch {state.epoch:.2f} step {state.step:,}/{state.total_steps:,}")
         text.append(*sep)
         text.append(f"{state.samples_per_s:,.0f} samples/s")
         text.append(*sep)

@@ -1,0 +1,358 @@
+"""The time cursor and the log-index-backed ``inittui view``: ←/→, home and end move through a recorded log's
+statistics steps, and the histograms, the table's numbers, the header and a mark on the curves follow.
+
+The logs are written with RunLog from a synthetic event stream whose values are known at every step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inittui.config import ExperimentConfig, RunSpec
+from inittui.events import (
+    Evaluation,
+    ExperimentFinished,
+    ExperimentStarted,
+    Histogram,
+    LayerStat,
+    LayerStats,
+    RunInfo,
+    RunResult,
+    RunsChanged,
+    TrainProgress,
+)
+from inittui.runlog import EVENTS_FILE, RunLog
+from inittui.ui.app import make_app
+from inittui.ui.curves import MARK, render_curves
+from inittui.ui.histograms import LayerHistograms
+from inittui.ui.runs_table import RunsTable
+from inittui.ui.sources import FollowSource
+from inittui.ui.state import DashboardState, RecentSteps, Series
+
+from test_ui import SIZE, cell, press, status_text, wait_for
+
+STEPS = (0, 10, 20, 30, 40)
+RUNS = (0, 1)
+DEPTH = 2
+BINS = 8
+
+
+def loss_at(run: int, step: int) -> float:
+    return 2.0 - step / 40 + run / 10
+
+
+def accuracy_at(run: int, step: int) -> float:
+    return 0.25 + step / 100 + run / 100
+
+
+def std_at(run: int, layer: int, step: int) -> float:
+    return round(1.0 + step / 10 + layer / 100 + run / 1000, 6)
+
+
+def loss_shown_at(app, run: int, step: int) -> bool:
+    """The table's loss at ``step`` is one the run logged since the statistics step before (the curve's value
+    there: a chunk's mean, or one bucket of the log index's curve)."""
+    shown = float(cell(app, run, "loss"))
+    return loss_at(run, step) - 5e-4 <= shown <= loss_at(run, step - 9) + 5e-4
+
+
+def counts_at(step: int) -> list[int]:
+    """All in one bin, which moves with the step: a histogram that says which step it is from."""
+    counts = [0] * BINS
+    counts[step // 10 % BINS] = 100
+    return counts
+
+
+def layer_stats(step: int) -> LayerStats:
+    def stat(run: int, layer: int) -> LayerStat:
+        histogram = Histogram(-1.0, 1.0, counts_at(step))
+        return LayerStat(0.0, std_at(run, layer, step), 0.01 * step / 10, None, 1.0, 0.1, 0.1, 0.01,
+                         {kind: histogram for kind in ("activations", "preactivations", "gradients", "weights")})
+
+    return LayerStats(step, list(RUNS), [[stat(run, layer) for layer in range(DEPTH)] for run in RUNS],
+                      [[0.8] * DEPTH for _ in RUNS])
+
+
+def progress(step: int, chunk: int = 10) -> TrainProgress:
+    first = step - chunk + 1
+    return TrainProgress(step, step / 20, list(RUNS), [step] * len(RUNS),
+                         [[loss_at(run, s) for s in range(first, step + 1)] for run in RUNS],
+                         [[accuracy_at(run, s) for s in range(first, step + 1)] for run in RUNS], 1000.0, step / 10)
+
+
+def synthetic_events(steps=STEPS, finished: bool = True) -> list:
+    config = ExperimentConfig(runs=[RunSpec("he", "relu"), RunSpec("xavier", "tanh")], depth=DEPTH, width=4,
+                              steps=steps[-1], epochs=None, stats_every=10, histogram_bins=BINS, preset="compare")
+    events: list = [ExperimentStarted(config.to_dict(), "cpu", "CPU", "synthetic", steps[-1], 20,
+                                      [RunInfo(run, *("he", "relu") if run == 0 else ("xavier", "tanh"), "running")
+                                       for run in RUNS], 0.0)]
+    for step in steps:
+        if step:
+            events.append(progress(step))
+        events.append(layer_stats(step))
+        if step and step % 20 == 0:
+            events.append(Evaluation(step, step / 20, list(RUNS), [0.5 + step / 100 + run / 100 for run in RUNS],
+                                     [1.0] * len(RUNS)))
+    if finished:
+        results = [RunResult(run, "r", "he", "relu", "done", steps[-1], loss_at(run, steps[-1]), 0.9, 0.9)
+                   for run in RUNS]
+        events.append(ExperimentFinished("done", steps[-1], 4.0, 1000.0, results))
+    return events, config
+
+
+def write_log(parent: Path, events: list, config: ExperimentConfig) -> Path:
+    log = RunLog.create(parent, config, {"dataset": "synthetic"})
+    try:
+        for event in events:
+            assert log.write(event)
+    finally:
+        log.close()
+    return log.run_dir
+
+
+@pytest.fixture
+def recorded(tmp_path) -> Path:
+    return write_log(tmp_path, *synthetic_events())
+
+
+def shown_std(app, layer: int) -> float | None:
+    return app.query_one(LayerHistograms).panels[layer].measured
+
+
+def shown_counts(app, layer: int) -> list[int]:
+    return list(app.query_one(LayerHistograms).panels[layer].histogram.counts)
+
+
+def header(app) -> str:
+    return f"{app.sub_title} | {status_text(app)}"
+
+
+async def opened(pilot, app) -> None:
+    await wait_for(pilot, lambda: app.state.finished is not None and app.query_one(RunsTable).row_count == 2)
+    await pilot.pause(0.1)
+
+
+async def test_the_cursor_moves_over_a_recorded_log_and_everything_per_step_follows(recorded):
+    app = make_app(run_dir=recorded, fps=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        # live: the latest step
+        assert "(cursor)" not in header(app)
+        assert shown_std(app, 1) == std_at(0, 1, 40) and shown_counts(app, 0) == counts_at(40)
+        assert cell(app, 0, "loss") == f"{loss_at(0, 40):.3f}" and cell(app, 0, "step") == "40"
+        assert app.loss_plot.marker is None
+
+        await press(pilot, "left")
+        assert "step 30 of 40 (cursor)" in app.sub_title and "step 30 of 40 (cursor)" in status_text(app)
+        assert shown_std(app, 0) == std_at(0, 0, 30) and shown_counts(app, 0) == counts_at(30)
+        assert cell(app, 0, "step") == "30" and cell(app, 1, "step") == "30"
+        assert loss_shown_at(app, 1, 30) and loss_shown_at(app, 0, 30)
+        assert cell(app, 0, "test") == "70.0" and cell(app, 1, "best") == "71.0"  # the evaluation at step 20
+        assert app.loss_plot.marker == 30 and app.accuracy_plot.marker == 30
+        assert any(MARK in text for line in app.loss_plot.draw(60, 12) for text, _ in line)
+
+        await press(pilot, "left", "left")
+        assert "step 10 of 40 (cursor)" in header(app)
+        assert shown_std(app, 1) == std_at(0, 1, 10) and shown_counts(app, 1) == counts_at(10)
+        assert cell(app, 0, "test") == "–"  # no evaluation yet at step 10
+        assert cell(app, 0, "deadsat") == "1%/–"
+
+        await press(pilot, "j")  # another run selected: its layers at the same step
+        await pilot.pause(0.05)
+        assert shown_std(app, 0) == std_at(1, 0, 10)
+
+        await press(pilot, "home")
+        assert "step 0 of 40 (cursor)" in header(app) and shown_counts(app, 0) == counts_at(0)
+        assert cell(app, 0, "loss") == "–"  # nothing trained before step 0
+        await press(pilot, "left")
+        assert "step 0 of 40" in header(app)  # the first step is as far back as it goes
+        await press(pilot, "right")
+        assert "step 10 of 40" in header(app)
+
+        await press(pilot, "end")
+        assert "(cursor)" not in header(app) and app.loss_plot.marker is None
+        assert shown_std(app, 0) == std_at(1, 0, 40) and cell(app, 0, "step") == "40"
+        # → from the step before the latest is live again
+        await press(pilot, "left", "right")
+        assert "(cursor)" not in header(app)
+
+
+async def test_compare_mode_follows_the_cursor(recorded):
+    app = make_app(run_dir=recorded, fps=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await press(pilot, "c", "home", "right", "right")
+        panels = app.query_one(LayerHistograms).panels
+        assert [panel.measured for panel in panels] == [std_at(run, DEPTH - 1, 20) for run in RUNS]  # the last layer
+        assert "step 20 of 40 (cursor)" in str(app.query_one(LayerHistograms).border_title)
+
+
+async def test_a_damaged_statistics_line_is_said_and_skipped_and_a_damaged_progress_line_counted(tmp_path):
+    events, config = synthetic_events()
+    run_dir = write_log(tmp_path, events, config)
+    path = run_dir / EVENTS_FILE
+    lines = path.read_bytes().split(b"\n")
+    layers_10 = next(i for i, line in enumerate(lines) if line.startswith(b'{"type":"layers","step":10,'))
+    progress_30 = next(i for i, line in enumerate(lines) if line.startswith(b'{"type":"progress","step":30,'))
+    # damaged inside: the index takes it for a statistics step, and finds out when the cursor reads it
+    lines[layers_10] = lines[layers_10][:60] + b"\xff garbage" + lines[layers_10][70:]
+    lines[progress_30] = lines[progress_30][:10] + b"#" + lines[progress_30][11:]
+    path.write_bytes(b"\n".join(lines))
+    app = make_app(run_dir=run_dir, fps=20)
+    notes: list[str] = []
+    original = app.notify
+    app.notify = lambda message, *a, **k: (notes.append(str(message)), original(message, *a, **k))[1]  # type: ignore
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        assert [note for note in notes if "skipped" in note] == [
+            f"line {progress_30 + 1} of the run log could not be read and was skipped; everything else is shown."]
+        await press(pilot, "home", "right")
+        widget = app.query_one(LayerHistograms)
+        assert "step 10 of 40 (cursor)" in header(app) and "unreadable" in str(widget.border_title)
+        assert widget.panels == [] and cell(app, 0, "deadsat") == "–"
+        await press(pilot, "right")
+        assert shown_std(app, 0) == std_at(0, 0, 20)
+        assert app.source.index.skipped == 2
+
+
+async def test_a_log_still_being_written_is_followed_and_the_cursor_reaches_its_new_steps(tmp_path):
+    events, config = synthetic_events(STEPS + (50, 60))
+    finished_at = len(events) - 1
+    first_part = next(i for i, e in enumerate(events) if isinstance(e, LayerStats) and e.step == 20) + 1
+    log = RunLog.create(tmp_path, config, {"dataset": "synthetic"})
+    try:
+        for event in events[:first_part]:
+            log.write(event)
+        # a line being written when the viewer opens: no newline yet
+        half = events[first_part].to_json().encode()
+        with open(log.path, "ab") as file:
+            file.write(half[:25])
+        app = make_app(run_dir=log.run_dir, fps=20)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.query_one(RunsTable).row_count == 2 and app.state.step == 20)
+            assert app.source.index.skipped == 0 and app.source.index.truncated_tail == 25
+            await press(pilot, "left")
+            assert "step 10 of 20 (cursor)" in header(app)
+            with open(log.path, "ab") as file:
+                file.write(half[25:] + b"\n")
+            log._complete_bytes = log.path.stat().st_size  # the writer goes on after the line it finished
+            for event in events[first_part + 1 : finished_at]:
+                log.write(event)
+            await wait_for(pilot, lambda: app.state.step == 60)
+            assert cell(app, 0, "step") == "10"  # the cursor stays where the user put it
+            await press(pilot, "end")
+            assert cell(app, 0, "step") == "60" and shown_std(app, 0) == std_at(0, 0, 60)
+            await press(pilot, "left")
+            assert "step 50 of 60 (cursor)" in header(app) and shown_counts(app, 0) == counts_at(50)
+            assert loss_shown_at(app, 1, 50)
+            log.write(events[finished_at])
+            await wait_for(pilot, lambda: app.state.finished is not None)
+            assert app.source.finished.wait(2)  # a finished log is no longer followed
+    finally:
+        log.close()
+
+
+async def test_the_cursor_works_on_a_dashboard_fed_events_without_a_log():
+    events, _ = synthetic_events()
+    app = make_app(events=events, fps=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        await press(pilot, "left", "left")
+        assert "step 20 of 40 (cursor)" in header(app)
+        assert shown_std(app, 1) == std_at(0, 1, 20) and loss_shown_at(app, 1, 20)
+
+
+async def test_a_paused_live_dashboard_moves_through_the_steps_it_has_seen(tmp_path):
+    from test_ui import live_app, started
+
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await started(pilot, app, steps=12)
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: app.state.state == "paused")
+        await pilot.pause(0.3)
+        steps = list(app.state.step_store.steps)
+        assert len(steps) >= 3 and steps[0] == 0
+        await press(pilot, "home")
+        assert f"step 0 of {app.state.step:,} (cursor)" in header(app)
+        first = app.state.step_store.read(0)
+        assert shown_std(app, 0) == first.layers[0][0].std
+        assert cell(app, 0, "step") == "0"
+        await press(pilot, "end")
+        assert "(cursor)" not in header(app)
+        assert engine.step > 0
+
+
+# ---------------------------------------------------------------------------------------------- state, plain
+def test_recent_steps_stay_bounded_and_span_the_whole_run():
+    store = RecentSteps(capacity=8)
+    for step in range(0, 1000, 5):
+        store.add(layer_stats(step))
+    assert len(store.steps) <= 8 and store.steps[0] == 0 and store.steps[-1] == 995
+    assert store.steps == sorted(store.steps)
+    assert all(store.read(i).step == step for i, step in enumerate(store.steps))
+    store.add(layer_stats(500))  # an earlier step: the experiment restarted, later steps no longer apply
+    assert store.steps[-1] == 500 and max(store.steps) == 500
+
+
+def test_a_run_restarted_with_another_spec_shows_nothing_from_before_its_restart():
+    events, _ = synthetic_events()
+    state = DashboardState()
+    for event in events[:-1]:
+        if isinstance(event, LayerStats) and event.step == 20:
+            state.apply(RunsChanged(20, "set", [RunInfo(0, "he", "relu", "running", 20),
+                                                RunInfo(1, "lecun", "tanh", "running", 0)]))
+        state.apply(event)
+    state.move_cursor(-1)  # step 30: both runs
+    assert state.cursor_step == 30 and len(state.layer_views(state.runs[1])) == DEPTH
+    state.cursor_to_first()  # step 0: run 1's spec was not there yet
+    assert state.layer_views(state.runs[1]) == [] and len(state.layer_views(state.runs[0])) == DEPTH
+    assert state.run_at_cursor(state.runs[1]).train_loss is None
+
+
+def test_series_at_finds_the_last_point_at_or_before_a_step():
+    series = Series()
+    for x in (0, 10, 20):
+        series.append(x, x / 10)
+    assert series.at(-1) is None and series.at(0) == 0 and series.at(15) == 1 and series.at(99) == 2
+
+
+def test_the_curves_mark_is_a_vertical_line_in_the_empty_cells_of_its_column():
+    series = Series()
+    for x in range(101):
+        series.append(x, 1.0)
+    lines = render_curves([], 40, 10, marker=50.0)  # no curve: no x range to mark in beyond 0..1
+    assert not any(MARK in text for line in lines for text, _ in line)
+    from inittui.ui.curves import Curve
+
+    lines = render_curves([Curve("#ffffff", series)], 40, 10, marker=50.0)
+    rows = ["".join(text for text, _ in line) for line in lines[1:-2]]
+    columns = {row.index(MARK) for row in rows if MARK in row}
+    assert len(columns) == 1 and sum(MARK in row for row in rows) >= len(rows) - 1
+    assert not any(MARK in text for line in render_curves([Curve("#ffffff", series)], 40, 10, marker=500.0)
+                   for text, _ in line)
+
+
+def test_the_viewer_reads_a_log_through_its_index(recorded):
+    source = FollowSource(recorded)
+    items: list = []
+    source.run(items.append)
+    reads = [item for item in items if type(item).__name__ == "LogRead"]
+    assert len(reads) == 1 and source.index is not None and items[-1] is reads[0]
+    # the small events and the latest progress and statistics, not every line
+    assert sum(isinstance(item, TrainProgress) for item in items) == 1
+    assert [item.step for item in items if isinstance(item, LayerStats)] == [STEPS[-1]]
+    assert reads[0].steps.steps == list(STEPS)
+    assert reads[0].steps.read(2).step == 20
+
+
+def test_the_viewer_starts_without_torch():
+    """``inittui view`` needs no torch: importing it costs seconds and hundreds of MB before the first paint."""
+    import subprocess
+    import sys
+
+    code = "import sys, inittui.cli, inittui.ui.app; print(sorted(m for m in ('torch', 'markdown_it') if m in sys.modules))"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "[]"
