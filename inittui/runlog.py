@@ -12,8 +12,6 @@ import json
 import os
 import socket
 import tempfile
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -186,7 +184,7 @@ def _parse_json(raw: bytes) -> object:
 
 def parse_line(line: bytes) -> Event | None:
     """The event on one line, or None if the line is not one (damaged, cut, or not inittui's): the one decoder
-    of every reader of run logs (``read_log``, ``follow_events``, the log index)."""
+    of every reader of run logs (``read_log`` and the log index)."""
     try:
         data = _parse_json(line)
         return event_from_dict(data) if isinstance(data, dict) else None
@@ -230,45 +228,6 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise RunLogError(f"{path} is not an inittui run header")
     return header
-
-
-def follow_events(
-    run_dir: Path, should_stop: Callable[[], bool], poll_s: float = 0.2
-) -> Iterator[Event | SkippedLines]:
-    """Yield events as another process appends them, until ``should_stop()`` or a finished event.
-
-    Lines that cannot be read are reported as :class:`SkippedLines` each time the reader has caught up
-    with the writer (and before a finished event), so one notice can name them all.
-    """
-    path = Path(run_dir) / EVENTS_FILE
-    with open(path, "rb") as file:
-        pending = b""
-        number = 0
-        skipped: list[int] = []
-        while not should_stop():
-            chunk = file.read()
-            if not chunk:
-                if skipped:
-                    yield SkippedLines(skipped)
-                    skipped = []
-                time.sleep(poll_s)
-                continue
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for line in complete:
-                number += 1
-                if not line.strip():
-                    continue
-                event = parse_line(line)
-                if event is None:
-                    skipped.append(number)
-                    continue
-                if isinstance(event, ExperimentFinished) and skipped:
-                    yield SkippedLines(skipped)
-                    skipped = []
-                yield event
-                if isinstance(event, ExperimentFinished):
-                    return
 
 
 def resolve_run_dir(spec: str, log_dir: Path) -> Path:

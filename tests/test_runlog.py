@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime
 
@@ -32,9 +31,7 @@ from inittui.runlog import (
     EVENTS_FILE,
     RunLog,
     RunLogError,
-    SkippedLines,
     default_log_dir,
-    follow_events,
     list_runs,
     read_config,
     read_events,
@@ -81,25 +78,6 @@ def test_a_torn_last_line_and_a_corrupt_middle_line_are_skipped_and_counted(tmp_
     path.write_text('{"type":"state","state":"running","step":0}\nnot json\n{"type":"state","state":"paused","step":1}\n')
     contents = read_log(log.run_dir)
     assert [e.state for e in contents.events] == ["running", "paused"] and contents.skipped == [2]
-
-
-def test_follow_yields_events_as_another_writer_appends_them(tmp_path):
-    log = RunLog.create(tmp_path, CONFIG)
-    seen = []
-
-    def reader():
-        for event in follow_events(log.run_dir, should_stop=lambda: False, poll_s=0.01):
-            seen.append(event)
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
-    for step in range(3):
-        log.write(StateChanged("running", step))
-        time.sleep(0.02)
-    log.write(finished())
-    thread.join(timeout=5)
-    assert not thread.is_alive()
-    assert [getattr(e, "step") for e in seen] == [0, 1, 2, 10]
 
 
 def test_runs_lists_past_runs_and_latest_finds_the_newest(tmp_path):
@@ -208,48 +186,6 @@ def test_unreadable_files_are_one_line_errors(tmp_path):
     (tmp_path / CONFIG_FILE).write_text("{not json")
     with pytest.raises(RunLogError, match=f"^{tmp_path / CONFIG_FILE} is not valid JSON$"):
         read_config(tmp_path)
-
-
-def test_follow_joins_lines_written_in_pieces_and_stops_when_told(tmp_path):
-    log = RunLog.create(tmp_path, CONFIG)
-    path = log.run_dir / EVENTS_FILE
-    line = StateChanged("running", 7).to_json()
-    with open(path, "a") as file:
-        file.write(line[:10])
-        file.flush()
-        polls = []
-
-        def should_stop() -> bool:
-            polls.append(None)
-            if len(polls) == 3:  # the rest of the line arrives while the reader waits
-                file.write(line[10:] + "\n")
-                file.flush()
-            return len(polls) > 6
-
-        assert list(follow_events(log.run_dir, should_stop, poll_s=0.001)) == [StateChanged("running", 7)]
-    assert len(polls) == 7
-
-
-def test_follow_reports_corrupt_lines_once_caught_up_and_goes_on(tmp_path):
-    log = RunLog.create(tmp_path, CONFIG)
-    log.write(StateChanged("running", 0))
-    log.close()
-    with open(log.run_dir / EVENTS_FILE, "a") as file:
-        file.write("not json\n")
-        file.write(StateChanged("paused", 4).to_json() + "\n")
-    polls: list[None] = []
-    events = list(follow_events(log.run_dir, should_stop=lambda: polls.append(None) or len(polls) > 3, poll_s=0.001))
-    assert events == [StateChanged("running", 0), StateChanged("paused", 4), SkippedLines([2])]
-
-
-def test_follow_ends_at_the_finished_event(tmp_path):
-    log = RunLog.create(tmp_path, CONFIG)
-    log.write(StateChanged("running", 0))
-    log.write(finished())
-    log.write(StateChanged("running", 99))  # nothing after a finish is read
-    log.close()
-    events = list(follow_events(log.run_dir, should_stop=lambda: False, poll_s=0.001))
-    assert [type(e) for e in events] == [StateChanged, ExperimentFinished]
 
 
 # ------------------------------------------------------------------------------------------ finding runs
