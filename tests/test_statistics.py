@@ -119,6 +119,26 @@ def test_layer_statistics_are_the_numbers_numpy_computes():
         assert relu[layer].dead == pytest.approx((layer + 1) / WIDTH)
 
 
+def test_backpropagated_gradient_std_and_update_ratio_are_the_numbers_numpy_computes():
+    pre, post, weights, grads = _layers()
+    generator = torch.Generator().manual_seed(1)
+    activation_grads = [torch.randn(h.shape, generator=generator) * (0.1 + layer) for layer, h in enumerate(post)]
+    # a different step per run and layer
+    weights_after = [w - torch.randn(w.shape, generator=generator) * 0.01 * (1 + layer) for layer, w in enumerate(weights)]
+    result = layer_statistics(pre, post, activation_grads, weights, grads, weights_after, [TANH, RELU],
+                              [[None] * LAYERS] * 2, bins=12)
+    for run in range(2):
+        for layer in range(LAYERS):
+            stat = result[run][layer]
+            before, after = weights[layer][run].numpy(), weights_after[layer][run].numpy()
+            assert stat.activation_grad_std == pytest.approx(activation_grads[layer][run].numpy().std(ddof=1), rel=1e-5)
+            ratio = np.linalg.norm(after - before) / np.linalg.norm(before)
+            assert stat.update_ratio == pytest.approx(ratio, rel=1e-5)
+            # the other numbers do not come from the gradients or from the weights after the step
+            assert stat.weight_std == pytest.approx(before.std(ddof=1), rel=1e-5)
+            assert stat.grad_norm == pytest.approx(np.linalg.norm(grads[layer][run].numpy()), rel=1e-5)
+
+
 def _layer_statistics(pre, post, weights, grads, per_run, predicted, bins):
     """The statistics of a step whose activations had no gradient and whose weights the optimiser left alone."""
     activation_grads = [torch.zeros_like(h) for h in post]
