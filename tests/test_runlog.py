@@ -413,6 +413,7 @@ def test_a_log_that_cannot_be_created_is_a_one_line_error(tmp_path):
         runlog.ensure_log_dir(a_file / "logs")
     made = tmp_path / "new" / "logs"
     assert runlog.ensure_log_dir(made) == made and made.is_dir() and list(made.iterdir()) == []
+    assert runlog.ensure_log_dir(made) == made  # and again, once it exists
 
 
 def test_skipped_lines_are_described_briefly():

@@ -218,3 +218,24 @@ def test_constant_values_get_a_histogram_of_non_zero_width():
     assert zeros.low < 0 < zeros.high and zeros.high <= 1e-6
     assert stat.dead == 1.0  # every pre-activation is 0: off for the whole batch
     assert stat.std == 0.0 and stat.grad_norm == 0.0
+
+
+def test_the_std_of_two_values_is_their_sample_std():
+    """The sample std (n - 1 in the denominator) down to the smallest layer: two values."""
+    pre = [torch.tensor([[[-1.0, 3.0]]])]
+    post = [torch.tanh(pre[0])]
+    weights = [torch.tensor([[[0.5], [-0.5]]])]
+    stat = _layer_statistics(pre, post, weights, weights, [TANH], [[None]], bins=4)[0][0]
+    assert stat.preactivation_std == pytest.approx(4 / math.sqrt(2))
+    assert stat.weight_std == pytest.approx(1 / math.sqrt(2))
+    assert stat.std == pytest.approx(float(post[0].std()))
+
+
+def test_a_symmetric_range_is_as_wide_as_the_largest_negative_value():
+    pre, post, weights, grads = _layers()
+    weights = [-w.abs() for w in weights]  # every weight negative
+    weights[1][0, 0, 0] = -7.0
+    result = _layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)
+    assert all((stat.histograms["weights"].low, stat.histograms["weights"].high) == (-7.0, 7.0) for stat in result[0])
+    largest = max(w[1].abs().max().item() for w in weights)
+    assert all(stat.histograms["weights"].high == pytest.approx(largest) for stat in result[1])
