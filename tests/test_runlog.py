@@ -243,6 +243,25 @@ def test_follow_reports_corrupt_lines_once_caught_up_and_goes_on(tmp_path):
     assert events == [StateChanged("running", 0), StateChanged("paused", 4), SkippedLines([2])]
 
 
+def test_follow_goes_on_past_blank_and_corrupt_lines_after_reporting_earlier_ones(tmp_path):
+    log = RunLog.create(tmp_path, CONFIG)
+    log.write(StateChanged("running", 0))
+    log.close()
+    with open(log.run_dir / EVENTS_FILE, "a") as file:
+        file.write("not json\n")
+    polls: list[None] = []
+
+    def should_stop() -> bool:
+        polls.append(None)
+        if len(polls) == 3:  # once the reader has caught up and reported line 2
+            with open(log.run_dir / EVENTS_FILE, "a") as file:
+                file.write("\nalso not json\n" + StateChanged("paused", 4).to_json() + "\n" + finished().to_json() + "\n")
+        return len(polls) > 20
+
+    events = list(follow_events(log.run_dir, should_stop, poll_s=0.001))
+    assert events == [StateChanged("running", 0), SkippedLines([2]), StateChanged("paused", 4), SkippedLines([4]), finished()]
+
+
 def test_follow_ends_at_the_finished_event(tmp_path):
     log = RunLog.create(tmp_path, CONFIG)
     log.write(StateChanged("running", 0))
@@ -331,6 +350,38 @@ def test_summary_of_a_header_that_lacks_fields(tmp_path):
     assert (summary.created, summary.preset, summary.runs, summary.status) == ("?", "?", [], "interrupted")
 
 
+def test_a_summary_counts_events_of_the_wrong_shape_with_the_damaged_lines(tmp_path):
+    log = RunLog(tmp_path / "run", CONFIG)
+    log.write(Evaluation(5, 0.5, [0, 1], [0.50, 0.40], [1.0, 1.2]))
+    log.close()
+    with open(log.path, "a") as file:
+        file.write("not json\n")
+        for _ in range(2):  # valid events whose run ids are not a list
+            file.write('{"type":"evaluation","step":6,"epoch":1.0,"run_ids":7,"test_acc":[0.9],"test_loss":[0.1]}\n')
+    summary = summarise_run(log.run_dir)
+    assert summary.skipped_lines == 3 and summary.best_test_acc == {"he:relu": 0.50, "xavier:tanh": 0.40}
+
+
+def test_a_header_that_is_not_an_object_is_a_one_line_error(tmp_path):
+    (tmp_path / CONFIG_FILE).write_text("[1, 2]")
+    with pytest.raises(RunLogError, match=f"^{tmp_path / CONFIG_FILE} is not an inittui run header$"):
+        read_config(tmp_path)
+
+
+def test_list_runs_passes_over_a_run_whose_events_cannot_be_read(tmp_path, monkeypatch):
+    for name in ("1-a", "2-unreadable", "3-c"):
+        RunLog(tmp_path / name, CONFIG).close()
+    readable = runlog.read_log
+
+    def read_log_or_fail(run_dir):
+        if run_dir.name == "2-unreadable":  # as a file the user may not read would
+            raise RunLogError(f"cannot read {run_dir / EVENTS_FILE}: Permission denied")
+        return readable(run_dir)
+
+    monkeypatch.setattr(runlog, "read_log", read_log_or_fail)
+    assert [s.run_dir.name for s in list_runs(tmp_path)] == ["1-a", "3-c"]
+
+
 def test_list_runs_lists_every_run_with_an_event_log_and_skips_the_rest(tmp_path):
     good = RunLog(tmp_path / "1-good", CONFIG)
     good.close()
@@ -373,19 +424,20 @@ def test_a_full_disk_cuts_the_log_back_to_its_last_complete_line_and_stops_writi
     earlier.close()
     kept = (earlier.path).read_bytes()
     lines = [StateChanged("running", step).to_json().encode() + b"\n" for step in (1, 2, 3)]
-    # room for the first line and half the second: the disk fills in the middle of a line
-    room = len(lines[0]) + len(lines[1]) // 2
+    # room for two lines and half the third: the disk fills in the middle of a line
+    room = len(lines[0]) + len(lines[1]) + len(lines[2]) // 2
     monkeypatch.setattr(runlog, "open_append", lambda path: FullDisk(path, room))
     log = RunLog(tmp_path / "run", CONFIG)
     assert log.last_line() == "no line" and log.failure is None
     assert log.write(StateChanged("running", 1)) is True
-    assert log.write(StateChanged("running", 2)) is False
+    assert log.write(StateChanged("running", 2)) is True
+    assert log.write(StateChanged("running", 3)) is False
     assert log.failure == (
-        f"writing line 2 (state) of {log.path} failed: No space left on device; the log ends at line 1 (state, step 1)"
+        f"writing line 3 (state) of {log.path} failed: No space left on device; the log ends at line 2 (state, step 2)"
     )
-    assert log.write(StateChanged("running", 3)) is False  # and nothing more is tried
+    assert log.write(StateChanged("running", 4)) is False  # and nothing more is tried
     log.close()
-    assert log.path.read_bytes() == kept + lines[0]  # what an earlier writer logged is kept, the torn line is not
+    assert log.path.read_bytes() == kept + lines[0] + lines[1]  # what an earlier writer logged is kept, the torn line is not
     assert read_log(log.run_dir).skipped == []
 
 
