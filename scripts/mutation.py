@@ -41,6 +41,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "runlog": ("tests/test_runlog.py",),
     "statistics": ("tests/test_statistics.py",),
     "config": ("tests/test_config.py",),
+    "stacked": ("tests/test_stacked.py",),
 }
 # a mutant whose tests run this many times longer than the unmutated ones (plus a margin) has hung them
 TIMEOUT_FACTOR = 10
