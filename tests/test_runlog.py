@@ -20,6 +20,7 @@ from inittui.events import (
     Histogram,
     LayerStat,
     LayerStats,
+    Notice,
     RunInfo,
     RunResult,
     RunsChanged,
@@ -266,6 +267,38 @@ def test_summary_of_a_header_that_lacks_fields(tmp_path):
     assert (summary.created, summary.preset, summary.runs, summary.status) == ("?", "?", [], "interrupted")
 
 
+def test_a_summary_counts_events_of_the_wrong_shape_with_the_damaged_lines(tmp_path):
+    log = RunLog(tmp_path / "run", CONFIG)
+    log.write(Evaluation(5, 0.5, [0, 1], [0.50, 0.40], [1.0, 1.2]))
+    log.close()
+    with open(log.path, "a") as file:
+        file.write("not json\n")
+        for _ in range(2):  # valid events whose run ids are not a list
+            file.write('{"type":"evaluation","step":6,"epoch":1.0,"run_ids":7,"test_acc":[0.9],"test_loss":[0.1]}\n')
+    summary = summarise_run(log.run_dir)
+    assert summary.skipped_lines == 3 and summary.best_test_acc == {"he:relu": 0.50, "xavier:tanh": 0.40}
+
+
+def test_a_header_that_is_not_an_object_is_a_one_line_error(tmp_path):
+    (tmp_path / CONFIG_FILE).write_text("[1, 2]")
+    with pytest.raises(RunLogError, match=f"^{tmp_path / CONFIG_FILE} is not an inittui run header$"):
+        read_config(tmp_path)
+
+
+def test_list_runs_passes_over_a_run_whose_events_cannot_be_read(tmp_path, monkeypatch):
+    for name in ("1-a", "2-unreadable", "3-c"):
+        RunLog(tmp_path / name, CONFIG).close()
+    readable = runlog.read_log
+
+    def read_log_or_fail(run_dir):
+        if run_dir.name == "2-unreadable":  # as a file the user may not read would
+            raise RunLogError(f"cannot read {run_dir / EVENTS_FILE}: Permission denied")
+        return readable(run_dir)
+
+    monkeypatch.setattr(runlog, "read_log", read_log_or_fail)
+    assert [s.run_dir.name for s in list_runs(tmp_path)] == ["1-a", "3-c"]
+
+
 def test_list_runs_lists_every_run_with_an_event_log_and_skips_the_rest(tmp_path):
     good = RunLog(tmp_path / "1-good", CONFIG)
     good.close()
@@ -295,3 +328,66 @@ def test_an_empty_log_and_a_log_of_garbage_open_with_nothing_lost_that_was_there
     assert contents.skipped == [1, 3, 4, 6]  # the blank line 2 is no line; 6 is cut mid-character
     summary = list_runs(tmp_path)[0]
     assert summary.skipped_lines == 4 and summary.status == "running"  # this process wrote it and lives
+
+
+# ------------------------------------------------------------------------------------------ when writing fails
+
+
+def test_a_full_disk_cuts_the_log_back_to_its_last_complete_line_and_stops_writing(tmp_path, monkeypatch):
+    from faults import FullDisk
+
+    earlier = RunLog(tmp_path / "run", CONFIG)
+    earlier.write(StateChanged("running", 0))
+    earlier.close()
+    kept = (earlier.path).read_bytes()
+    lines = [StateChanged("running", step).to_json().encode() + b"\n" for step in (1, 2, 3)]
+    # room for two lines and half the third: the disk fills in the middle of a line
+    room = len(lines[0]) + len(lines[1]) + len(lines[2]) // 2
+    monkeypatch.setattr(runlog, "open_append", lambda path: FullDisk(path, room))
+    log = RunLog(tmp_path / "run", CONFIG)
+    assert log.last_line() == "no line" and log.failure is None
+    assert log.write(StateChanged("running", 1)) is True
+    assert log.write(StateChanged("running", 2)) is True
+    assert log.write(StateChanged("running", 3)) is False
+    assert log.failure == (
+        f"writing line 3 (state) of {log.path} failed: No space left on device; the log ends at line 2 (state, step 2)"
+    )
+    assert log.write(StateChanged("running", 4)) is False  # and nothing more is tried
+    log.close()
+    assert log.path.read_bytes() == kept + lines[0] + lines[1]  # what an earlier writer logged is kept, the torn line is not
+    assert read_log(log.run_dir).skipped == []
+
+
+def test_a_failed_close_is_recorded_not_raised(tmp_path, monkeypatch):
+    log = RunLog(tmp_path / "run", CONFIG)
+    log.write(Notice("a message without a step"))
+    assert log.last_line() == "line 1 (notice)"
+
+    def io_error(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(runlog.os, "fsync", io_error)
+    log.close()
+    assert log.failure == f"closing of {log.path} failed: Input/output error; the log ends at line 1 (notice)"
+    assert log.write(StateChanged("running", 1)) is False
+    assert [e.type for e in read_events(log.run_dir)] == ["notice"]
+
+
+def test_a_log_that_cannot_be_created_is_a_one_line_error(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(RunLogError, match=f"^cannot write the run log in {a_file / 'run'}: Not a directory$"):
+        RunLog(a_file / "run", CONFIG)
+    with pytest.raises(RunLogError, match=f"^cannot write run logs in {a_file / 'logs'}: Not a directory$"):
+        runlog.ensure_log_dir(a_file / "logs")
+    made = tmp_path / "new" / "logs"
+    assert runlog.ensure_log_dir(made) == made and made.is_dir() and list(made.iterdir()) == []
+    assert runlog.ensure_log_dir(made) == made  # and again, once it exists
+
+
+def test_skipped_lines_are_described_briefly():
+    assert runlog.describe_lines([1234]) == "line 1,234"
+    assert runlog.describe_lines([37, 52, 90]) == "lines 37, 52 and 90"
+    assert runlog.describe_lines(list(range(1, 9))) == "lines 1, 2, 3, 4, 5, 6, 7 and 8"
+    assert runlog.describe_lines(list(range(1, 1002))) == "lines 1, 2, 3, 4, 5, 6, 7, 8, … (1,001 in all)"
+    assert runlog.describe_lines([5, 6, 7], shown=2) == "lines 5, 6, … (3 in all)"

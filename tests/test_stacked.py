@@ -61,6 +61,21 @@ def test_each_run_computes_with_its_own_activation():
         torch.testing.assert_close(logits[stack.position(run_id)].detach(), hidden, rtol=1e-5, atol=1e-5)
 
 
+def test_evaluation_in_chunks_is_each_runs_accuracy_and_mean_loss_on_every_sample():
+    stack = make_stack()
+    data = random_mnist(train=1, test=32, seed=3)
+    # chunks of 7: four full ones and a ragged end of 4
+    accuracy, loss = stack.evaluate(data.test_images, data.test_labels, chunk=7)
+    logits = stack.forward(data.test_images).detach()
+    for run_id in range(len(SPECS)):
+        run_logits = logits[stack.position(run_id)]
+        want_accuracy = (run_logits.argmax(dim=1) == data.test_labels).float().mean()
+        want_loss = torch.nn.functional.cross_entropy(run_logits, data.test_labels)
+        torch.testing.assert_close(accuracy[stack.position(run_id)], want_accuracy)
+        torch.testing.assert_close(loss[stack.position(run_id)], want_loss, rtol=1e-5, atol=1e-6)
+    assert 0 < loss.min() and accuracy.max() <= 1
+
+
 def test_changing_an_activation_moves_the_run_and_keeps_every_other_runs_state():
     stack = make_stack(optimizer="momentum")
     x, y = batch()

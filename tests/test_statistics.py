@@ -119,6 +119,26 @@ def test_layer_statistics_are_the_numbers_numpy_computes():
         assert relu[layer].dead == pytest.approx((layer + 1) / WIDTH)
 
 
+def test_backpropagated_gradient_std_and_update_ratio_are_the_numbers_numpy_computes():
+    pre, post, weights, grads = _layers()
+    generator = torch.Generator().manual_seed(1)
+    activation_grads = [torch.randn(h.shape, generator=generator) * (0.1 + layer) for layer, h in enumerate(post)]
+    # a different step per run and layer
+    weights_after = [w - torch.randn(w.shape, generator=generator) * 0.01 * (1 + layer) for layer, w in enumerate(weights)]
+    result = layer_statistics(pre, post, activation_grads, weights, grads, weights_after, [TANH, RELU],
+                              [[None] * LAYERS] * 2, bins=12)
+    for run in range(2):
+        for layer in range(LAYERS):
+            stat = result[run][layer]
+            before, after = weights[layer][run].numpy(), weights_after[layer][run].numpy()
+            assert stat.activation_grad_std == pytest.approx(activation_grads[layer][run].numpy().std(ddof=1), rel=1e-5)
+            ratio = np.linalg.norm(after - before) / np.linalg.norm(before)
+            assert stat.update_ratio == pytest.approx(ratio, rel=1e-5)
+            # the other numbers do not come from the gradients or from the weights after the step
+            assert stat.weight_std == pytest.approx(before.std(ddof=1), rel=1e-5)
+            assert stat.grad_norm == pytest.approx(np.linalg.norm(grads[layer][run].numpy()), rel=1e-5)
+
+
 def _layer_statistics(pre, post, weights, grads, per_run, predicted, bins):
     """The statistics of a step whose activations had no gradient and whose weights the optimiser left alone."""
     activation_grads = [torch.zeros_like(h) for h in post]
@@ -198,3 +218,24 @@ def test_constant_values_get_a_histogram_of_non_zero_width():
     assert zeros.low < 0 < zeros.high and zeros.high <= 1e-6
     assert stat.dead == 1.0  # every pre-activation is 0: off for the whole batch
     assert stat.std == 0.0 and stat.grad_norm == 0.0
+
+
+def test_the_std_of_two_values_is_their_sample_std():
+    """The sample std (n - 1 in the denominator) down to the smallest layer: two values."""
+    pre = [torch.tensor([[[-1.0, 3.0]]])]
+    post = [torch.tanh(pre[0])]
+    weights = [torch.tensor([[[0.5], [-0.5]]])]
+    stat = _layer_statistics(pre, post, weights, weights, [TANH], [[None]], bins=4)[0][0]
+    assert stat.preactivation_std == pytest.approx(4 / math.sqrt(2))
+    assert stat.weight_std == pytest.approx(1 / math.sqrt(2))
+    assert stat.std == pytest.approx(float(post[0].std()))
+
+
+def test_a_symmetric_range_is_as_wide_as_the_largest_negative_value():
+    pre, post, weights, grads = _layers()
+    weights = [-w.abs() for w in weights]  # every weight negative
+    weights[1][0, 0, 0] = -7.0
+    result = _layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)
+    assert all((stat.histograms["weights"].low, stat.histograms["weights"].high) == (-7.0, 7.0) for stat in result[0])
+    largest = max(w[1].abs().max().item() for w in weights)
+    assert all(stat.histograms["weights"].high == pytest.approx(largest) for stat in result[1])
