@@ -98,7 +98,7 @@ def test_dashboard_in_a_real_terminal(tmux, tmp_path):
     began = time.monotonic()
     tmux("send-keys", "q")
     screen = tmux.wait_for(lambda s: marker in s, 5)
-    assert time.monotonic() - began < 2.0
+    assert time.monotonic() - began < 3.0  # the bound the dashboard promises, busy or not
     assert f"{marker}:0" in screen
     events = read_events(next(logs.iterdir()))
     kinds = {event.type for event in events}
