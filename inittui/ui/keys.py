@@ -50,6 +50,15 @@ KEYS: tuple[Key, ...] = (
         group="act"),
     Key("A", "previous_activation", "previous activation", "previous activation for the selected run (same)",
         title="Previous activation", group="act"),
+    Key("o", "sort_runs", "sort", "sort the runs table: by id, best test accuracy, train loss, name",
+        title="Sort runs", group="table"),
+    Key("slash", "filter_runs", "filter", "filter the runs table by text (relu, he:, diverged); enter keeps it",
+        "/", title="Filter runs", group="table"),
+    Key("escape", "clear_filter", "clear filter", "clear the runs table's filter", "esc", show=False),
+    Key("y", "toggle_log_scale", "log y", "loss on a log or a linear scale (log by default when the losses "
+        "span more than 10×)", title="Log / linear loss scale", group="curves"),
+    Key("e", "toggle_smoothing", "EMA", "smooth the curves by an exponential moving average, the raw curves "
+        "faint behind", title="Smooth curves (EMA)", group="curves"),
     Key("h", "histogram_source", "hist", "histogram source: activations, pre-activations, weight gradients, weights",
         title="Histogram source"),
     Key("c", "compare", "compare", "compare mode: one layer across all runs", title="Compare mode"),
