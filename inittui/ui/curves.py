@@ -28,7 +28,7 @@ MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT = 4, 2
 # axes end within ±this: beyond it nothing can be told apart on a screen, and spans stay finite
 AXIS_LIMIT = 1e300
 # a log axis shows at most this many decades below its top: a run that reached 1e-30 is clipped and marked
-MAX_LOG_DECADES = 8
+MAX_LOG_DECADES = 6
 # the weight of the past in the exponential moving average (TensorBoard's "smoothing"), and the number of
 # points smoothed per matrix product
 EMA_WEIGHT = 0.9
@@ -229,7 +229,11 @@ def render_legend(entries: Sequence[LegendEntry], total: int, width: int) -> Sty
 
 def _epoch_ticks(low: float, high: float, count: int) -> list[float]:
     """Whole epochs between ``low`` and ``high``, 1, 2 or 5 × 10^k apart, at most ``count``."""
-    step = next(s * 10**k for k in range(20) for s in (1, 2, 5) if (high - low) / (s * 10**k) <= max(count - 1, 1))
+    raw = (high - low) / max(count - 1, 1)
+    if raw > 1e15:  # beyond whole numbers a float can count: round values instead
+        return nice_ticks(low, high, count)
+    power = 10 ** max(math.floor(math.log10(raw)), 0) if raw > 0 else 1
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     return [float(e) for e in range(math.ceil(low / step) * step, math.floor(high) + 1, step)][:count] or [low]
 
 
@@ -413,9 +417,6 @@ def render_curves(
         x_ticks = nice_ticks(*x_range, count=max(2, min(8, plot_width // 10)))
     axis = ["─"] * plot_width
     under = [" "] * width
-    unit = "epoch" if steps_per_epoch else ""
-    if unit and len(unit) + 2 <= plot_width:
-        under[width - len(unit) :] = unit
     for value in x_ticks:
         column = round((value - x_range[0]) / x_span * (plot_width - 1))
         axis[column] = "┬"
@@ -423,6 +424,12 @@ def render_curves(
         start = max(0, min(label_width + 1 + column - len(label) // 2, width - len(label)))
         if len(label) <= width and all(c == " " for c in under[max(0, start - 1) : start + len(label) + 1]):
             under[start : start + len(label)] = label
+    if steps_per_epoch:  # the unit, in the rightmost gap the tick labels leave
+        unit = "epoch"
+        for start in range(width - len(unit) - 2, label_width, -1):
+            if all(c == " " for c in under[start - 1 : start + len(unit) + 1]):
+                under[start : start + len(unit)] = unit
+                break
     lines.append([(" " * label_width + "└" + "".join(axis), "dim")])
     lines.append([("".join(under).rstrip(), "dim")])
     return lines
