@@ -292,10 +292,11 @@ async def test_help_screen_shows_every_key_and_formula(tmp_path):
             for part in key.shown.split(" / "):
                 assert part in shown, part
             assert key.help in shown, key.help
-        assert "W ~ N(0, 2/n_in)" in shown
         app.screen.query_one("#help-body").scroll_end(animate=False)
         await pilot.pause(0.2)
-        assert "layer-sequential" in screen_text(app)  # lsuv's note, the last row
+        shown = screen_text(app)
+        assert "W ~ N(0, 2/n_in)" in shown
+        assert "layer-sequential" in shown  # lsuv's note, the last row
         await press(pilot, "escape")
         assert not isinstance(app.screen, HelpScreen)
 
