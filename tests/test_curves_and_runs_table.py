@@ -208,15 +208,24 @@ def test_beyond_eight_the_legend_names_the_selected_run_and_the_best_three():
     assert [r.id for r in legend_runs(fresh, None)] == [11, 10, 9]
 
 
-def test_the_legend_line_fits_and_says_how_many_runs_it_leaves_out():
+def test_the_legend_fits_its_lines_and_says_how_many_runs_it_leaves_out():
     entries = [LegendEntry(f"run{i}", run_colour(i), i == 0) for i in range(4)]
-    line = render_legend(entries, 60, 80)
+    [line] = render_legend(entries, 60, 80)
     assert text(line).startswith("● run0  ● run1  ● run2  ● run3") and text(line).endswith("+56")
     assert line[0] == ("● run0", f"bold {run_colour(0)}") and line[2] == ("● run1", run_colour(1))
-    narrow = render_legend(entries, 4, 20)
-    assert len(text(narrow)) <= 20 and text(narrow).endswith("+2")
-    drawn = render_curves([Curve("#ffffff", descent(1.0))], 60, 14, legend=entries, runs=4)
+    [narrow] = render_legend(entries, 4, 20)
+    assert len(text(narrow)) <= 20 and text(narrow) == "● run0  ● run1  +2"
+    # two lines where there is room: every entry named, none cut
+    wrapped = render_legend(entries, 4, 20, max_lines=2)
+    assert [text(line) for line in wrapped] == ["● run0  ● run1", "● run2  ● run3"]
+    assert render_legend(entries, 4, 3) == [[("+4", "dim")]]
+    drawn = render_curves([Curve("#ffffff", descent(1.0))], 60, 20, legend=entries, runs=4)
     assert text(drawn[1]) == "● run0  ● run1  ● run2  ● run3"
+    # a second line when the plot keeps its 10 rows, not otherwise
+    drawn = render_curves([Curve("#ffffff", descent(1.0))], 20, 15, legend=entries, runs=4)
+    assert [text(line) for line in drawn[1:3]] == ["● run0  ● run1", "● run2  ● run3"]
+    drawn = render_curves([Curve("#ffffff", descent(1.0))], 20, 14, legend=entries, runs=4)
+    assert text(drawn[1]) == "● run0  ● run1  +2" and "●" not in text(drawn[2])
 
 
 # ---------------------------------------------------------------------------------------------- the dashboard

@@ -37,6 +37,8 @@ _EMA_BLOCK = 256
 DIM_ABOVE = 6
 # the legend names every run up to LEGEND_ALL; beyond that the selected run and the LEGEND_BEST best
 LEGEND_ALL, LEGEND_BEST = 8, 3
+# the legend takes a second line only where the plot keeps at least this many rows
+LEGEND_ROOM = 10
 
 
 @dataclass
@@ -206,25 +208,32 @@ def legend_entries(runs: Sequence[RunState], selected: int | None) -> list[Legen
     ]
 
 
-def render_legend(entries: Sequence[LegendEntry], total: int, width: int) -> StyledLine:
-    """One line: ``● name`` per entry in its colour, and how many runs are not named."""
-    line: StyledLine = []
+def render_legend(entries: Sequence[LegendEntry], total: int, width: int, max_lines: int = 1) -> list[StyledLine]:
+    """At most ``max_lines`` lines: ``● name`` per entry in its colour, and how many of the ``total`` runs are
+    not named."""
+    lines: list[StyledLine] = [[]]
     used = named = 0
     for entry in entries:
         text = f"● {entry.label}"
-        gap = 2 if line else 0
         rest = total - named - 1
-        if used + gap + len(text) + (len(f"  +{rest}") if rest else 0) > width:
-            break
+        last_line = len(lines) == max_lines
+        gap = 2 if lines[-1] else 0
+        if used + gap + len(text) + (len(f"  +{rest}") if rest and last_line else 0) > width:
+            if last_line or not lines[-1]:
+                break
+            lines.append([])  # on the next line
+            used, gap = 0, 0
+            if len(text) + (len(f"  +{rest}") if rest and len(lines) == max_lines else 0) > width:
+                break
         if gap:
-            line.append(("  ", ""))
-        line.append((text, f"bold {entry.colour}" if entry.selected else entry.colour))
+            lines[-1].append(("  ", ""))
+        lines[-1].append((text, f"bold {entry.colour}" if entry.selected else entry.colour))
         used += gap + len(text)
         named += 1
     if total > named:
-        more = f"{'  ' if line else ''}+{total - named}"
-        line.append((more[: max(width - used, 0)], "dim"))
-    return line
+        more = f"{'  ' if lines[-1] else ''}+{total - named}"
+        lines[-1].append((more[: max(width - used, 0)], "dim"))
+    return [line for line in lines if line]
 
 
 def _epoch_ticks(low: float, high: float, count: int) -> list[float]:
@@ -347,7 +356,9 @@ def render_curves(
         return []
     lines: list[StyledLine] = [[(title[:width].center(width), "bold")]]
     if legend and height > 3 + MIN_PLOT_HEIGHT:
-        lines.append(render_legend(legend, max(runs, len(legend)), width))
+        # a second legend line only where the plot keeps LEGEND_ROOM rows
+        room = 2 if height - 5 >= LEGEND_ROOM else 1
+        lines += render_legend(legend, max(runs, len(legend)), width, room)
     plot_height = height - len(lines) - 2
     if plot_height < MIN_PLOT_HEIGHT:
         return lines[:1]
