@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -128,6 +129,16 @@ def log_ticks(low: float, high: float, count: int) -> list[float]:
     return [value for value in nice_ticks(10.0**low, 10.0**high, count) if value > 0]
 
 
+@lru_cache(maxsize=4)
+def _ema_weights(weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """For one block: weights[i, j], the share of value j in the average at i, and the share of the previous
+    block's last average in each (made once: they cost more than the averaging)."""
+    index = np.arange(_EMA_BLOCK)
+    lag = index[:, None] - index[None, :]
+    weights = np.where(lag >= 0, (1 - weight) * weight ** np.maximum(lag, 0), 0.0)
+    return weights, weight ** (index + 1)
+
+
 def ema(values: np.ndarray, weight: float = EMA_WEIGHT) -> np.ndarray:
     """The exponential moving average of ``values``, debiased as TensorBoard does: s_k = w·s_(k-1) + (1-w)·v_k
     over the finite values, each divided by 1 - w^(k+1). NaN and ±inf are passed through as they are and do
@@ -142,12 +153,8 @@ def ema(values: np.ndarray, weight: float = EMA_WEIGHT) -> np.ndarray:
     given = np.clip(values[finite], -AXIS_LIMIT, AXIS_LIMIT)
     if given.size == 0:
         return result
-    block = min(_EMA_BLOCK, given.size)
-    index = np.arange(block)
-    lag = index[:, None] - index[None, :]
-    # weights[i, j]: the share of value j in the average at i within a block
-    weights = np.where(lag >= 0, (1 - weight) * weight ** np.maximum(lag, 0), 0.0)
-    carried = weight ** (index + 1)  # the share of the previous block's last average
+    block = _EMA_BLOCK
+    weights, carried = _ema_weights(weight)
     padded = np.zeros(math.ceil(given.size / block) * block)
     padded[: given.size] = given
     averages = padded.reshape(-1, block) @ weights.T
