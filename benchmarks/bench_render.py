@@ -5,7 +5,8 @@
 Each widget is drawn at ``--size`` (default 120×40, the whole area of a 120×40 terminal) with 6 and with 60
 runs, each run's curve given ``--points`` points full of adversarial values: a run that diverges to 1e30, ±inf,
 NaN, 1e-30, a constant run, a one-point run and ordinary noisy descents. Curves are timed twice: as the
-dashboard holds them (appended to its bounded Series) and handed over raw (every point in one list). The
+dashboard holds them (appended to its bounded Series) and handed over raw (every point in one list); the loss
+chart also as a user reads it (log scale, EMA over the faint raw curves, a run selected, a legend). The
 histograms get one panel per layer of a 30-layer run, with huge and non-finite counts and bounds.
 
 Prints milliseconds per frame (median over ``--frames``). Target: ≤ 30 ms per chart on a 2-core CPU.
@@ -26,7 +27,7 @@ import numpy as np
 from textual.app import App
 
 from inittui.events import Histogram
-from inittui.ui.curves import Curve, CurvePlot
+from inittui.ui.curves import Curve, CurvePlot, LegendEntry
 from inittui.ui.histograms import LayerHistograms, Panel
 from inittui.ui.state import Series, run_colour
 
@@ -108,6 +109,13 @@ async def measure(size: tuple[int, int], points: int, frames: int) -> dict[str, 
             label = f"{runs}_runs_{'raw' if raw else 'series'}"
             loss = CurvePlot("train loss", ycap=4.0)
             results[f"loss_{label}"] = await time_widget(loss, lambda: loss.show(given), size, frames)
+            # as a user reads it: log scale, smoothed over the raw curves, one run selected, a legend
+            selected = [Curve(c.colour, c.series, selected=i == 1) for i, c in enumerate(given)]
+            legend = [LegendEntry(f"run {i}", c.colour, i == 1) for i, c in enumerate(given[:4])]
+            read = CurvePlot("train loss", ycap=4.0, can_log=True)
+            read.log_choice, read.smooth = True, True
+            results[f"loss_log_ema_{label}"] = await time_widget(
+                read, lambda: read.show(selected, steps_per_epoch=469, legend=legend, runs=runs), size, frames)
             # half the runs as a line (train accuracy), half as points (test accuracy)
             mixed = given[: runs // 2] + [Curve(c.colour, c.series, scatter=True) for c in given[runs // 2 :]]
             accuracy = CurvePlot("accuracy", ylim=(0.0, 1.0))

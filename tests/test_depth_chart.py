@@ -23,7 +23,8 @@ from inittui.ui.depth_chart import (
     layer_positions,
     render_depth_chart,
 )
-from inittui.ui.drawing import BRAILLE_BASE, LogAxis, decade_label
+from inittui.ui.braille import BRAILLE_BASE
+from inittui.ui.drawing import LogAxis, decade_label
 
 from views_support import WidgetApp, cells, colour_of, screen_lines, text_of
 

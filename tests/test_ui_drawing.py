@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inittui.events import Histogram
-from inittui.ui.curves import ABOVE, BELOW, POINT, Curve, nice_ticks, render_curves, tick_label
+from inittui.ui.curves import ABOVE, BELOW, POINT, Curve, LegendEntry, nice_ticks, render_curves, tick_label
 from inittui.ui.histograms import Panel, render_panels
 from inittui.ui.lines import line_width
 from inittui.ui.state import MAX_POINTS, Series, run_colour
@@ -44,7 +44,7 @@ def curves(draw) -> list[Curve]:
             xs = draw(st.lists(numbers, min_size=len(ys), max_size=len(ys)))
         else:
             xs = [float(step) for step in range(len(ys))]
-        result.append(Curve(run_colour(run), Points(xs, ys), scatter=draw(st.booleans())))
+        result.append(Curve(run_colour(run), Points(xs, ys), scatter=draw(st.booleans()), selected=draw(st.booleans())))
     return result
 
 
@@ -57,11 +57,31 @@ def assert_bounded(lines, width: int, height: int) -> None:
 
 
 @FUZZ
-@given(curves(), sizes, st.sampled_from(["cap", "ylim", "free"]))
-def test_curves_draw_any_numbers_within_their_size(given_curves, size, scale):
+@given(curves(), sizes, st.sampled_from(["cap", "ylim", "free", "log", "log-cap"]), st.booleans(),
+       st.sampled_from([None, 1.0, 469.0]))
+def test_curves_draw_any_numbers_within_their_size(given_curves, size, scale, smooth, steps_per_epoch):
     width, height = size
-    options = {"cap": {"ycap": 4.0}, "ylim": {"ylim": (0.0, 1.0)}, "free": {}}[scale]
-    assert_bounded(render_curves(given_curves, width, height, "train loss", **options), width, height)
+    options = {"cap": {"ycap": 4.0}, "ylim": {"ylim": (0.0, 1.0)}, "free": {}, "log": {"log": True},
+               "log-cap": {"log": True, "ycap": 4.0}}[scale]
+    legend = [LegendEntry(f"run {i}", curve.colour, curve.selected) for i, curve in enumerate(given_curves)]
+    lines = render_curves(given_curves, width, height, "train loss", smooth=smooth, steps_per_epoch=steps_per_epoch,
+                          legend=legend, runs=len(legend), **options)
+    assert_bounded(lines, width, height)
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.floats(1e-3, 4.0), st.sampled_from([0.0, -1.0, -math.inf, 1e30, math.inf, math.nan])),
+                min_size=1, max_size=80), st.booleans())
+def test_a_log_scale_marks_exactly_what_it_cannot_show(values, smooth):
+    """Zero, negative values and -inf lie below any log axis, 1e30 and inf above the cap: each is marked at
+    the edge it lies beyond; values the axis holds are never marked."""
+    lines = render_curves([Curve("#ffffff", Points(np.arange(float(len(values))), values))], 60, 16, ycap=4.0,
+                          log=True, smooth=smooth)
+    rows = _plot_rows(lines)
+    assert len(rows) == 13 and all(len(row) == len(rows[0]) for row in rows)
+    assert (ABOVE in rows[0]) == any(v in (1e30, math.inf) for v in values)
+    assert (BELOW in rows[-1]) == any(v <= 0 for v in values)
+    assert all(ABOVE not in row and BELOW not in row for row in rows[1:-1])
 
 
 @FUZZ

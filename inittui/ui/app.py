@@ -38,11 +38,11 @@ from inittui.events import (
     TrainProgress,
 )
 from inittui.presets import PRESETS
-from inittui.ui.curves import Curve, CurvePlot
+from inittui.ui.curves import Curve, CurvePlot, legend_entries
 from inittui.ui.histograms import LayerHistograms, Panel
 from inittui.ui.keys import BINDINGS, palette_entries
 from inittui.ui.preset_screen import PresetScreen
-from inittui.ui.runs_table import RunsTable
+from inittui.ui.runs_table import RunsFilter, RunsTable
 from inittui.runlog import SkippedLines, describe_lines
 from inittui.ui.sources import (
     FollowSource,
@@ -127,7 +127,8 @@ class InitApp(App):
         # the widgets, kept by reference: a modal screen on top must not hide them from the redraw
         self.status_bar = StatusBar(id="status")
         self.table = RunsTable(id="runs")
-        self.loss_plot = CurvePlot("train loss", ycap=LOSS_CAP, id="loss")
+        self.runs_filter = RunsFilter(id="runs-filter")
+        self.loss_plot = CurvePlot("train loss", ycap=LOSS_CAP, can_log=True, id="loss")
         self.accuracy_plot = CurvePlot("accuracy: train ─, test ●", ylim=(0.0, 1.0), id="accuracy")
         self.histograms = LayerHistograms(id="histograms")
 
@@ -137,6 +138,7 @@ class InitApp(App):
         yield Header(show_clock=False, icon="≋")
         yield self.status_bar
         yield self.table
+        yield self.runs_filter
         with Horizontal(id="curves"):
             yield self.loss_plot
             yield self.accuracy_plot
@@ -291,15 +293,23 @@ class InitApp(App):
         if TABLE in dirty:
             self.table.show(state)
         if CURVES in dirty:
-            runs = list(state.runs.values())
-            self.loss_plot.mark(state.cursor_step)
-            self.accuracy_plot.mark(state.cursor_step)
-            self.loss_plot.show([Curve(run.colour, run.loss) for run in runs])
-            self.accuracy_plot.show(
-                [Curve(run.colour, run.accuracy) for run in runs] + [Curve(run.colour, run.test, scatter=True) for run in runs]
-            )
+            self._draw_curves()
         if HISTOGRAMS in dirty:
             self._draw_histograms()
+
+    def _draw_curves(self) -> None:
+        runs = list(self.state.runs.values())
+        self.loss_plot.mark(self.state.cursor_step)
+        self.accuracy_plot.mark(self.state.cursor_step)
+        selected = self.table.selected_run_id
+        epoch = self.state.steps_per_epoch
+        self.loss_plot.show([Curve(run.colour, run.loss, selected=run.id == selected) for run in runs],
+                            steps_per_epoch=epoch, legend=legend_entries(runs, selected), runs=len(runs))
+        self.accuracy_plot.show(
+            [Curve(run.colour, run.accuracy, selected=run.id == selected) for run in runs]
+            + [Curve(run.colour, run.test, scatter=True, selected=run.id == selected) for run in runs],
+            steps_per_epoch=epoch,
+        )
 
     def _draw_histograms(self) -> None:
         state = self.state
@@ -341,8 +351,36 @@ class InitApp(App):
 
     @on(RunsTable.RowHighlighted)
     def _row_highlighted(self) -> None:
+        self._draw_curves()
         if not self.compare:
             self._draw_histograms()
+
+    def action_sort_runs(self) -> None:
+        order = self.table.cycle_sort()
+        self.table.show(self.state)
+        self.notify(f"runs sorted by {order}", timeout=3)
+
+    def action_filter_runs(self) -> None:
+        self.runs_filter.add_class("-active")
+        self.runs_filter.focus()
+
+    @on(RunsFilter.Changed)
+    def _filter_changed(self, event: RunsFilter.Changed) -> None:
+        self.table.filter_text = event.value
+        self.table.show(self.state)
+
+    @on(RunsFilter.Submitted)
+    def _filter_kept(self) -> None:
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        if not self.runs_filter.has_class("-active"):
+            return
+        self.runs_filter.value = ""
+        self.runs_filter.remove_class("-active")
+        self.table.filter_text = ""
+        self.table.show(self.state)
+        self.table.focus()
 
     def action_select_next(self) -> None:
         self.table.action_cursor_down()
@@ -466,6 +504,14 @@ class InitApp(App):
         if not self.compare:
             self.compare = True
         self._draw_histograms()
+
+    def action_toggle_log_scale(self) -> None:
+        self.notify(f"loss on a {'log' if self.loss_plot.toggle_log() else 'linear'} scale", timeout=3)
+
+    def action_toggle_smoothing(self) -> None:
+        smooth = self.loss_plot.toggle_smooth()
+        self.accuracy_plot.toggle_smooth()
+        self.notify("curves smoothed (EMA), raw faint behind" if smooth else "raw curves", timeout=3)
 
     # ------------------------------------------------------------------ time cursor
     def _cursor(self, dirty: set[str]) -> None:

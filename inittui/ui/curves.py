@@ -1,9 +1,11 @@
 """Loss and accuracy curves of every run overlaid, drawn in braille on the UI thread.
 
 The cost of a frame is bounded by the plot's size, not by the data: each curve is first reduced to one
-vertical span per pixel column (the minimum and maximum of the points that fall in it, joined to its
-neighbours), so a million points, a spike or a run that diverged to 1e30 cost what a short curve costs.
-Values beyond the y axis are drawn at its edge, and where a curve leaves the plot a ▲ or ▼ says so.
+vertical span per pixel column (:mod:`inittui.ui.braille`), so a million points, a spike or a run that
+diverged to 1e30 cost what a short curve costs. Values beyond the y axis are drawn at its edge, and where a
+curve leaves the plot a ▲ or ▼ says so. The y axis can be logarithmic (ticks in real units: 0.1, 0.2, 1),
+each line can be smoothed by an exponential moving average with the raw line faint behind it, and x can be
+counted in epochs.
 """
 
 from __future__ import annotations
@@ -11,20 +13,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from inittui.ui.lines import LinesWidget, StyledLine
-from inittui.ui.state import Series
 
-# braille dot bits for the 4 rows (top to bottom) and 2 columns of a character cell, and the 256 characters
-_DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int64)
-_BRAILLE = np.array([" "] + [chr(0x2800 + code) for code in range(1, 256)], dtype=object)
-# _SPAN_BITS[dot column, first dot row, last dot row]: the dots of rows first..last in that column
-_SPAN_BITS = np.array(
-    [[[int(_DOT_BITS[a : b + 1, column].sum()) for b in range(4)] for a in range(4)] for column in range(2)],
-    dtype=np.int64,
-)
+from inittui.ui.braille import BRAILLE, column_spans, pixel_rows, rasterise
+from inittui.ui.drawing import format_number
+from inittui.ui.lines import LinesWidget, StyledLine
+from inittui.ui.state import RunState, Series
+
 POINT = "●"
 # the time cursor's step: a vertical line through the cells no curve uses
 MARK, MARK_STYLE = "┊", "bold yellow"
@@ -32,6 +30,18 @@ ABOVE, BELOW = "▲", "▼"
 MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT = 4, 2
 # axes end within ±this: beyond it nothing can be told apart on a screen, and spans stay finite
 AXIS_LIMIT = 1e300
+# a log axis shows at most this many decades below its top: a run that reached 1e-30 is clipped and marked
+MAX_LOG_DECADES = 6
+# the weight of the past in the exponential moving average (TensorBoard's "smoothing"), and the number of
+# points smoothed per matrix product
+EMA_WEIGHT = 0.9
+_EMA_BLOCK = 256
+# with more runs than this, every run but the selected one is drawn dimmed
+DIM_ABOVE = 6
+# the legend names every run up to LEGEND_ALL; beyond that the selected run and the LEGEND_BEST best
+LEGEND_ALL, LEGEND_BEST = 8, 3
+# the legend takes a second line only where the plot keeps at least this many rows
+LEGEND_ROOM = 10
 
 
 @dataclass
@@ -40,6 +50,15 @@ class Curve:
     series: Series  # or anything with ``x`` and ``y`` sequences of one length
     # points only (test accuracy, measured once an epoch), not a line through them
     scatter: bool = False
+    # the selected run: drawn last and bright
+    selected: bool = False
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    label: str
+    colour: str
+    selected: bool = False
 
 
 def tick_label(value: float, span: float) -> str:
@@ -86,66 +105,160 @@ def _as_array(values: Any) -> np.ndarray:
         return np.empty(0)
 
 
-def column_spans(
-    lines: Sequence[tuple[np.ndarray, np.ndarray]], x_range: tuple[float, float], columns: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """For every line (x, y), the lowest and highest y it reaches in each of ``columns`` pixel columns.
+def log_ticks(low: float, high: float, count: int) -> list[float]:
+    """At most ``count`` round values in real units between 10**low and 10**high (``low`` and ``high`` are
+    log10 values): whole decades, or 1-2-5 or 1..9 times a power of ten where there is room; within less than
+    one such step, round linear values (2.25, 2.3, 2.35)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or count < 1:
+        return []
+    if high - low > count:  # many decades: every k-th one
+        every = math.ceil((high - low) / max(count - 1, 1))
+        return [10.0**e for e in range(math.ceil(low / every) * every, math.floor(high) + 1, every)][:count]
+    first, last = math.floor(low), math.ceil(high)
+    best: list[float] = []
+    for multipliers in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [
+            m * 10.0**e
+            for e in range(first, last + 1)
+            for m in multipliers
+            if low - 1e-9 <= math.log10(m) + e <= high + 1e-9
+        ]
+        if len(ticks) > count:
+            break
+        best = ticks
+    if len(best) >= 2:
+        return best
+    return [value for value in nice_ticks(10.0**low, 10.0**high, count) if value > 0]
 
-    Returns two ``[lines, columns]`` arrays, +inf/-inf where a line has nothing. Points that fall in one column
-    give their minimum and maximum; the segment joining two columns adds its values at the edges of every
-    column it crosses, so the line stays connected and every spike survives. All lines at once: the cost
-    is that of the points and the columns, not of a Python loop per point or per line.
+
+@lru_cache(maxsize=4)
+def _ema_weights(weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """For one block: weights[i, j], the share of value j in the average at i, and the share of the previous
+    block's last average in each (made once: they cost more than the averaging)."""
+    index = np.arange(_EMA_BLOCK)
+    lag = index[:, None] - index[None, :]
+    weights = np.where(lag >= 0, (1 - weight) * weight ** np.maximum(lag, 0), 0.0)
+    return weights, weight ** (index + 1)
+
+
+def ema(values: np.ndarray, weight: float = EMA_WEIGHT) -> np.ndarray:
+    """The exponential moving average of ``values``, debiased as TensorBoard does: s_k = w·s_(k-1) + (1-w)·v_k
+    over the finite values, each divided by 1 - w^(k+1). NaN and ±inf are passed through as they are and do
+    not enter the average (the raw curve drawn behind shows them).
+
+    Vectorised by blocks: within a block of B values the average is one product with a B×B matrix, and
+    only the last value carries over to the next block.
     """
-    count = len(lines)
-    low = np.full((count, columns), np.inf)
-    high = np.full((count, columns), -np.inf)
-    if count == 0:
-        return low, high
-    x = np.concatenate([points_x for points_x, _ in lines])
-    y = np.concatenate([points_y for _, points_y in lines])
-    line = np.repeat(np.arange(count), [points_x.size for points_x, _ in lines])
-    keep = np.isfinite(x) & ~np.isnan(y)
-    x, y, line = x[keep], y[keep], line[keep]
-    if x.size == 0:
-        return low, high
-    if np.any((x[1:] < x[:-1]) & (line[1:] == line[:-1])):  # a line not in order of x: sort it
-        order = np.lexsort((x, line))
-        x, y, line = x[order], y[order], line[order]
-    x0, x1 = x_range
-    scale = (columns - 1) / (x1 - x0) if x1 > x0 else 0.0
-    with np.errstate(over="ignore", invalid="ignore"):
-        position = np.nan_to_num((x - x0) * scale, nan=0.0)
-    column = np.clip(np.rint(position), 0, columns - 1).astype(np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    result = values.copy()
+    finite = np.isfinite(values)
+    given = np.clip(values[finite], -AXIS_LIMIT, AXIS_LIMIT)
+    if given.size == 0:
+        return result
+    block = _EMA_BLOCK
+    weights, carried = _ema_weights(weight)
+    padded = np.zeros(math.ceil(given.size / block) * block)
+    padded[: given.size] = given
+    averages = padded.reshape(-1, block) @ weights.T
+    last = 0.0
+    for row in averages:  # one step per block, not per value
+        row += last * carried
+        last = row[-1]
+    debiased = averages.reshape(-1)[: given.size] / (1 - weight ** np.arange(1, given.size + 1))
+    result[finite] = debiased
+    return result
 
-    key = line * columns + column  # nondecreasing: by line, then by column
-    starts = np.flatnonzero(np.diff(key, prepend=-1))
-    group_line, group_column = line[starts], column[starts]
-    first, last = y[starts], y[np.append(starts[1:], y.size) - 1]
-    low[group_line, group_column] = np.minimum.reduceat(y, starts)
-    high[group_line, group_column] = np.maximum.reduceat(y, starts)
 
-    # segments from one occupied column of a line to its next: their values at the edges of every column
-    joined = np.flatnonzero(group_line[1:] == group_line[:-1])
-    if joined.size:
-        left, right = group_column[joined], group_column[joined + 1]
-        start, end = last[joined], first[joined + 1]
-        lengths = right - left + 1
-        segment = np.repeat(np.arange(joined.size), lengths)
-        offsets = np.arange(segment.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        at_column = left[segment] + offsets
-        span = (right - left)[segment].astype(np.float64)
-        # in order of line and column, so equal cells are neighbours: reduce each run of them at once
-        cells = group_line[joined][segment] * columns + at_column
-        runs = np.flatnonzero(np.diff(cells, prepend=-1))
-        flat_low, flat_high = low.reshape(-1), high.reshape(-1)
-        for edge in (-0.5, 0.5):
-            at = np.clip(at_column + edge, left[segment], right[segment])
-            with np.errstate(over="ignore", invalid="ignore"):
-                value = start[segment] + (end - start)[segment] * (at - left[segment]) / span
-            value = np.where(np.isnan(value), start[segment], value)  # inf - inf: the line stays put
-            flat_low[cells[runs]] = np.minimum(flat_low[cells[runs]], np.minimum.reduceat(value, runs))
-            flat_high[cells[runs]] = np.maximum(flat_high[cells[runs]], np.maximum.reduceat(value, runs))
-    return low, high
+def log_values(values: np.ndarray) -> np.ndarray:
+    """log10 of every value: zero and negative values are -inf (below any log axis), NaN stays NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log10(np.where(values > 0, values, 1.0))
+    return np.where(values > 0, logs, np.where(np.isnan(values), np.nan, -np.inf))
+
+
+def spans_a_decade(curves: Sequence[Curve], ycap: float | None = None) -> bool:
+    """Whether the positive finite values (up to ``ycap``) differ by more than 10×: log scale then reads best."""
+    low, high = math.inf, 0.0
+    for curve in curves:
+        values = _as_array(curve.series.y)
+        values = values[np.isfinite(values) & (values > 0)]
+        if ycap is not None:
+            values = np.minimum(values, ycap)
+        if values.size:
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+    return high > 10 * low
+
+
+def _rank(run: RunState) -> tuple[float, float]:
+    """Best first: the highest best test accuracy, then the lowest train loss; unknowns last."""
+    accuracy = run.best_test_acc if run.best_test_acc is not None and math.isfinite(run.best_test_acc) else -1.0
+    loss = run.train_loss if run.train_loss is not None and math.isfinite(run.train_loss) else math.inf
+    return (-accuracy, loss)
+
+
+def legend_runs(runs: Sequence[RunState], selected: int | None) -> list[RunState]:
+    """The runs the legend names: all of them up to LEGEND_ALL; beyond that the selected one, then the
+    LEGEND_BEST best others."""
+    if len(runs) <= LEGEND_ALL:
+        return list(runs)
+    chosen = [run for run in runs if run.id == selected]
+    others = sorted((run for run in runs if run.id != selected), key=_rank)
+    return chosen + others[:LEGEND_BEST]
+
+
+def legend_entries(runs: Sequence[RunState], selected: int | None) -> list[LegendEntry]:
+    """The legend of ``runs``: names, with the run id where two runs share a name."""
+    shown = legend_runs(runs, selected)
+    names = [run.name for run in runs]
+    return [
+        LegendEntry(run.name if names.count(run.name) == 1 else f"{run.id} {run.name}", run.colour,
+                    run.id == selected)
+        for run in shown
+    ]
+
+
+def render_legend(entries: Sequence[LegendEntry], total: int, width: int, max_lines: int = 1) -> list[StyledLine]:
+    """At most ``max_lines`` lines: ``● name`` per entry in its colour, and how many of the ``total`` runs are
+    not named."""
+    lines: list[StyledLine] = [[]]
+    used = named = 0
+    for entry in entries:
+        text = f"● {entry.label}"
+        rest = total - named - 1
+        last_line = len(lines) == max_lines
+        gap = 2 if lines[-1] else 0
+        if used + gap + len(text) + (len(f"  +{rest}") if rest and last_line else 0) > width:
+            if last_line or not lines[-1]:
+                break
+            lines.append([])  # on the next line
+            used, gap = 0, 0
+            if len(text) + (len(f"  +{rest}") if rest and len(lines) == max_lines else 0) > width:
+                break
+        if gap:
+            lines[-1].append(("  ", ""))
+        lines[-1].append((text, f"bold {entry.colour}" if entry.selected else entry.colour))
+        used += gap + len(text)
+        named += 1
+    if total > named:
+        more = f"{'  ' if lines[-1] else ''}+{total - named}"
+        lines[-1].append((more[: max(width - used, 0)], "dim"))
+    return [line for line in lines if line]
+
+
+def _epoch_ticks(low: float, high: float, count: int) -> list[float]:
+    """Whole epochs between ``low`` and ``high``, 1, 2 or 5 × 10^k apart, at most ``count``."""
+    raw = (high - low) / max(count - 1, 1)
+    if raw > 1e15:  # beyond whole numbers a float can count: round values instead
+        return nice_ticks(low, high, count)
+    power = 10 ** max(math.floor(math.log10(raw)), 0) if raw > 0 else 1
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return [float(e) for e in range(math.ceil(low / step) * step, math.floor(high) + 1, step)][:count] or [low]
+
+
+def _curve_style(curve: Curve, dimmed: bool) -> str:
+    if curve.selected:
+        return f"bold {curve.colour}"
+    return f"dim {curve.colour}" if dimmed else curve.colour
 
 
 class Canvas:
@@ -158,46 +271,16 @@ class Canvas:
         self.glyphs = np.full((height, width), "", dtype=object)
         self.owner = np.full((height, width), -1, dtype=np.int64)
 
-    def _pixel_rows(self, values: np.ndarray) -> np.ndarray:
-        """Pixel rows counted from the top of the plot, clipped to it."""
-        low, high = self.y_range
-        pixels = self.height * 4
-        with np.errstate(invalid="ignore", over="ignore"):
-            rows = (high - values) / (high - low) * (pixels - 1)
-        rows = np.nan_to_num(rows, nan=pixels - 1, posinf=pixels - 1, neginf=0.0)
-        return np.clip(np.rint(rows), 0, pixels - 1).astype(np.int64)
-
     def lines(self, indices: Sequence[int], lines: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Draw lines in order (later ones on top); ``indices`` name their colours."""
+        """Draw lines in order (later ones on top); ``indices`` name their styles."""
         if not lines:
             return
         low, high = column_spans(lines, self.x_range, self.width * 2)
-        line, pixel_column = np.nonzero(low <= high)
-        if line.size == 0:
-            return
-        top = self._pixel_rows(high[line, pixel_column])  # pixel rows from the top: top <= bottom
-        bottom = self._pixel_rows(low[line, pixel_column])
-        # one entry per cell row a span touches: its dots in that cell
-        first_row, last_row = top // 4, bottom // 4
-        count = last_row - first_row + 1
-        entry = np.repeat(np.arange(line.size), count)
-        cell_row = first_row[entry] + np.arange(entry.size) - np.repeat(np.cumsum(count) - count, count)
-        dots = _SPAN_BITS[
-            pixel_column[entry] % 2,
-            np.clip(top[entry] - 4 * cell_row, 0, 3),
-            np.clip(bottom[entry] - 4 * cell_row, 0, 3),
-        ]
-        cell = cell_row * self.width + pixel_column[entry] // 2
-        # the two dot columns of a cell hold different bits, so adding them is or-ing them
-        cells = self.height * self.width
-        codes = np.bincount(line[entry] * cells + cell, weights=dots, minlength=len(lines) * cells).astype(np.int64)
-        # the topmost (last drawn) line with a dot in a cell owns it
-        owner = np.full(cells, -1, dtype=np.int64)
-        np.maximum.at(owner, cell, line[entry])
-        owned = np.flatnonzero(owner >= 0)
-        self.codes.reshape(-1)[owned] = codes[owner[owned] * cells + owned]
-        self.glyphs.reshape(-1)[owned] = ""
-        self.owner.reshape(-1)[owned] = np.asarray(indices)[owner[owned]]
+        code, owner = rasterise(low, high, self.y_range, self.width, self.height)
+        owned = owner >= 0
+        self.codes[owned] = code[owned]
+        self.glyphs[owned] = ""
+        self.owner[owned] = np.asarray(indices)[owner[owned]]
         # where a line leaves the plot: a mark at the edge, once per excursion
         for beyond, row, mark in ((high > self.y_range[1], 0, ABOVE), (low < self.y_range[0], self.height - 1, BELOW)):
             begins = beyond & ~np.pad(beyond, ((0, 0), (1, 0)))[:, :-1]
@@ -215,7 +298,7 @@ class Canvas:
         with np.errstate(over="ignore", invalid="ignore"):
             position = np.nan_to_num((x - x0) * scale, nan=0.0)
         column = np.clip(np.rint(position), 0, self.width - 1).astype(np.int64)
-        row = self._pixel_rows(y) // 4
+        row = pixel_rows(y, self.y_range, self.height * 4) // 4
         self.glyphs[row, column] = POINT
         self.owner[row, column] = index
 
@@ -229,9 +312,9 @@ class Canvas:
         self.glyphs[empty, column] = MARK
         self.owner[empty, column] = index
 
-    def styled_lines(self, colours: Sequence[str]) -> list[StyledLine]:
+    def styled_lines(self, styles: Sequence[str]) -> list[StyledLine]:
         """One line per cell row, consecutive cells of one curve in one run."""
-        chars = np.where(self.glyphs != "", self.glyphs, _BRAILLE[self.codes])
+        chars = np.where(self.glyphs != "", self.glyphs, BRAILLE[self.codes])
         result = []
         for row in range(self.height):
             owners = self.owner[row]
@@ -239,9 +322,31 @@ class Canvas:
             line: StyledLine = []
             for start, end in zip(np.concatenate(([0], changes)), np.concatenate((changes, [self.width]))):
                 owner = int(owners[start])
-                line.append(("".join(chars[row, start:end]), colours[owner] if owner >= 0 else ""))
+                line.append(("".join(chars[row, start:end]), styles[owner] if owner >= 0 else ""))
             result.append(line)
         return result
+
+
+def _y_range(arrays: Sequence[np.ndarray], ycap: float | None, log: bool) -> tuple[float, float]:
+    """The y axis (log10 values when ``log``): the data's range, up to ``ycap``, with a margin at the top."""
+    if log:
+        positive = [values[values > 0] for values in arrays]
+        found = _finite_range(positive)
+        if found is None:
+            return (-1.0, 1.0)
+        top = min(found[1], ycap) if ycap is not None else found[1]
+        top_log = math.log10(top)
+        low_log = max(math.log10(min(found[0], top)), top_log - MAX_LOG_DECADES)
+        if top_log - low_log < 0.1:
+            return (low_log - 0.5, top_log + 0.5)
+        margin = 0.05 * (top_log - low_log)
+        return (low_log - margin, top_log + margin)
+    found = _finite_range(arrays)
+    top = found[1] if found else 1.0
+    if ycap is not None:
+        top = min(top, ycap)
+    low = 0.0 if ycap is not None or not found else min(found[0], 0.0)
+    return (low, top + 0.05 * (top - low) if top > low else low + max(1.0, abs(low)))
 
 
 def render_curves(
@@ -252,88 +357,152 @@ def render_curves(
     *,
     ylim: tuple[float, float] | None = None,
     ycap: float | None = None,
+    log: bool = False,
+    smooth: bool = False,
+    steps_per_epoch: float | None = None,
+    legend: Sequence[LegendEntry] = (),
+    runs: int = 0,
     marker: float | None = None,
 ) -> list[StyledLine]:
-    """The chart (title, y axis with labels, plot, x axis with labels): at most ``height`` lines of ``width``;
-    ``marker``: a step marked by a vertical line (the time cursor's)."""
+    """The chart (title, legend, y axis with labels, plot, x axis with labels): at most ``height`` lines of
+    ``width``.
+
+    ``log``: a log10 y axis, ticks in real units. ``smooth``: each line as its moving average (:func:`ema`)
+    over the raw line drawn faint. ``steps_per_epoch``: x (steps) counted in epochs, ticks on whole epochs.
+    ``legend``: the runs named above the plot, of ``runs`` in all. The selected curve is drawn last and bold;
+    with more than DIM_ABOVE lines the others are dimmed. ``marker``: a step marked by a vertical line (the time
+    cursor's).
+    """
     if width < 1 or height < 1:
         return []
     lines: list[StyledLine] = [[(title[:width].center(width), "bold")]]
-    plot_height = height - 3
+    if legend and height > 3 + MIN_PLOT_HEIGHT:
+        # a second legend line only where the plot keeps LEGEND_ROOM rows
+        room = 2 if height - 5 >= LEGEND_ROOM else 1
+        lines += render_legend(legend, max(runs, len(legend)), width, room)
+    plot_height = height - len(lines) - 2
     if plot_height < MIN_PLOT_HEIGHT:
-        return lines
+        return lines[:1]
 
     arrays = []
     for curve in curves:
         x, y = _as_array(curve.series.x), _as_array(curve.series.y)
-        arrays.append((x, y) if x.shape == y.shape else (np.empty(0), np.empty(0)))
-    y_range = ylim
-    if y_range is None:
-        found = _finite_range([y for _, y in arrays])
-        top = found[1] if found else 1.0
-        if ycap is not None:
-            top = min(top, ycap)
-        low = 0.0 if ycap is not None or not found else min(found[0], 0.0)
-        y_range = (low, top + 0.05 * (top - low) if top > low else low + max(1.0, abs(low)))
+        if x.shape != y.shape:
+            x, y = np.empty(0), np.empty(0)
+        if steps_per_epoch:
+            x = x / steps_per_epoch
+        arrays.append((x, y))
+    y_range = ylim if ylim is not None and not log else _y_range([y for _, y in arrays], ycap, log)
     x_range = _finite_range([x for x, _ in arrays]) or (0.0, 1.0)
-    if not x_range[1] > x_range[0]:
-        x_range = (x_range[0] - 0.5, x_range[0] + 0.5)
+    if steps_per_epoch:
+        x_range = (min(x_range[0], 0.0), max(x_range[1], 1.0))  # at least the first whole epoch
+    if not x_range[1] > x_range[0]:  # one x: half a unit either side, or a hair where 0.5 is lost in rounding
+        pad = max(0.5, abs(x_range[0]) * 1e-9)
+        x_range = (x_range[0] - pad, x_range[0] + pad)
 
-    y_ticks = nice_ticks(*y_range, count=max(2, min(6, plot_height // 3 + 1)))
+    tick_count = max(2, min(6, plot_height // 3 + 1))
     y_span = y_range[1] - y_range[0]
-    labels = {
-        round((y_range[1] - value) / y_span * (plot_height - 1)): tick_label(value, y_span) for value in y_ticks
-    }
-    label_width = max(len(label) for label in labels.values())
+    if log:
+        y_ticks = log_ticks(*y_range, count=tick_count)
+        tick_rows = {round((y_range[1] - math.log10(v)) / y_span * (plot_height - 1)): v for v in y_ticks}
+        real_span = 10.0 ** y_range[1] - 10.0 ** y_range[0]
+        labels = {row: format_number(v, 2) if 10.0 ** y_span > 2 else tick_label(v, real_span)
+                  for row, v in tick_rows.items()}
+    else:
+        y_ticks = nice_ticks(*y_range, count=tick_count)
+        labels = {round((y_range[1] - v) / y_span * (plot_height - 1)): tick_label(v, y_span) for v in y_ticks}
+    label_width = max((len(label) for label in labels.values()), default=1)
     plot_width = width - label_width - 1
     if plot_width < MIN_PLOT_WIDTH:
-        return lines
+        return lines[:1]
 
+    plotted_y = [log_values(y) if log else y for _, y in arrays]
+    line_curves = [index for index, curve in enumerate(curves) if not curve.scatter]
+    dimmed = len(line_curves) > DIM_ABOVE and any(curves[index].selected for index in line_curves)
+    styles = [_curve_style(curve, dimmed) for curve in curves]
+    # lines in order, the selected one last; under smoothing the raw lines first, all faint
+    line_curves.sort(key=lambda index: curves[index].selected)
+    indices: list[int] = []
+    drawn: list[tuple[np.ndarray, np.ndarray]] = []
+    if smooth:
+        faint = len(styles)
+        styles += [f"dim {curves[index].colour}" for index in line_curves]
+        indices += [faint + position for position in range(len(line_curves))]
+        drawn += [(arrays[index][0], plotted_y[index]) for index in line_curves]
+    for index in line_curves:
+        y = arrays[index][1]
+        drawn.append((arrays[index][0], (log_values(ema(y)) if log else ema(y)) if smooth else plotted_y[index]))
+        indices.append(index)
     canvas = Canvas(plot_width, plot_height, x_range, y_range)
-    # lines first, in order, then the points over them
-    line_indices = [index for index, curve in enumerate(curves) if not curve.scatter]
-    canvas.lines(line_indices, [arrays[index] for index in line_indices])
-    for index, curve in enumerate(curves):
-        if curve.scatter:
-            canvas.points(index, *arrays[index])
+    canvas.lines(indices, drawn)
+    # then the points over them, the selected run's last
+    for index in sorted((i for i, c in enumerate(curves) if c.scatter), key=lambda i: curves[i].selected):
+        canvas.points(index, arrays[index][0], plotted_y[index])
     if marker is not None and math.isfinite(marker):
-        canvas.mark(len(curves), marker)
-    for row, plotted in enumerate(canvas.styled_lines([*(curve.colour for curve in curves), MARK_STYLE])):
+        canvas.mark(len(styles), marker / steps_per_epoch if steps_per_epoch else marker)
+        styles.append(MARK_STYLE)
+    for row, plotted in enumerate(canvas.styled_lines(styles)):
         label = labels.get(row)
         lines.append([((label or "").rjust(label_width) + ("┤" if label is not None else "│"), "dim"), *plotted])
 
     x_span = x_range[1] - x_range[0]
-    x_ticks = nice_ticks(*x_range, count=max(2, min(8, plot_width // 10)))
+    if steps_per_epoch:  # whole epochs have short labels: room for more of them
+        x_ticks = _epoch_ticks(*x_range, count=max(2, min(12, plot_width // 6)))
+    else:
+        x_ticks = nice_ticks(*x_range, count=max(2, min(8, plot_width // 10)))
     axis = ["─"] * plot_width
     under = [" "] * width
     for value in x_ticks:
         column = round((value - x_range[0]) / x_span * (plot_width - 1))
         axis[column] = "┬"
-        label = tick_label(value, x_span)
+        label = f"{value:g}" if steps_per_epoch else tick_label(value, x_span)
         start = max(0, min(label_width + 1 + column - len(label) // 2, width - len(label)))
         if len(label) <= width and all(c == " " for c in under[max(0, start - 1) : start + len(label) + 1]):
             under[start : start + len(label)] = label
+    if steps_per_epoch:  # the unit, in the rightmost gap the tick labels leave
+        unit = "epoch"
+        for start in range(width - len(unit) - 2, label_width, -1):
+            if all(c == " " for c in under[start - 1 : start + len(unit) + 1]):
+                under[start : start + len(unit)] = unit
+                break
     lines.append([(" " * label_width + "└" + "".join(axis), "dim")])
     lines.append([("".join(under).rstrip(), "dim")])
     return lines
 
 
 class CurvePlot(LinesWidget):
-    """Keeps the curves it was last given and draws them at its current size."""
+    """Keeps the curves it was last given and draws them at its current size.
+
+    Its log scale is on by default when the values span more than 10× (:func:`spans_a_decade`), until the user
+    sets it with :meth:`toggle_log`.
+    """
 
     DEFAULT_CSS = """
     CurvePlot { width: 1fr; height: 1fr; }
     """
 
     def __init__(
-        self, title: str, *, ylim: tuple[float, float] | None = None, ycap: float | None = None, **kwargs
+        self,
+        title: str,
+        *,
+        ylim: tuple[float, float] | None = None,
+        ycap: float | None = None,
+        can_log: bool = False,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.title = title
         # a fixed y range, or a ceiling so that one exploding run does not flatten the others
         self.ylim = ylim
         self.ycap = ycap
+        self.can_log = can_log
+        # None: chosen from the data; True or False: the user's choice
+        self.log_choice: bool | None = None
+        self.smooth = False
+        self.steps_per_epoch: float | None = None
         self.curves: list[Curve] = []
+        self.legend: list[LegendEntry] = []
+        self.runs = 0
         self.marker: float | None = None
 
     def mark(self, step: float | None) -> None:
@@ -342,11 +511,43 @@ class CurvePlot(LinesWidget):
             self.marker = step
             self.refresh()
 
-    def show(self, curves: list[Curve], title: str | None = None) -> None:
+    @property
+    def log(self) -> bool:
+        """Whether the y axis is logarithmic now."""
+        if not self.can_log:
+            return False
+        return self.log_choice if self.log_choice is not None else spans_a_decade(self.curves, self.ycap)
+
+    def toggle_log(self) -> bool:
+        self.log_choice = not self.log
+        self.refresh()
+        return self.log
+
+    def toggle_smooth(self) -> bool:
+        self.smooth = not self.smooth
+        self.refresh()
+        return self.smooth
+
+    def show(
+        self,
+        curves: list[Curve],
+        title: str | None = None,
+        *,
+        steps_per_epoch: float | None = None,
+        legend: Sequence[LegendEntry] = (),
+        runs: int = 0,
+    ) -> None:
         self.curves = curves
+        self.steps_per_epoch = steps_per_epoch
+        self.legend, self.runs = list(legend), runs
         if title is not None:
             self.title = title
         self.refresh()
 
     def draw(self, width: int, height: int) -> list[StyledLine]:
-        return render_curves(self.curves, width, height, self.title, ylim=self.ylim, ycap=self.ycap, marker=self.marker)
+        log = self.log
+        modes = [mode for mode, on in (("log", log), ("EMA", self.smooth)) if on]
+        title = f"{self.title} ({', '.join(modes)})" if modes else self.title
+        return render_curves(self.curves, width, height, title, ylim=self.ylim, ycap=self.ycap, log=log,
+                             smooth=self.smooth, steps_per_epoch=self.steps_per_epoch, legend=self.legend,
+                             runs=self.runs, marker=self.marker)

@@ -28,17 +28,8 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from inittui.ui.drawing import (
-    BRAILLE_BASE,
-    Line,
-    LogAxis,
-    blank_lines,
-    braille_cells,
-    decade_label,
-    fit,
-    polyline_owner,
-    style,
-)
+from inittui.ui.braille import BRAILLE, column_spans, rasterise
+from inittui.ui.drawing import Line, LogAxis, blank_lines, decade_label, fit, style
 
 Values = Sequence[float | None]
 MIN_PLOT_ROWS = 10
@@ -172,11 +163,13 @@ def _draw_panel(
     values = np.concatenate([dotted, solid]) if dotted.size else solid
     dots = axis.to_dots(values)
     is_dotted = np.arange(len(values)) < (len(series) if dotted.size else 0)
-    code, owner = braille_cells(polyline_owner(xs, dots, dot_columns, dot_rows, is_dotted))
+    low, high = column_spans([(xs, line) for line in dots], (0.0, dot_columns - 1.0), dot_columns)
+    low[np.ix_(np.flatnonzero(is_dotted), np.arange(1, dot_columns, 2))] = np.inf  # dotted: every other column
+    code, owner = rasterise(low, high, (0.0, dot_rows - 1.0), plot_width, rows)
     owners = list(series) * (2 if dotted.size else 1)
     colour_styles = [style(item.colour, dim=item.dim) for item in owners]
 
-    cells = [[chr(BRAILLE_BASE + c) if c else " " for c in row] for row in code.tolist()]
+    cells = BRAILLE[code].tolist()
     styles: list[list[Style | None]] = [
         [colour_styles[o] if o >= 0 else None for o in row] for row in owner.tolist()
     ]

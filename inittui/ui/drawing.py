@@ -1,4 +1,5 @@
-"""Drawing helpers shared by the chart widgets: styles, lines of cells, a log axis, braille polylines.
+"""Drawing helpers shared by the chart widgets: styles, lines of cells, number formats, a log axis (the
+braille lines are in :mod:`inittui.ui.braille`).
 
 Everything here works on arrays sized by the screen, never by the data, so a widget that uses it costs the
 same for 30 layers or 300, for six runs or sixty.
@@ -14,10 +15,6 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
-
-BRAILLE_BASE = 0x2800
-# bit of each dot in a braille cell, indexed [column][row from the top]
-_BRAILLE_BITS = np.array([[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]], dtype=np.int64)
 
 
 @lru_cache(maxsize=4096)
@@ -156,79 +153,3 @@ class LogAxis:
 
     def dot(self, value: float) -> float:
         return float(self.to_dots(np.array([value], dtype=np.float64))[0])
-
-
-# ---------------------------------------------------------------------------------------------- braille
-def polyline_owner(xs: np.ndarray, ys: np.ndarray, width: int, height: int,
-                   dotted: np.ndarray | None = None) -> np.ndarray:
-    """Which series lights each dot: ``[width, height]`` series indices (-1: none), y counted from the bottom.
-
-    ``xs`` (points) are dot columns in increasing order, ``ys`` ``[series, points]`` dot rows (NaN: a gap;
-    ±inf: clipped to the edge). Each dot column lights, per series, the rows between the lowest and highest
-    value the line takes within it (the points there and where its segments cross the column's edges): what
-    a min/max decimation keeps, so a spike survives however many points share a column. A later series wins
-    a dot; a ``dotted`` series lights every other dot column only. The work is the number of dots lit, at
-    most series × width × height.
-    """
-    series = ys.shape[0]
-    owner = np.full((max(width, 0), max(height, 0)), -1, dtype=np.int64)
-    if series == 0 or width <= 0 or height <= 0 or xs.size == 0:
-        return owner
-    ys = np.clip(ys, 0.0, height - 1.0)  # NaN stays NaN
-    low = np.full((series, width), np.nan)
-    high = np.full((series, width), np.nan)
-    # the points, in their columns
-    columns = np.clip(np.rint(xs).astype(np.int64), 0, width - 1)
-    order = np.argsort(columns, kind="stable")
-    columns, sorted_ys = columns[order], ys[:, order]
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(columns)) + 1))
-    low[:, columns[starts]] = np.fmin.reduceat(sorted_ys, starts, axis=1)
-    high[:, columns[starts]] = np.fmax.reduceat(sorted_ys, starts, axis=1)
-    # the segments, where they cross each column's edges
-    if xs.size > 1:
-        edges = np.arange(width + 1) - 0.5
-        segment = np.clip(np.searchsorted(xs, edges, side="right") - 1, 0, xs.size - 2)
-        inside = (edges >= xs[0]) & (edges <= xs[-1])
-        span = np.where(xs[segment + 1] > xs[segment], xs[segment + 1] - xs[segment], 1.0)
-        t = np.clip((edges - xs[segment]) / span, 0.0, 1.0)
-        at_edges = ys[:, segment] * (1 - t) + ys[:, segment + 1] * t
-        at_edges[:, ~inside] = np.nan
-        low = np.fmin(low, np.fmin(at_edges[:, :-1], at_edges[:, 1:]))
-        high = np.fmax(high, np.fmax(at_edges[:, :-1], at_edges[:, 1:]))
-    if dotted is not None and dotted.any():
-        low[np.ix_(np.flatnonzero(dotted), np.arange(1, width, 2))] = np.nan
-    lit = ~np.isnan(low)
-    first = np.rint(np.where(lit, low, 0)).astype(np.int64)
-    counts = np.where(lit, np.rint(np.where(lit, high, 0)).astype(np.int64) - first + 1, 0)
-    total = int(counts.sum())
-    if total == 0:
-        return owner
-    if total * 8 < series * width * height:
-        # few dots (smooth lines): every lit dot as (series, column, row), the highest series per dot
-        series_index, column_index = np.nonzero(lit)
-        first, counts = first[lit], counts[lit]
-        run_start = np.repeat(np.cumsum(counts) - counts, counts)
-        rows = np.repeat(first, counts) + (np.arange(total) - run_start)
-        np.maximum.at(owner, (np.repeat(column_index, counts), rows), np.repeat(series_index, counts))
-        return owner
-    # many (lines jumping across the plot): one pass over series × width × height, on int16;
-    # first <= row < first + count as one unsigned comparison (row - first wraps around when below)
-    row_numbers = np.arange(height, dtype=np.int16)
-    offset = (row_numbers[None, None, :] - first.astype(np.int16)[:, :, None]).view(np.uint16)
-    masks = offset < counts.astype(np.uint16)[:, :, None]
-    order = np.arange(1, series + 1, dtype=np.int32)[:, None, None]
-    return (order * masks).max(axis=0).astype(np.int64) - 1
-
-
-def braille_cells(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dot owners ``[2 * columns, 4 * rows]`` (y from the bottom, -1 for none) to braille cells.
-
-    Returns (code, owner), each ``[rows, columns]`` with row 0 at the top: the braille pattern (0: empty) and
-    the highest series index lighting any of the cell's dots (-1: none).
-    """
-    dot_columns, dot_rows = owner.shape
-    columns, rows = dot_columns // 2, dot_rows // 4
-    # [columns, 2, rows, 4] with the dot rows counted from the top of each cell
-    flipped = owner[:, ::-1].reshape(columns, 2, rows, 4)
-    code = ((flipped >= 0) * _BRAILLE_BITS[None, :, None, :]).sum(axis=(1, 3))
-    return code.T, flipped.max(axis=(1, 3)).T

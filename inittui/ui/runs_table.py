@@ -1,9 +1,13 @@
-"""The runs table: one row per run, keyed by run id, in the run's colour."""
+"""The runs table: one row per run, keyed by run id, in the run's colour; sorted by a chosen order and
+narrowed by a text filter, the selection staying on its run."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from inittui.ui.state import DashboardState, RunState
 
@@ -24,6 +28,28 @@ COLUMNS = (
 STATUS_STYLES = {"running": "green", "paused": "yellow", "diverged": "bold red", "done": "cyan",
                  "stopped": "red", "probe": "magenta", "restarting": "italic yellow",
                  "starting": "italic yellow"}
+
+
+def _unknown_last(value: float | None, sign: float) -> tuple[bool, float]:
+    """A sort key: known finite values by ``sign`` × value, then unknown, NaN and infinite ones."""
+    known = value is not None and math.isfinite(value)
+    return (not known, sign * value if known else 0.0)
+
+
+# (name, key) of each order the table cycles through; ties keep the order of run ids
+SORT_ORDERS: tuple[tuple[str, Callable[[RunState], object]], ...] = (
+    ("id", lambda run: run.id),
+    ("best test accuracy", lambda run: _unknown_last(run.best_test_acc, -1.0)),
+    ("train loss", lambda run: _unknown_last(run.train_loss, 1.0)),
+    ("name", lambda run: run.name),
+)
+
+
+def matches(run: RunState, status: str, text: str) -> bool:
+    """Whether a run is shown under the filter ``text``: a case-insensitive part of its id, its
+    ``init:activation`` name or its status (``relu``, ``he:``, ``diverged``)."""
+    wanted = text.strip().lower()
+    return not wanted or wanted in f"{run.id} {run.name} {status}".lower()
 
 
 def _percent(value: float | None) -> str:
@@ -72,8 +98,23 @@ def row_cells(state: DashboardState, run: RunState) -> dict[str, str | Text]:
     }
 
 
+class RunsFilter(Input):
+    """The one-line filter of the runs table, shown while it is in use."""
+
+    DEFAULT_CSS = """
+    RunsFilter { display: none; height: 1; border: none; padding: 0 1; }
+    RunsFilter.-active { display: block; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(placeholder="filter runs: relu, he:, diverged … (enter: keep, esc: clear)", compact=True,
+                         **kwargs)
+
+
 class RunsTable(DataTable, inherit_bindings=False):
-    """Rows are keyed by ``str(run id)``; the cursor follows the selected run when rows change."""
+    """Rows are keyed by ``str(run id)``, in the order :attr:`sort_order` names, narrowed by
+    :attr:`filter_text`; the cursor stays on the selected run when rows change (on the first row shown when
+    the filter hides it), and the table scrolls to keep it in view."""
 
     # a table's keys, but ←/→ and home/end: they move the app's time cursor (a row has nothing to move along)
     BINDINGS = [binding for binding in DataTable.BINDINGS if binding.key not in ("left", "right", "home", "end")]
@@ -81,6 +122,22 @@ class RunsTable(DataTable, inherit_bindings=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
         self._shown: dict[str, dict[str, str]] = {}
+        self.sort_order = 0  # an index into SORT_ORDERS
+        self.filter_text = ""
+
+    @property
+    def sort_name(self) -> str:
+        return SORT_ORDERS[self.sort_order][0]
+
+    def cycle_sort(self) -> str:
+        """The next sort order; returns its name."""
+        self.sort_order = (self.sort_order + 1) % len(SORT_ORDERS)
+        return self.sort_name
+
+    def shown_runs(self, state: DashboardState) -> list[RunState]:
+        """The runs the table lists, in its order."""
+        runs = [run for run in state.runs.values() if matches(run, state.run_status(run), self.filter_text)]
+        return sorted(runs, key=SORT_ORDERS[self.sort_order][1])
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -95,28 +152,26 @@ class RunsTable(DataTable, inherit_bindings=False):
         return int(key.value) if key.value is not None else None
 
     def select_run(self, run_id: int) -> None:
-        try:
+        if str(run_id) in self._shown:
             self.move_cursor(row=self.get_row_index(str(run_id)))
-        except Exception:  # not in the table (yet)
-            pass
 
     def show(self, state: DashboardState) -> None:
-        ids = [str(run_id) for run_id in state.runs]
-        if ids != list(self._shown):
+        shown = self.shown_runs(state)
+        if [str(run.id) for run in shown] != list(self._shown):
             selected = self.selected_run_id
             self.clear()
             self._shown = {}
-            for run in state.runs.values():
+            for run in shown:
                 cells = row_cells(state, run)
                 self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=str(run.id))
                 self._shown[str(run.id)] = {key: str(value) for key, value in cells.items()}
-            if selected is not None and selected in state.runs:
+            if selected is not None:
                 self.select_run(selected)
             return
-        for run in state.runs.values():
+        for run in shown:
             cells = row_cells(state, run)
-            shown = self._shown[str(run.id)]
+            last = self._shown[str(run.id)]
             for key, value in cells.items():
-                if shown.get(key) != str(value):
+                if last.get(key) != str(value):
                     self.update_cell(str(run.id), key, value)
-                    shown[key] = str(value)
+                    last[key] = str(value)

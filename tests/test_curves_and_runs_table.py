@@ -1,0 +1,348 @@
+"""The curves (log scale, EMA, epochs, selection, legend) and the runs table (sort, filter, scrolling), as
+functions and through the keys of the dashboard."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_ui import press
+from test_ui_drawing import FUZZ, Points
+
+from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.events import Evaluation, ExperimentStarted, RunInfo, TrainProgress
+from inittui.presets import get_preset
+from inittui.ui.app import make_app
+from inittui.ui.curves import (
+    ABOVE,
+    BELOW,
+    EMA_WEIGHT,
+    LEGEND_ALL,
+    Curve,
+    CurvePlot,
+    LegendEntry,
+    ema,
+    legend_entries,
+    legend_runs,
+    log_ticks,
+    render_curves,
+    render_legend,
+)
+from inittui.ui.state import RunState, run_colour
+
+STEPS_PER_EPOCH = 100
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def text(line) -> str:
+    return "".join(part for part, _ in line)
+
+
+def y_labels(lines) -> list[str]:
+    """The y tick labels of a chart, top to bottom."""
+    return [text(line).split("┤", 1)[0].strip() for line in lines if "┤" in text(line)]
+
+
+def styles_of(lines, colour: str) -> set[str]:
+    """Every style a run's colour is drawn in (bold, dim or plain), in the plot rows."""
+    return {style for line in lines for part, style in line if style.endswith(colour) and part.strip()}
+
+
+def descent(rate: float, floor: float = 0.1, steps: int = 300) -> Points:
+    x = np.arange(0.0, steps + 1, 5.0)
+    return Points(x, floor + 2.2 * np.exp(-x * rate / 100))
+
+
+def reference_ema(values: list[float], weight: float = EMA_WEIGHT) -> list[float]:
+    """The debiased moving average, one value at a time; non-finite values pass through untouched."""
+    result, average, count = [], 0.0, 0
+    for value in values:
+        if not math.isfinite(value):
+            result.append(value)
+            continue
+        count += 1
+        average = weight * average + (1 - weight) * value
+        result.append(average / (1 - weight**count))
+    return result
+
+
+def run(run_id: int, best: float | None = None, loss: float | None = None) -> RunState:
+    state = RunState(run_id, INITIALIZER_NAMES[run_id % len(INITIALIZER_NAMES)],
+                     ACTIVATION_NAMES[run_id // len(INITIALIZER_NAMES) % len(ACTIVATION_NAMES)])
+    state.best_test_acc, state.train_loss = best, loss
+    return state
+
+
+# ---------------------------------------------------------------------------------------------- log scale
+def test_log_ticks_are_round_values_in_real_units():
+    assert log_ticks(math.log10(0.1), math.log10(2.4), 6) == [0.1, 0.2, 0.5, 1.0, 2.0]
+    assert log_ticks(math.log10(0.001), math.log10(10), 3) == [0.01, 1.0]  # every other decade
+    narrow = log_ticks(math.log10(2.2), math.log10(2.4), 5)  # within one step of 1-2-5: linear round values
+    assert len(narrow) >= 2 and all(2.2 - 1e-9 <= v <= 2.4 + 1e-9 for v in narrow)
+    # drawn: labels in real units, never log10 values
+    lines = render_curves([Curve("#ffffff", descent(3.0)), Curve("#00ff00", descent(0.0, floor=0.2))],
+                          60, 20, "loss", ycap=4.0, log=True)
+    labels = y_labels(lines)
+    assert {"0.1", "0.2", "0.5", "1", "2"} <= set(labels), labels
+    assert not any(label.startswith("-") for label in labels)
+    # each label on the row its value maps to: 1 is log-halfway between 0.1 and 10, so 0.1..1 spans as many
+    # rows as 1..10 would; here 0.1→1 must take more rows than 1→2
+    rows = {text(line).split("┤", 1)[0].strip(): index for index, line in enumerate(lines) if "┤" in text(line)}
+    assert rows["0.1"] - rows["1"] > rows["1"] - rows["2"] > 0
+
+
+def test_log_scale_is_the_default_when_losses_span_more_than_ten_times():
+    plot = CurvePlot("loss", ycap=4.0, can_log=True)
+    plot.curves = [Curve("#ffffff", Points([0.0, 1.0], [2.3, 2.3])), Curve("#00ff00", Points([0.0, 1.0], [2.3, 0.5]))]
+    assert not plot.log  # 4.6×
+    plot.curves[1] = Curve("#00ff00", Points([0.0, 1.0], [2.3, 0.2]))
+    assert plot.log  # 11.5×
+    plot.curves[0] = Curve("#ffffff", Points([0.0, 1.0], [2.3, 1e30]))  # beyond the cap: counts as the cap
+    assert plot.log
+    # the user's choice holds whatever the data
+    assert plot.toggle_log() is False and not plot.log
+    assert plot.toggle_log() is True and plot.log
+    assert not CurvePlot("accuracy", ylim=(0.0, 1.0)).log  # only a chart that may be logarithmic is
+
+
+def test_under_a_log_scale_zero_negative_and_huge_values_are_clipped_and_marked():
+    wild = Points([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], [2.3, 0.0, 1.0, -5.0, 1e30, math.inf, math.nan, 1e-300])
+    lines = render_curves([Curve("#ffffff", wild), Curve("#00ff00", descent(2.0))], 60, 16, ycap=4.0, log=True)
+    plot = [text(line).split("┤", 1)[-1].split("│", 1)[-1] for line in lines[1:-2]]
+    assert ABOVE in plot[0] and BELOW in plot[-1]
+    assert all(len(text(line)) <= 60 for line in lines) and len(lines) <= 16
+    labels = y_labels(lines)
+    assert "1" in labels and min(float(label) for label in labels) >= 1e-6  # not stretched to 1e-300
+    # nothing positive and finite: still an axis, and the marks
+    lines = render_curves([Curve("#ffffff", Points([0.0, 1.0], [0.0, -1.0]))], 40, 12, log=True)
+    assert BELOW in text(lines[-3])
+
+
+# ---------------------------------------------------------------------------------------------- EMA
+def test_the_moving_average_equals_the_one_value_at_a_time_reference():
+    rng = np.random.default_rng(0)
+    values = list(rng.standard_normal(1000) * 3 + 2)  # several blocks: the carry between them counts
+    values[10], values[400], values[401], values[999] = math.nan, math.inf, -math.inf, math.nan
+    np.testing.assert_allclose(ema(np.array(values)), reference_ema(values), rtol=1e-9, atol=1e-12)
+    assert ema(np.array([5.0]))[0] == 5.0  # debiased: the first value is itself
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.floats(-1e6, 1e6), st.sampled_from([math.nan, math.inf, -math.inf])), max_size=600))
+def test_the_moving_average_of_any_values(values):
+    smoothed = ema(np.array(values, dtype=np.float64))
+    expected = reference_ema(values)
+    assert smoothed.shape == (len(values),)
+    for got, want in zip(smoothed, expected):
+        assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, rel=1e-9, abs=1e-6)
+
+
+def test_smoothing_draws_the_average_over_the_raw_curve_drawn_faint():
+    noisy = Points(np.arange(200.0), 1.0 + np.where(np.arange(200) % 2, 0.8, -0.8))
+    plain = render_curves([Curve("#e06c75", noisy)], 60, 16, ylim=(0.0, 2.0))
+    smooth = render_curves([Curve("#e06c75", noisy)], 60, 16, ylim=(0.0, 2.0), smooth=True)
+    assert styles_of(plain, "#e06c75") == {"#e06c75"}
+    assert styles_of(smooth, "#e06c75") == {"#e06c75", "dim #e06c75"}
+    # the average sits near 1.0: the rows around the middle are the line's, the edges the raw's
+    middle = [text(line) for line in smooth[1:-2]][6:9]
+    owned = [style for line in smooth[7:10] for part, style in line if part.strip()]
+    assert "#e06c75" in owned and any(ch != " " for row in middle for ch in row)
+
+
+# ---------------------------------------------------------------------------------------------- x in epochs
+def test_x_is_counted_in_whole_epochs():
+    points = Points(np.arange(0.0, 3 * STEPS_PER_EPOCH + 1, 10.0), np.linspace(2.3, 0.2, 31))
+    lines = render_curves([Curve("#ffffff", points)], 60, 14, ycap=4.0, steps_per_epoch=STEPS_PER_EPOCH)
+    under = text(lines[-1])
+    assert [word for word in under.split() if word != "epoch"] == ["0", "1", "2", "3"] and "epoch" in under
+    assert text(lines[-2]).count("┬") == 4
+    # early in the first epoch: the axis already spans it
+    early = Points([0.0, 10.0, 20.0], [2.3, 2.2, 2.1])
+    under = text(render_curves([Curve("#ffffff", early)], 60, 14, steps_per_epoch=STEPS_PER_EPOCH)[-1])
+    assert [word for word in under.split() if word != "epoch"] == ["0", "1"]
+
+
+# ---------------------------------------------------------------------------------------------- selection and dimming
+def _same_curves(count: int, selected: int | None) -> list[Curve]:
+    flat = Points([0.0, 100.0], [1.0, 1.0])
+    return [Curve(run_colour(i), flat, selected=i == selected) for i in range(count)]
+
+
+def test_the_selected_run_is_drawn_last_and_bright():
+    # every run on one line: whoever is drawn last owns it; the selected run is first in the list
+    lines = render_curves(_same_curves(3, 0), 40, 12, ylim=(0.0, 2.0))
+    assert styles_of(lines, run_colour(0)) == {f"bold {run_colour(0)}"}
+    assert not styles_of(lines, run_colour(2))
+
+
+@pytest.mark.parametrize("count, dimmed", [(6, False), (7, True), (60, True)])
+def test_with_more_than_six_runs_the_others_are_dimmed(count, dimmed):
+    curves = [Curve(run_colour(i), Points([0.0, 100.0], [i / count, i / count]), selected=i == 1)
+              for i in range(count)]
+    lines = render_curves(curves, 80, 30, ylim=(-0.1, 1.1))
+    assert f"bold {run_colour(1)}" in styles_of(lines, run_colour(1))
+    others = set().union(*(styles_of(lines, run_colour(i)) for i in range(count) if run_colour(i) != run_colour(1)))
+    assert others and all(style.startswith("dim ") == dimmed for style in others), others
+
+
+# ---------------------------------------------------------------------------------------------- legend
+def test_the_legend_names_every_run_up_to_eight():
+    runs = [run(i) for i in range(8)]
+    assert LEGEND_ALL == 8 and legend_runs(runs, 3) == runs
+    entries = legend_entries(runs, 3)
+    assert [entry.label for entry in entries] == [r.name for r in runs]
+    assert [entry.colour for entry in entries] == [r.colour for r in runs]
+    assert [entry.selected for entry in entries] == [r.id == 3 for r in runs]
+
+
+def test_beyond_eight_the_legend_names_the_selected_run_and_the_best_three():
+    runs = [run(i, best=0.5 + i / 100, loss=2.0 - i / 10) for i in range(12)]
+    runs[4].best_test_acc = math.nan  # unknown: never among the best
+    assert [r.id for r in legend_runs(runs, 2)] == [2, 11, 10, 9]
+    assert [r.id for r in legend_runs(runs, 10)] == [10, 11, 9, 8]  # selected, then the best others
+    # no test accuracy yet: the lowest train loss decides
+    fresh = [run(i, loss=2.0 - i / 10) for i in range(12)]
+    assert [r.id for r in legend_runs(fresh, None)] == [11, 10, 9]
+
+
+def test_the_legend_fits_its_lines_and_says_how_many_runs_it_leaves_out():
+    entries = [LegendEntry(f"run{i}", run_colour(i), i == 0) for i in range(4)]
+    [line] = render_legend(entries, 60, 80)
+    assert text(line).startswith("● run0  ● run1  ● run2  ● run3") and text(line).endswith("+56")
+    assert line[0] == ("● run0", f"bold {run_colour(0)}") and line[2] == ("● run1", run_colour(1))
+    [narrow] = render_legend(entries, 4, 20)
+    assert len(text(narrow)) <= 20 and text(narrow) == "● run0  ● run1  +2"
+    # two lines where there is room: every entry named, none cut
+    wrapped = render_legend(entries, 4, 20, max_lines=2)
+    assert [text(line) for line in wrapped] == ["● run0  ● run1", "● run2  ● run3"]
+    assert render_legend(entries, 4, 3) == [[("+4", "dim")]]
+    drawn = render_curves([Curve("#ffffff", descent(1.0))], 60, 20, legend=entries, runs=4)
+    assert text(drawn[1]) == "● run0  ● run1  ● run2  ● run3"
+    # a second line when the plot keeps its 10 rows, not otherwise
+    drawn = render_curves([Curve("#ffffff", descent(1.0))], 20, 15, legend=entries, runs=4)
+    assert [text(line) for line in drawn[1:3]] == ["● run0  ● run1", "● run2  ● run3"]
+    drawn = render_curves([Curve("#ffffff", descent(1.0))], 20, 14, legend=entries, runs=4)
+    assert text(drawn[1]) == "● run0  ● run1  +2" and "●" not in text(drawn[2])
+
+
+# ---------------------------------------------------------------------------------------------- the dashboard
+def sweep_events(count: int) -> list:
+    """``count`` runs, each a distinct init:activation; run i reaches best test accuracy 0.5 + i/200 and its
+    loss falls at its own rate (every seventh stays at 2.3)."""
+    runs = [RunInfo(i, INITIALIZER_NAMES[i % 10], ACTIVATION_NAMES[i // 10 % 6], "running", 0) for i in range(count)]
+    ids = [info.id for info in runs]
+    events: list = [ExperimentStarted(
+        config=get_preset("compare").config().to_dict(), device="cpu", device_name="CPU", dataset="synthetic",
+        total_steps=3 * STEPS_PER_EPOCH, steps_per_epoch=STEPS_PER_EPOCH, runs=runs, time=0.0)]
+    for step in range(10, 3 * STEPS_PER_EPOCH + 1, 10):
+        losses = [[2.3 if i % 7 == 0 else 0.1 + 2.2 * math.exp(-step * (1 + i % 5) / 100)] for i in ids]
+        events.append(TrainProgress(step, step / STEPS_PER_EPOCH, ids, [step] * count, losses, [[0.5]] * count,
+                                    samples_per_s=1.0, elapsed_s=1.0))
+        if step % STEPS_PER_EPOCH == 0:
+            events.append(Evaluation(step, step / STEPS_PER_EPOCH, ids, [0.5 + i / 200 for i in ids], [0.5] * count))
+    return events
+
+
+def row_ids(table) -> list[int]:
+    return [int(table.coordinate_to_cell_key((row, 0)).row_key.value) for row in range(table.row_count)]
+
+
+def assert_selected_row_visible(table) -> None:
+    top = table.scroll_offset.y
+    visible = table.scrollable_content_region.height - table.header_height
+    assert top <= table.cursor_row < top + visible, (top, table.cursor_row, visible)
+
+
+async def test_o_cycles_the_sort_order_and_the_selection_stays_on_its_run():
+    app = make_app(events=sweep_events(12))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.table
+        await press(pilot, "j", "j", "j")
+        assert table.selected_run_id == 3 and row_ids(table) == list(range(12))
+        runs = app.state.runs
+        expected = {
+            "best test accuracy": sorted(runs, key=lambda i: -runs[i].best_test_acc),
+            "train loss": sorted(runs, key=lambda i: runs[i].train_loss),
+            "name": sorted(runs, key=lambda i: runs[i].name),
+            "id": list(range(12)),
+        }
+        for name in ("best test accuracy", "train loss", "name", "id"):
+            await press(pilot, "o")
+            await pilot.pause()
+            assert table.sort_name == name
+            assert row_ids(table) == expected[name]
+            assert table.selected_run_id == 3  # the same run, wherever its row went
+        assert expected["train loss"] != expected["name"] != list(range(12))  # the orders differ
+
+
+async def test_slash_filters_the_table_and_escape_clears_it():
+    app = make_app(events=sweep_events(60))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.table
+        await press(pilot, *["j"] * 23)  # run 23: he:relu
+        assert app.state.runs[table.selected_run_id].name == "he:relu"
+        await press(pilot, "slash", *"relu")
+        await pilot.pause()
+        assert app.focused is app.runs_filter and app.runs_filter.display
+        shown = [app.state.runs[i].name for i in row_ids(table)]
+        assert len(shown) == 20 and all("relu" in name for name in shown)  # relu and leaky-relu
+        assert table.selected_run_id == 23
+        await press(pilot, "enter")  # keep the filter, back to the table; keys are keys again
+        assert app.focused is table and app.runs_filter.display and table.filter_text == "relu"
+        await press(pilot, "escape")
+        await pilot.pause()
+        assert row_ids(table) == list(range(60)) and table.selected_run_id == 23
+        assert not app.runs_filter.display and app.focused is table and app.runs_filter.value == ""
+        # "he:" is the initialiser he, not he-uniform
+        await press(pilot, "slash", *"he:")
+        await pilot.pause()
+        assert {app.state.runs[i].name.split(":")[0] for i in row_ids(table)} == {"he"}
+        assert len(row_ids(table)) == 6
+        await press(pilot, "escape")
+        await pilot.pause()
+        assert table.row_count == 60
+
+
+async def test_the_table_scrolls_so_the_selected_run_is_always_visible_with_sixty_runs_at_80x24():
+    app = make_app(events=sweep_events(60))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.table
+        for _ in range(4):
+            await press(pilot, *["j"] * 13)
+            await pilot.pause()
+            assert_selected_row_visible(table)
+        assert table.selected_run_id == 52
+        # sorting sends run 52 elsewhere: the table follows it
+        for _ in range(4):
+            await press(pilot, "o")
+            await pilot.pause()
+            assert table.selected_run_id == 52
+            assert_selected_row_visible(table)
+
+
+async def test_y_and_e_switch_the_loss_scale_and_smoothing():
+    app = make_app(events=sweep_events(8))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        loss, accuracy = app.loss_plot, app.accuracy_plot
+        assert loss.log  # losses from 2.3 down to 0.1: log by default
+        assert "(log)" in loss.plain_lines()[0]
+        await press(pilot, "y")
+        assert not loss.log and "(log)" not in loss.plain_lines()[0]
+        await press(pilot, "e")
+        assert loss.smooth and accuracy.smooth and "(EMA)" in loss.plain_lines()[0]
+        await press(pilot, "y", "e")
+        assert loss.log and not loss.smooth and not accuracy.smooth
+        # the legend names all eight runs, the x axis counts epochs
+        lines = loss.plain_lines()
+        assert "he:sigmoid" in lines[1] or lines[1].rstrip().endswith(f"+{8 - lines[1].count('●')}")
+        assert "epoch" in lines[-1].split()
+        # the selected run is the bold one
+        await press(pilot, "j")
+        assert [curve.selected for curve in loss.curves] == [i == 1 for i in range(8)]
