@@ -60,6 +60,10 @@ class LayerView:
     predicted: dict[str, float | None]
     dead: float | None = None
     saturated: float | None = None
+    # the depth view's numbers: std of ∂loss/∂activation, ‖∂loss/∂W‖ and ‖ΔW‖/‖W‖ of the last update
+    gradient_std: float | None = None
+    weight_gradient_norm: float | None = None
+    update_ratio: float | None = None
 
     @classmethod
     def from_stat(cls, stat: LayerStat, predicted_std: float | None) -> LayerView:
@@ -74,6 +78,9 @@ class LayerView:
             predicted={"activations": predicted_std, "weights": stat.predicted_weight_std},
             dead=stat.dead,
             saturated=stat.saturated,
+            gradient_std=stat.activation_grad_std,
+            weight_gradient_norm=stat.grad_norm,
+            update_ratio=stat.update_ratio,
         )
 
 
@@ -146,6 +153,8 @@ class RunState:
     accuracy: Series = field(default_factory=Series)
     test: Series = field(default_factory=Series)
     layers: list[LayerView] = field(default_factory=list)
+    # the statistics step ``layers`` were measured at
+    layers_step: int = 0
     # (init, activation) pairs asked of the engine and not yet confirmed by it, oldest first
     pending: list[tuple[str, str]] = field(default_factory=list)
 
@@ -173,6 +182,7 @@ class RunState:
         self.accuracy.clear()
         self.test.clear()
         self.layers = []
+        self.layers_step = 0
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -284,6 +294,7 @@ class DashboardState:
                 LayerView.from_stat(stat, predicted[layer] if layer < len(predicted) else None)
                 for layer, stat in enumerate(layers)
             ]
+            run.layers_step = event.step
         return {TABLE, HISTOGRAMS}
 
     def _on_Evaluation(self, event: Evaluation) -> set[str]:
@@ -341,6 +352,15 @@ class DashboardState:
             self.runs[run_id] = run
 
     # ------------------------------------------------------------------ views
+    def layer_views(self, run: RunState) -> list[LayerView]:
+        """The per-layer numbers every page draws for ``run`` (index 0 is hidden layer 1): the one place
+        widgets read per-step data from, so that what they show can follow a chosen step."""
+        return run.layers
+
+    def layers_step(self, run: RunState) -> int:
+        """The statistics step :meth:`layer_views` was measured at."""
+        return run.layers_step
+
     def run_status(self, run: RunState) -> str:
         """What the table shows: an experiment-wide pause shows on every running run."""
         if run.status == "running" and self.state in ("paused", "stopped"):
