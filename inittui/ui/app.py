@@ -155,6 +155,8 @@ class InitApp(App):
         self.loss_plot = CurvePlot("train loss", ycap=LOSS_CAP, id="loss")
         self.accuracy_plot = CurvePlot("accuracy: train ─, test ●", ylim=(0.0, 1.0), id="accuracy")
         self.histograms = LayerHistograms(id="histograms", classes="histograms")
+        self.pages = ContentSwitcher(initial=self.page, id="pages")
+        self.overview_lower = Horizontal(id="overview-lower")
         self.overview_depth = DepthChart(id="overview-depth")
         self.overview_hint = Static("", id="overview-hint", classes="hint")
         self.page_loss = CurvePlot("train loss", ycap=LOSS_CAP, id="page-loss")
@@ -170,13 +172,13 @@ class InitApp(App):
     def compose(self) -> ComposeResult:
         yield self.too_small
         yield self.status_bar
-        with ContentSwitcher(initial=self.page, id="pages"):
+        with self.pages:
             with Vertical(id="overview"):
                 yield self.table
                 with Horizontal(id="overview-curves"):
                     yield self.loss_plot
                     yield self.accuracy_plot
-                with Horizontal(id="overview-lower"):
+                with self.overview_lower:
                     yield self.histograms
                     yield self.overview_depth
                 yield self.overview_hint
@@ -230,7 +232,7 @@ class InitApp(App):
         table_rows = min(len(self.state.runs) + 1, TABLE_ROWS, max(page_rows - CURVE_ROWS - 1, 3))
         self.table.styles.max_height = table_rows
         lower = page_rows - table_rows - CURVE_ROWS >= HISTOGRAM_ROWS
-        self.query_one("#overview-lower").display = lower
+        self.overview_lower.display = lower
         self.overview_depth.display = lower and width >= DEPTH_BESIDE_WIDTH
         missing = [] if lower else ["histograms: 3"]
         missing += [] if self.overview_depth.display else ["depth view: 4"]
@@ -530,7 +532,7 @@ class InitApp(App):
         if page == self.page or page not in {name for name, _, _ in PAGES}:
             return
         self.page = page
-        self.query_one(ContentSwitcher).current = page
+        self.pages.current = page
         if page == "atlas":
             self.atlas.focus()
         elif page == "overview":

@@ -110,15 +110,12 @@ def header_lines(pieces: list[Piece], width: int, location: Location | None = No
     return lines
 
 
-def header_pieces(state: DashboardState, device_label: str, problems: Sequence[str] = (), page: str = "",
-                  extra: str = "") -> list[Piece]:
-    """The header's fields in the order shown. ``problems`` are lasting warnings (a log that stopped being
-    written, a training process that died): shown first, in red, for as long as the dashboard is open."""
+def header_pieces(state: DashboardState, device_label: str, page: str = "", extra: str = "") -> list[Piece]:
+    """The header's fields in the order shown."""
     pieces = [Piece("≋ inittui", "bold", 9)]
     if page:
         pieces.append(Piece(page, "reverse", 9))
     pieces.append(Piece(state.state, STATE_STYLES.get(state.state, "bold"), 9))
-    pieces += [Piece(f"⚠ {problem}", "bold red", 10) for problem in problems]
     pieces.append(Piece(state.preset or "…", "", 7))
     if not state.probe:
         pieces.append(Piece(f"epoch {state.epoch:.2f} step {state.step:,}/{state.total_steps:,}", "", 8))
@@ -133,9 +130,11 @@ def header_pieces(state: DashboardState, device_label: str, problems: Sequence[s
 
 def status_text(state: DashboardState, device_label: str, extra: str = "", problems: Sequence[str] = (),
                 *, page: str = "", location: Location | None = None, width: int = 10_000) -> Text:
-    """The header as text, at most two lines (one from ONE_LINE_WIDTH columns)."""
-    text = Text(no_wrap=True, overflow="crop")
-    lines = header_lines(header_pieces(state, device_label, problems, page, extra), width, location)
+    """The header as text, at most two lines (one from ONE_LINE_WIDTH columns); then ``problems``, lasting
+    warnings (a log that stopped being written, a training process that died), in red and in full, for as
+    long as the dashboard is open."""
+    text = Text(no_wrap=False, overflow="fold")
+    lines = header_lines(header_pieces(state, device_label, page, extra), width, location)
     for number, line in enumerate(lines):
         if number:
             text.append("\n")
@@ -143,6 +142,8 @@ def status_text(state: DashboardState, device_label: str, extra: str = "", probl
             if index:
                 text.append(SEPARATOR, "dim")
             text.append(piece.text, piece.style)
+    for problem in problems:
+        text.append(f"\n⚠ {problem}", "bold red")
     return text
 
 
@@ -150,7 +151,7 @@ class StatusBar(Static):
     """The header line(s), all from events; re-packed when the terminal is resized."""
 
     DEFAULT_CSS = """
-    StatusBar { height: auto; max-height: 2; }
+    StatusBar { height: auto; }
     """
 
     def __init__(self, **kwargs) -> None:
