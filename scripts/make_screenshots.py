@@ -1,9 +1,13 @@
 """Regenerate the README's screenshots: real training on real MNIST, driven headlessly.
 
     python scripts/make_screenshots.py --data-dir /path/to/mnist   # or set INITTUI_DATA_DIR
+    python scripts/make_screenshots.py --only depth,atlas
 
 Writes screenshots/compare.svg (compare preset after more than one epoch), screenshots/deep.svg (the
-30-layer preset) and screenshots/probe.svg (the view without MNIST: the random-input probe).
+30-layer preset), screenshots/probe.svg (the view without MNIST: the random-input probe),
+screenshots/depth.svg (the depth page: deep preset, glorot, xavier and he in compare mode),
+screenshots/over-time.svg (the layers page of the compare preset after a few epochs: normal-0.01:tanh's
+distributions over time) and screenshots/atlas.svg (the atlas page of the atlas preset during training).
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from inittui.presets import get_preset
 from inittui.ui.app import make_app
 
 SIZE = (120, 40)
+SHOTS = ("compare", "deep", "probe", "depth", "over-time", "atlas")
 
 
-async def shoot(app, out: Path, name: str, ready, keys: tuple[str, ...] = (), timeout: float = 600) -> None:
-    async with app.run_test(size=SIZE) as pilot:
+async def shoot(app, out: Path, name: str, ready, keys: tuple[str, ...] = (), timeout: float = 600,
+                size: tuple[int, int] = SIZE) -> None:
+    async with app.run_test(size=size) as pilot:
         deadline = time.monotonic() + timeout
         while not ready(app):
             if time.monotonic() > deadline:
@@ -48,12 +54,21 @@ def steps_reached(steps: int):
     return ready
 
 
+def evaluated(app) -> bool:
+    """The first evaluation on the test set has arrived."""
+    return any(run.best_test_acc is not None for run in app.state.runs.values())
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("INITTUI_DATA_DIR"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "screenshots")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--only", default=",".join(SHOTS), help=f"comma-separated, of: {', '.join(SHOTS)}")
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    if not only <= set(SHOTS):
+        parser.error(f"--only: choose from {', '.join(SHOTS)}")
     if not args.data_dir:
         sys.exit("give --data-dir DIR or set INITTUI_DATA_DIR (the MNIST files)")
     torch.set_num_threads(args.threads)
@@ -61,18 +76,39 @@ async def main() -> None:
     data = load_mnist(args.data_dir)
     logs = Path(tempfile.mkdtemp(prefix="inittui-shots-"))
 
-    # compare: past the first epoch (469 steps) so the test-accuracy curve has its first point
-    config = get_preset("compare").config(device="cpu", stats_every=25)
-    app = make_app(config, data=data, log_dir=logs, fps=4)
-    await shoot(app, args.out, "compare", steps_reached(620))
+    if "compare" in only:
+        # compare: past the first epoch (469 steps) so the test-accuracy curve has its first point
+        config = get_preset("compare").config(device="cpu", stats_every=25)
+        app = make_app(config, data=data, log_dir=logs, fps=4)
+        await shoot(app, args.out, "compare", steps_reached(620))
 
-    config = get_preset("deep").config(device="cpu", stats_every=25)
-    app = make_app(config, data=data, log_dir=logs, fps=4)
-    await shoot(app, args.out, "deep", steps_reached(300))
+    if "deep" in only:
+        config = get_preset("deep").config(device="cpu", stats_every=25)
+        app = make_app(config, data=data, log_dir=logs, fps=4)
+        await shoot(app, args.out, "deep", steps_reached(300))
 
-    with tempfile.TemporaryDirectory() as empty:
-        app = make_app(get_preset("compare").config(device="cpu"), data_dir=empty, log_dir=logs, fps=4)
-        await shoot(app, args.out, "probe", lambda app: app.state.probe, keys=("j", "j", "j", "j"))
+    if "probe" in only:
+        with tempfile.TemporaryDirectory() as empty:
+            app = make_app(get_preset("compare").config(device="cpu"), data_dir=empty, log_dir=logs, fps=4)
+            await shoot(app, args.out, "probe", lambda app: app.state.probe, keys=("j", "j", "j", "j"))
+
+    if "depth" in only:
+        # the first statistics steps: xavier's activations fall by 2^(-1/2) a layer, he's stay of order 1
+        config = get_preset("deep").config(device="cpu", stats_every=10)
+        app = make_app(config, data=data, log_dir=logs, fps=4)
+        await shoot(app, args.out, "depth", steps_reached(20), keys=("4", "j", "j", "c"))
+
+    if "over-time" in only:
+        # a few epochs of compare, normal-0.01:tanh selected: its activations collapse while he's stay spread
+        config = get_preset("compare").config(device="cpu", stats_every=25)
+        app = make_app(config, data=data, log_dir=logs, fps=4)
+        await shoot(app, args.out, "over-time", steps_reached(1500), keys=("3",), timeout=1200)
+
+    if "atlas" in only:
+        # the atlas preset during training, after its first evaluation (one epoch)
+        config = get_preset("atlas").config(device="cpu", stats_every=50)
+        app = make_app(config, data=data, log_dir=logs, fps=4)
+        await shoot(app, args.out, "atlas", evaluated, keys=("5",), timeout=1800, size=(160, 50))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from inittui.events import (
 from inittui.runlog import EVENTS_FILE, RunLog
 from inittui.ui.app import make_app
 from inittui.ui.curves import MARK, render_curves
-from inittui.ui.histograms import LayerHistograms
 from inittui.ui.runs_table import RunsTable
 from inittui.ui.sources import FollowSource
 from inittui.ui.state import DashboardState, RecentSteps, Series
@@ -118,15 +117,15 @@ def recorded(tmp_path) -> Path:
 
 
 def shown_std(app, layer: int) -> float | None:
-    return app.query_one(LayerHistograms).panels[layer].measured
+    return app.histograms.panels[layer].measured
 
 
 def shown_counts(app, layer: int) -> list[int]:
-    return list(app.query_one(LayerHistograms).panels[layer].histogram.counts)
+    return list(app.histograms.panels[layer].histogram.counts)
 
 
 def header(app) -> str:
-    return f"{app.sub_title} | {status_text(app)}"
+    return status_text(app)
 
 
 async def opened(pilot, app) -> None:
@@ -145,7 +144,7 @@ async def test_the_cursor_moves_over_a_recorded_log_and_everything_per_step_foll
         assert app.loss_plot.marker is None
 
         await press(pilot, "left")
-        assert "step 30 of 40 (cursor)" in app.sub_title and "step 30 of 40 (cursor)" in status_text(app)
+        assert "step 30 of 40 (cursor)" in status_text(app)
         assert shown_std(app, 0) == std_at(0, 0, 30) and shown_counts(app, 0) == counts_at(30)
         assert cell(app, 0, "step") == "30" and cell(app, 1, "step") == "30"
         assert loss_shown_at(app, 1, 30) and loss_shown_at(app, 0, 30)
@@ -184,9 +183,9 @@ async def test_compare_mode_follows_the_cursor(recorded):
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, app)
         await press(pilot, "c", "home", "right", "right")
-        panels = app.query_one(LayerHistograms).panels
+        panels = app.histograms.panels
         assert [panel.measured for panel in panels] == [std_at(run, DEPTH - 1, 20) for run in RUNS]  # the last layer
-        assert "step 20 of 40 (cursor)" in str(app.query_one(LayerHistograms).border_title)
+        assert "step 20 of 40 (cursor)" in str(app.histograms.border_title)
 
 
 async def test_a_damaged_statistics_line_is_said_and_skipped_and_a_damaged_progress_line_counted(tmp_path):
@@ -209,7 +208,7 @@ async def test_a_damaged_statistics_line_is_said_and_skipped_and_a_damaged_progr
         assert [note for note in notes if "skipped" in note] == [
             f"line {progress_30 + 1} of the run log could not be read and was skipped; everything else is shown."]
         await press(pilot, "home", "right")
-        widget = app.query_one(LayerHistograms)
+        widget = app.histograms
         assert "step 10 of 40 (cursor)" in header(app) and "unreadable" in str(widget.border_title)
         assert widget.panels == [] and cell(app, 0, "deadsat") == "–"
         await press(pilot, "right")

@@ -206,3 +206,18 @@ def test_diverging_runs_keys_small_terminals_and_a_resize_storm(tmux, tmp_path):
     tmux("send-keys", "q")
     screen = tmux.wait_for(lambda s: marker in s, 5)
     assert time.monotonic() - began < 3.0 and f"{marker}:0" in screen
+
+
+def test_the_curves_page_at_80x24_has_ten_plot_rows_under_a_two_line_header(tmux, tmp_path):
+    tmux.size = (80, 24)
+    tmux.start(f"{INITTUI} --steps 2000 --stats-every 10 --log-dir {tmp_path / 'runs'}")
+    tmux.wait_for(lambda s: "● 5" in s and "step 1" in s.replace(",", ""), 60)
+    tmux("send-keys", "2")
+    screen = tmux.wait_for(lambda s: "2 curves" in s and "train loss" in s and "└" in s, 10)
+    lines = screen.splitlines()
+    title = next(index for index, line in enumerate(lines) if "train loss" in line)
+    axis = next(index for index, line in enumerate(lines) if "└" in line)
+    assert "≋ inittui" in lines[0] and title <= 2, screen  # the header: at most two lines above the page
+    plot_rows = lines[title + 1 : axis]
+    assert len(plot_rows) >= 10 and all("│" in row or "┤" in row for row in plot_rows), screen
+    tmux("send-keys", "q")

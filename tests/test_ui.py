@@ -110,11 +110,11 @@ async def test_dashboard_shows_runs_curves_histograms_and_logs(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         engine = await started(pilot, app)
-        await wait_for(pilot, lambda: app.query_one(LayerHistograms).panels)
+        await wait_for(pilot, lambda: app.histograms.panels)
         table = app.query_one(RunsTable)
         assert table.row_count == 6
         assert cell(app, 1, "init") == "xavier" and cell(app, 1, "activation") == "tanh"
-        assert len(app.query_one(LayerHistograms).panels) == 3  # one per hidden layer
+        assert len(app.histograms.panels) == 3  # one per hidden layer
         assert len(app.state.runs[0].loss), "loss curve has points"
         assert "running" in status_text(app) and "CPU" in status_text(app)
         assert engine.step > 0
@@ -170,7 +170,7 @@ async def test_histogram_source_and_compare(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        widget = app.query_one(LayerHistograms)
+        widget = app.histograms
         await wait_for(pilot, lambda: widget.panels and widget.panels[0].histogram is not None)
         assert str(widget.border_title).startswith("activations")
         for kind in ("preactivations", "gradients", "weights", "activations"):
@@ -282,7 +282,7 @@ def screen_text(app: InitApp) -> str:
 
 async def test_help_screen_shows_every_key_and_formula(tmp_path):
     app = live_app(tmp_path)
-    async with app.run_test(size=(200, 70)) as pilot:
+    async with app.run_test(size=(200, 100)) as pilot:
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.pause(0.2)
@@ -320,7 +320,7 @@ async def test_command_palette_offers_every_action_of_the_key_table(tmp_path):
         for key in KEYS:
             if key.title:
                 assert key.shown in commands[key.title].help
-                assert hasattr(app, f"action_{key.action}")
+                assert hasattr(app, f"action_{key.action.partition('(')[0]}")
     assert {"Next initialiser", "Previous activation", "Compare mode", "Save SVG screenshot"} <= set(commands)
 
 
@@ -346,7 +346,7 @@ async def test_without_mnist_shows_the_probe(tmp_path):
     app.notify = lambda message, *a, **k: (notes.append(str(message)), original(message, *a, **k))[1]  # type: ignore
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.state.probe, timeout=30)
-        widget = app.query_one(LayerHistograms)
+        widget = app.histograms
         assert app.query_one(RunsTable).row_count == 6
         assert len(widget.panels) == 5 and widget.panels[0].histogram is not None
         assert "probe" in str(widget.border_title)

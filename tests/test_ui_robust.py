@@ -47,7 +47,7 @@ def cell(app, run_id: int, column: str) -> str:
 
 
 def assert_widgets_bounded(app) -> None:
-    for widget in (*app.query(CurvePlot), app.query_one(LayerHistograms)):
+    for widget in (*app.query(CurvePlot), app.histograms):
         width, height = widget.size
         lines = widget.plain_lines()
         assert len(lines) <= height

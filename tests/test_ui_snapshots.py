@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
+from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.events import (
     Evaluation,
     ExperimentStarted,
@@ -14,6 +17,7 @@ from inittui.events import (
     LayerStat,
     LayerStats,
     RunInfo,
+    RunsChanged,
     TrainProgress,
 )
 from inittui.presets import get_preset
@@ -92,6 +96,33 @@ def synthetic_events() -> list:
     return events
 
 
+def atlas_events() -> list:
+    """Every initialiser × every activation after one epoch: accuracy rising down and across the grid,
+    normal-1 diverged with the unbounded activations."""
+    pairs = [(init, act) for init in INITIALIZER_NAMES for act in ACTIVATION_NAMES]
+    config = get_preset("atlas").config()
+    runs = [RunInfo(i, init, act, "running", 0) for i, (init, act) in enumerate(pairs)]
+    ids = [run.id for run in runs]
+    step = STEPS_PER_EPOCH
+    diverged = {run.id for run in runs if run.init == "normal-1" and run.activation not in ("sigmoid", "tanh")}
+    quality = [0.0 if run.init in ("normal-0.01", "constant") else (i % 10) / 9 for i, run in enumerate(runs)]
+    losses = [[math.nan if i in diverged else 2.3 - 2.1 * q] for i, q in enumerate(quality)]
+    layers = [_layers("tanh" if run.activation in ("tanh", "sigmoid") else "relu", 0.5 + q / 2)
+              for run, q in zip(runs, quality)]
+    return [
+        ExperimentStarted(config=config.to_dict(), device="cpu", device_name="CPU, 2 threads",
+                          dataset="MNIST 60000/10000 (synthetic)", total_steps=3 * STEPS_PER_EPOCH,
+                          steps_per_epoch=STEPS_PER_EPOCH, runs=runs, time=0.0),
+        TrainProgress(step, 1.0, ids, [step] * len(ids), losses, [[0.5]] * len(ids), samples_per_s=9000.0,
+                      elapsed_s=60.0),
+        LayerStats(step, ids, layers, [[None] * 5 for _ in ids]),
+        Evaluation(step, 1.0, ids, [None if i in diverged else 0.1 + 0.87 * q for i, q in enumerate(quality)],
+                   [0.5] * len(ids)),
+        RunsChanged(step, "diverged", [RunInfo(run.id, run.init, run.activation, "diverged" if run.id in diverged else "running",
+                             step) for run in runs]),
+    ]
+
+
 def replay_app():
     return make_app(events=synthetic_events(), fps=4)
 
@@ -113,6 +144,19 @@ def test_dashboard_120x40(snap_compare):
 
 def test_dashboard_compare_mode_200x60(snap_compare):
     assert snap_compare(replay_app(), terminal_size=(200, 60), press=["j", "h", "c"], run_before=without_notifications)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("keys", [["2"], ["3"], ["3", "t"], ["4"], ["4", "c"], ["5"]],
+                         ids=["curves", "layers", "layers-over-time", "depth", "depth-compare", "atlas"])
+def test_pages(snap_compare, keys, size):
+    assert snap_compare(replay_app(), terminal_size=size, press=keys, run_before=without_notifications)
+
+
+def test_atlas_of_sixty_runs_200x60(snap_compare):
+    app = make_app(events=atlas_events(), fps=4)
+    assert snap_compare(app, terminal_size=(200, 60), press=["5", "down", "down", "right"],
+                        run_before=without_notifications)
 
 
 def test_replay_is_deterministic():

@@ -4,6 +4,7 @@ thread-safe queue; a timer at ``fps`` drains it into :class:`DashboardState` and
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import queue
 import signal
@@ -17,10 +18,10 @@ from typing import Any
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import ContentSwitcher, Footer, Static
 
 from inittui.commands import AddRun, RemoveRun, Restart, RestartAll, SetDevice, SetRun, TogglePause
 from inittui.config import (
@@ -37,10 +38,14 @@ from inittui.events import (
     Notice,
     TrainProgress,
 )
+from inittui.history import DistributionHistory
 from inittui.presets import PRESETS
+from inittui.ui.atlas import AtlasCell, AtlasMatrix, grid_problem
 from inittui.ui.curves import Curve, CurvePlot, legend_entries
+from inittui.ui.depth_chart import MIN_PLOT_ROWS, DepthChart, DepthSeries
+from inittui.ui.distributions import DistributionsOverTime, HeatmapPanel
 from inittui.ui.histograms import LayerHistograms, Panel
-from inittui.ui.keys import BINDINGS, palette_entries
+from inittui.ui.keys import BINDINGS, PAGES, palette_entries
 from inittui.ui.preset_screen import PresetScreen
 from inittui.ui.runs_table import RunsFilter, RunsTable
 from inittui.runlog import SkippedLines, describe_lines
@@ -53,8 +58,8 @@ from inittui.ui.sources import (
     ReplaySource,
     Source,
 )
-from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, RunState
-from inittui.ui.status_bar import StatusBar
+from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, LayerView, RunState
+from inittui.ui.status_bar import ONE_LINE_WIDTH, Location, StatusBar
 from inittui.worker import DataUnavailable, Failed, LogStarted, LogWriteFailed
 
 # events that arrive often and are only drawn at the frame rate; everything else wakes the UI at once
@@ -69,6 +74,19 @@ HEARTBEAT_S = 0.25
 MIN_SIZE = (80, 24)
 LOSS_CAP = 4.0
 NOTICE_SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
+EVERYTHING = {HEADER, TABLE, CURVES, HISTOGRAMS}
+# rows a chart needs for 10 rows of plot area: the curves (title, x axis and its labels), the histograms (border,
+# title and σ line, bin range), a heatmap (the page's heading, its title, time axis and std line)
+CURVE_ROWS = 13
+HISTOGRAM_ROWS = 15
+OVER_TIME_ROWS = 14
+TABLE_ROWS = 12  # the runs table at most (its header and 11 runs); it scrolls beyond
+# from this width the overview shows the depth view beside the histograms
+DEPTH_BESIDE_WIDTH = 160
+# each hidden layer's distribution over time keeps this many columns (each a statistics step, or merged pairs)
+OVER_TIME_COLUMNS = 128
+# more runs than this in compare mode: all but the selected one are drawn faint in the depth view
+DIM_BEYOND = 6
 NO_DATA_HINT = (
     "Showing the random-input probe instead of training. Supply MNIST with --data-dir DIR "
     "or INITTUI_DATA_DIR=DIR (the four IDX files, .gz or raw)."
@@ -124,25 +142,60 @@ class InitApp(App):
         self._heartbeat = time.monotonic()
         self._previous_handlers: dict[int, Any] = {}
         self.too_small = Static("", id="too-small")
+        self.page = PAGES[0][0]
+        # the layers page shows histograms and distributions over time stacked where both fit; else one, by `t`
+        self.layers_over_time = False
+        # the selected run's layers over time, for the histogram source shown: (run id, kind), one per layer
+        self.over_time: list[DistributionHistory] = []
+        self.over_time_key: tuple[int, str] | None = None
+        self._table_ids: tuple[int, ...] = ()
         # the widgets, kept by reference: a modal screen on top must not hide them from the redraw
         self.status_bar = StatusBar(id="status")
         self.table = RunsTable(id="runs")
         self.runs_filter = RunsFilter(id="runs-filter")
         self.loss_plot = CurvePlot("train loss", ycap=LOSS_CAP, can_log=True, id="loss")
         self.accuracy_plot = CurvePlot("accuracy: train ─, test ●", ylim=(0.0, 1.0), id="accuracy")
-        self.histograms = LayerHistograms(id="histograms")
+        self.histograms = LayerHistograms(id="histograms", classes="histograms")
+        self.pages = ContentSwitcher(initial=self.page, id="pages")
+        self.overview_lower = Horizontal(id="overview-lower")
+        self.overview_depth = DepthChart(id="overview-depth")
+        self.overview_hint = Static("", id="overview-hint", classes="hint")
+        self.page_loss = CurvePlot("train loss", ycap=LOSS_CAP, can_log=True, id="page-loss")
+        self.page_accuracy = CurvePlot("accuracy: train ─, test ●", ylim=(0.0, 1.0), id="page-accuracy")
+        self.layer_histograms = LayerHistograms(id="layer-histograms", classes="histograms")
+        self.distributions = DistributionsOverTime(min_heat_rows=MIN_PLOT_ROWS, id="distributions")
+        self.layers_hint = Static("", id="layers-hint", classes="hint")
+        self.depth_chart = DepthChart(id="depth-chart")
+        self.atlas = AtlasMatrix(id="atlas-matrix")
+        self.atlas_message = Static("", id="atlas-message")
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield self.too_small
-        yield Header(show_clock=False, icon="≋")
         yield self.status_bar
-        yield self.table
-        yield self.runs_filter
-        with Horizontal(id="curves"):
-            yield self.loss_plot
-            yield self.accuracy_plot
-        yield self.histograms
+        with self.pages:
+            with Vertical(id="overview"):
+                yield self.table
+                yield self.runs_filter
+                with Horizontal(id="overview-curves"):
+                    yield self.loss_plot
+                    yield self.accuracy_plot
+                with self.overview_lower:
+                    yield self.histograms
+                    yield self.overview_depth
+                yield self.overview_hint
+            with Horizontal(id="curves"):
+                yield self.page_loss
+                yield self.page_accuracy
+            with Vertical(id="layers"):
+                yield self.layer_histograms
+                yield self.distributions
+                yield self.layers_hint
+            with Vertical(id="depth"):
+                yield self.depth_chart
+            with Vertical(id="atlas"):
+                yield self.atlas_message
+                yield self.atlas
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -151,7 +204,7 @@ class InitApp(App):
         self.set_interval(1.0 / self.fps, self.drain)
         self.set_interval(HEARTBEAT_S, self._beat)
         self._fit(self.size)
-        self.redraw({HEADER, TABLE, CURVES, HISTOGRAMS})
+        self.redraw(EVERYTHING)
         if threading.current_thread() is threading.main_thread():
             # plain signal handlers, not the event loop's: Python runs them between two bytecodes of the
             # main thread, so a hangup is answered even while a frame is being drawn
@@ -171,6 +224,30 @@ class InitApp(App):
         if small:
             self.too_small.update(f"inittui needs {MIN_SIZE[0]}×{MIN_SIZE[1]} or more; this is {size.width}×{size.height}")
         self.screen_stack[0].set_class(small, "-too-small")
+        self._arrange(size.width, size.height)
+
+    def _arrange(self, width: int, height: int) -> None:
+        """Which panels the pages show at this size: every chart keeps 10 rows of plot area; what does not
+        fit is left out and a line says which key shows it."""
+        page_rows = height - (1 if width >= ONE_LINE_WIDTH else 2) - 1  # the header, the footer
+        # overview: the table (scrolling beyond its room), the curves, then the histograms where they fit
+        table_rows = min(len(self.state.runs) + 1, TABLE_ROWS, max(page_rows - CURVE_ROWS - 1, 3))
+        self.table.styles.max_height = table_rows
+        lower = page_rows - table_rows - CURVE_ROWS >= HISTOGRAM_ROWS
+        self.overview_lower.display = lower
+        self.overview_depth.display = lower and width >= DEPTH_BESIDE_WIDTH
+        missing = [] if lower else ["histograms: 3"]
+        missing += [] if self.overview_depth.display else ["depth view: 4"]
+        self.overview_hint.display = bool(missing)
+        self.overview_hint.update(f"not shown at this size: {', '.join(missing)} (or a larger terminal)")
+        # layers: histograms above distributions over time, or one of them
+        both = page_rows >= HISTOGRAM_ROWS + OVER_TIME_ROWS
+        self.layer_histograms.display = both or not self.layers_over_time
+        self.distributions.display = both or self.layers_over_time
+        self.layers_hint.display = not both
+        shown, other = ("distributions over time", "histograms") if self.layers_over_time else (
+            "histograms", "distributions over time")
+        self.layers_hint.update(f"{shown} · t: {other} (both show from {HISTOGRAM_ROWS + OVER_TIME_ROWS + 3} rows)")
 
     # ------------------------------------------------------------------ producer
     def _start(self, source: Source) -> None:
@@ -252,6 +329,8 @@ class InitApp(App):
                         title="damaged run log", severity="warning", timeout=30)
             return set()
         dirty = self.state.apply(event)
+        if isinstance(event, LayerStats):
+            self._record_over_time()
         if isinstance(event, Notice):
             self.notify(event.message, severity=NOTICE_SEVERITY.get(event.level, "information"))
         elif isinstance(event, ExperimentStarted) and self.state.preset in PRESETS:
@@ -276,44 +355,72 @@ class InitApp(App):
             return f"{state.device_name} ({state.device})"
         return state.device_name
 
+    def location(self) -> Location | None:
+        """The run log's directory, as the header shows it (shortened) and the help screen (in full)."""
+        if self.source.read_only and isinstance(self.source, FollowSource):
+            return Location(self.source.run_dir, "viewing ", " (read-only)")
+        if self.run_dir is not None and not self.data_message:
+            return Location(self.run_dir)
+        return None
+
     def redraw(self, dirty: set[str]) -> None:
+        """Redraw the stale parts of the page shown; the other pages are drawn when they are shown."""
         self.frames += 1
         state = self.state
+        page = self.page
         if HEADER in dirty:
-            cursor = state.cursor_label()
-            self.sub_title = f"{state.preset or '…'} · {state.state}" + (f" · {cursor}" if cursor else "")
-            extra = ""
-            if self.source.read_only and isinstance(self.source, FollowSource):
-                extra = f"viewing {self.source.run_dir} (read-only)"
-            elif self.data_message:
-                extra = "no MNIST: --data-dir DIR or INITTUI_DATA_DIR"
-            elif self.run_dir is not None:
-                extra = f"log {self.run_dir}"
-            self.status_bar.show(state, self.device_label(), extra, self.problems)
-        if TABLE in dirty:
+            extra = "no MNIST: --data-dir DIR or INITTUI_DATA_DIR" if self.data_message else ""
+            number = next(key for name, key, _ in PAGES if name == page)
+            self.status_bar.show(state, self.device_label(), extra, self.problems, page=f"{number} {page}",
+                                 location=self.location())
+        ids = tuple(state.runs)
+        if (TABLE in dirty and page == "overview") or ids != self._table_ids:
+            # the table holds the selection for every page: it always has the runs, and their numbers when shown
+            self._table_ids = ids
             self.table.show(state)
+            self._arrange(*self.size)
         if CURVES in dirty:
-            self._draw_curves()
-        if HISTOGRAMS in dirty:
-            self._draw_histograms()
+            self._draw_page_curves()
+        if HISTOGRAMS in dirty or (TABLE in dirty and page == "atlas"):
+            self._draw_page_views()
 
-    def _draw_curves(self) -> None:
+    def _draw_page_curves(self) -> None:
+        """The curves of the page shown, if it has any."""
+        if self.page == "overview":
+            self._draw_curves(self.loss_plot, self.accuracy_plot)
+        elif self.page == "curves":
+            self._draw_curves(self.page_loss, self.page_accuracy)
+
+    def _draw_curves(self, loss_plot: CurvePlot, accuracy_plot: CurvePlot) -> None:
         runs = list(self.state.runs.values())
-        self.loss_plot.mark(self.state.cursor_step)
-        self.accuracy_plot.mark(self.state.cursor_step)
         selected = self.table.selected_run_id
         epoch = self.state.steps_per_epoch
-        self.loss_plot.show([Curve(run.colour, run.loss, selected=run.id == selected) for run in runs],
-                            steps_per_epoch=epoch, legend=legend_entries(runs, selected), runs=len(runs))
-        self.accuracy_plot.show(
+        loss_plot.mark(self.state.cursor_step)
+        accuracy_plot.mark(self.state.cursor_step)
+        loss_plot.show([Curve(run.colour, run.loss, selected=run.id == selected) for run in runs],
+                       steps_per_epoch=epoch, legend=legend_entries(runs, selected), runs=len(runs))
+        accuracy_plot.show(
             [Curve(run.colour, run.accuracy, selected=run.id == selected) for run in runs]
             + [Curve(run.colour, run.test, scatter=True, selected=run.id == selected) for run in runs],
             steps_per_epoch=epoch,
         )
 
-    def _draw_histograms(self) -> None:
+    def _draw_page_views(self) -> None:
+        """The per-layer views of the page shown: histograms, depth view, distributions over time, atlas."""
+        if self.page == "overview":
+            self._draw_histograms(self.histograms)
+            if self.overview_depth.display:
+                self._draw_depth(self.overview_depth)
+        elif self.page == "layers":
+            self._draw_histograms(self.layer_histograms)
+            self._draw_over_time()
+        elif self.page == "depth":
+            self._draw_depth(self.depth_chart)
+        elif self.page == "atlas":
+            self._draw_atlas()
+
+    def _draw_histograms(self, widget: LayerHistograms) -> None:
         state = self.state
-        widget = self.histograms
         kind = self.kind
         label = "|g|" if kind == "gradients" else "σ"
         source_name = "probe: activations on random input" if state.probe else kind
@@ -344,16 +451,168 @@ class InitApp(App):
             return Panel(title, run.colour, None, None, None, label)
         return Panel(title, run.colour, view.histograms.get(kind), view.measured.get(kind), view.predicted.get(kind), label)
 
+    # ------------------------------------------------------------------ depth view
+    def depth_series(self) -> list[DepthSeries]:
+        """What the depth view plots: the selected run, or every run in compare mode with the selected on top."""
+        selected = self.selected_run()
+        runs = list(self.state.runs.values()) if self.compare else [selected] if selected is not None else []
+        if selected is not None and selected in runs:
+            runs.remove(selected)
+            runs.append(selected)  # drawn last, on top
+        dim = len(runs) > DIM_BEYOND
+        return [self._depth_series(run, dim and run is not selected) for run in runs]
+
+    def _depth_series(self, run: RunState, dim: bool) -> DepthSeries:
+        views: list[LayerView] = self.state.layer_views(run)
+        return DepthSeries(
+            f"{run.id} {run.name}",
+            run.colour,
+            activation_std=[view.measured.get("activations") for view in views],
+            predicted_std=[view.predicted.get("activations") for view in views],
+            gradient_std=[view.gradient_std for view in views],
+            weight_gradient_norm=[view.weight_gradient_norm for view in views],
+            update_ratio=[view.update_ratio for view in views],
+            dim=dim,
+        )
+
+    def _draw_depth(self, widget: DepthChart) -> None:
+        message = "no runs" if not self.state.runs else "no layer statistics yet"
+        widget.show(self.depth_series(), message)
+
+    # ------------------------------------------------------------------ distributions over time
+    def _over_time_source(self) -> tuple[RunState, str] | None:
+        run = self.selected_run()
+        return None if run is None else (run, self.kind)
+
+    def _record_over_time(self, refill: bool = False) -> None:
+        """Add the selected run's latest statistics step (of the histogram source shown) to its layers'
+        histories. A new run or source starts new histories from the latest step the state holds."""
+        source = self._over_time_source()
+        if source is None:
+            self.over_time, self.over_time_key = [], None
+            return
+        run, kind = source
+        views = self.state.layer_views(run)
+        step = self.state.layers_step(run)
+        key = (run.id, kind)
+        last = self.over_time[0].last_step[self.over_time[0].count - 1] if self.over_time and self.over_time[0].count else None
+        if refill or key != self.over_time_key or len(views) != len(self.over_time) or (last is not None and step < last):
+            self.over_time_key = key
+            self.over_time = [DistributionHistory(OVER_TIME_COLUMNS) for _ in views]
+            last = None
+        if not views or step == last:
+            return
+        for history, view in zip(self.over_time, views):
+            histogram = view.histograms.get(kind)
+            if histogram is not None:
+                history.add(step, histogram.low, histogram.high, histogram.counts, view.measured.get(kind))
+            else:
+                history.add(step, 0.0, 0.0, [], view.measured.get(kind))
+
+    def _draw_over_time(self) -> None:
+        source = self._over_time_source()
+        if source is None:
+            self.distributions.show([], "", "no runs")
+            return
+        run, kind = source
+        if self.over_time_key != (run.id, kind):
+            self._record_over_time()
+        panels = [HeatmapPanel(f"L{index + 1}", history.snapshot(), run.colour)
+                  for index, history in enumerate(self.over_time) if history.count]
+        first = min((int(history.first_step[0]) for history in self.over_time if history.count), default=None)
+        since = f" since step {first:,}" if first is not None else ""
+        self.distributions.show(panels, f"{kind} over time{since} · run {run.id} {run.name}",
+                                "no layer statistics yet")
+
+    # ------------------------------------------------------------------ atlas
+    def atlas_cells(self) -> list[AtlasCell]:
+        state = self.state
+        cells = []
+        for run in state.runs.values():
+            views = state.layer_views(run)
+            cells.append(AtlasCell(run.id, run.init, run.activation, state.run_status(run), run.best_test_acc,
+                                   run.train_loss, _mean([view.dead for view in views]),
+                                   _mean([view.saturated for view in views])))
+        return cells
+
+    def _draw_atlas(self) -> None:
+        cells = self.atlas_cells()
+        problem = grid_problem([(cell.init, cell.activation) for cell in cells])
+        self.atlas_message.display = problem is not None
+        self.atlas.display = problem is None
+        if problem is not None:
+            self.atlas_message.update(problem)
+            return
+        self.atlas.show(cells)
+
+    @on(AtlasMatrix.RunSelected)
+    def _atlas_run_selected(self, message: AtlasMatrix.RunSelected) -> None:
+        self.table.select_run(message.run_id)
+        self._record_over_time()
+        self.notify(f"run {message.run_id} {message.init}:{message.activation} selected: pages 1–4 show it")
+
+    # ------------------------------------------------------------------ pages
+    def action_show_page(self, page: str) -> None:
+        if page == self.page or page not in {name for name, _, _ in PAGES}:
+            return
+        self.page = page
+        self.pages.current = page
+        if page == "atlas":
+            self.atlas.focus()
+        elif page == "overview":
+            self.table.focus()
+        else:
+            self.set_focus(None)
+        self.redraw(EVERYTHING)
+        run = self.selected_run()
+        if page == "atlas" and run is not None:
+            self.atlas.select_run(run.id)
+
+    def action_next_metric(self) -> None:
+        if self.page != "atlas":
+            self.action_show_page("atlas")
+        self.atlas.next_metric()
+
+    def action_select_atlas_cell(self) -> None:
+        if self.page == "atlas":
+            self.atlas.action_select()
+
+    def action_next_depth_panel(self) -> None:
+        if self.page not in ("depth", "overview"):
+            self.action_show_page("depth")
+        shown = self.depth_chart.next_panel()
+        self.overview_depth.next_panel()
+        if self.depth_chart.stacked:
+            self.notify("all three panels fit at this size", timeout=3)
+        else:
+            self.notify(f"depth view: {shown}", timeout=2)
+
+    def action_toggle_over_time(self) -> None:
+        if self.page != "layers":
+            self.action_show_page("layers")
+        else:
+            self.layers_over_time = not self.layers_over_time
+        self._arrange(*self.size)
+        self._draw_page_views()
+
     # ------------------------------------------------------------------ selection
     def selected_run(self) -> RunState | None:
+        """The run the table's cursor is on; before the table has rows, the first run (which it will select)."""
         run_id = self.table.selected_run_id
-        return self.state.runs.get(run_id) if run_id is not None else None
+        if run_id is None:
+            return next(iter(self.state.runs.values()), None)
+        return self.state.runs.get(run_id)
 
     @on(RunsTable.RowHighlighted)
     def _row_highlighted(self) -> None:
-        self._draw_curves()
-        if not self.compare:
-            self._draw_histograms()
+        self._draw_page_curves()
+        self._record_over_time()
+        if self.page == "atlas":
+            run = self.selected_run()
+            if run is not None:
+                self.atlas.select_run(run.id)
+        elif not self.compare or self.page in ("layers",):
+            self._draw_page_views()
 
     def action_sort_runs(self) -> None:
         order = self.table.cycle_sort()
@@ -492,25 +751,34 @@ class InitApp(App):
     # ------------------------------------------------------------------ view
     def action_histogram_source(self) -> None:
         self.kind = HISTOGRAM_KINDS[(HISTOGRAM_KINDS.index(self.kind) + 1) % len(HISTOGRAM_KINDS)]
-        self._draw_histograms()
+        self._record_over_time()
+        self._draw_page_views()
 
     def action_compare(self) -> None:
         self.compare = not self.compare
-        self._draw_histograms()
+        self._draw_page_views()
 
     def action_next_layer(self) -> None:
         depth = max((len(run.layers) for run in self.state.runs.values()), default=1) or 1
         self.compare_layer = (self.compare_layer % depth + 1) % depth
         if not self.compare:
             self.compare = True
-        self._draw_histograms()
+        self._draw_page_views()
 
     def action_toggle_log_scale(self) -> None:
-        self.notify(f"loss on a {'log' if self.loss_plot.toggle_log() else 'linear'} scale", timeout=3)
+        # the overview's and the curves page's charts keep one choice between them
+        shown = self.page_loss if self.page == "curves" else self.loss_plot
+        log = shown.toggle_log()
+        for plot in (self.loss_plot, self.page_loss):
+            if plot.log != log:
+                plot.toggle_log()
+        self.notify(f"loss on a {'log' if log else 'linear'} scale", timeout=3)
 
     def action_toggle_smoothing(self) -> None:
-        smooth = self.loss_plot.toggle_smooth()
-        self.accuracy_plot.toggle_smooth()
+        smooth = not self.loss_plot.smooth
+        for plot in (self.loss_plot, self.accuracy_plot, self.page_loss, self.page_accuracy):
+            if plot.smooth != smooth:
+                plot.toggle_smooth()
         self.notify("curves smoothed (EMA), raw faint behind" if smooth else "raw curves", timeout=3)
 
     # ------------------------------------------------------------------ time cursor
@@ -536,7 +804,8 @@ class InitApp(App):
         # imported when first asked for: its Markdown (and the initialisers' torch) would slow every start
         from inittui.ui.help_screen import HelpScreen
 
-        self.push_screen(HelpScreen())
+        location = self.location()
+        self.push_screen(HelpScreen(f"{location.prefix}`{location.path}`{location.suffix}" if location else ""))
 
     def action_screenshot(self) -> None:
         self.screenshot_dir.mkdir(parents=True, exist_ok=True)
@@ -557,8 +826,9 @@ class InitApp(App):
         old.stop()
         self.state = DashboardState()
         self.run_dir = None
+        self.over_time, self.over_time_key = [], None
         self._start(self.make_source(name, old))
-        self.redraw({HEADER, TABLE, CURVES, HISTOGRAMS})
+        self.redraw(EVERYTHING)
         self.notify(f"preset {name} started")
 
     # ------------------------------------------------------------------ palette
@@ -634,6 +904,11 @@ class InitApp(App):
 _TERMINAL_RESET = (
     b"\x1b[<u\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?1004l\x1b[?1049l\x1b[?25h\x1b[?7h"
 )
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None and math.isfinite(value)]
+    return sum(known) / len(known) if known else None
 
 
 def _restore_terminal(driver: Any) -> None:

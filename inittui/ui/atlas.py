@@ -271,6 +271,31 @@ def matrix_of(cells: Sequence[AtlasCell]) -> dict[tuple[str, str], AtlasCell]:
     return grid
 
 
+def grid_problem(pairs: Sequence[tuple[str, str]]) -> str | None:
+    """Why runs given as (initialiser, activation) do not form a matrix, or None when they do: every
+    initialiser with every activation, each once, at least two runs."""
+    if len(pairs) < 2:
+        return (f"The atlas shows a sweep: every initialiser × every activation. There {'is one run' if pairs else 'are no runs'}; "
+                "start the atlas preset (p) or give --runs that cover such a grid.")
+    seen: dict[tuple[str, str], int] = {}
+    for pair in pairs:
+        seen[pair] = seen.get(pair, 0) + 1
+    twice = [f"{init}:{activation}" for (init, activation), count in seen.items() if count > 1]
+    inits = _order([init for init, _ in pairs], INITIALIZER_NAMES)
+    activations = _order([activation for _, activation in pairs], ACTIVATION_NAMES)
+    missing = [f"{init}:{activation}" for init in inits for activation in activations if (init, activation) not in seen]
+    if not twice and not missing:
+        return None
+    why = []
+    if missing:
+        why.append(f"{len(missing)} of the {len(inits)} × {len(activations)} combinations have no run "
+                   f"({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''})")
+    if twice:
+        why.append(f"{', '.join(twice[:3])}{', …' if len(twice) > 3 else ''} run more than once")
+    return (f"These {len(pairs)} runs do not form an initialiser × activation grid: {'; '.join(why)}. "
+            "Start the atlas preset (p) or give --runs that cover such a grid.")
+
+
 def _legend(scale: ColourScale, metric: str, width: int, room: int) -> list[Strip]:
     if room <= 0:
         return []

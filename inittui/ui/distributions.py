@@ -264,9 +264,11 @@ class HeatmapLayout:
     shown: list[int]  # indices of the panels drawn
 
 
-def heatmap_layout(count: int, width: int, height: int, show_std: bool) -> HeatmapLayout:
+def heatmap_layout(count: int, width: int, height: int, show_std: bool,
+                   min_heat_rows: int = MIN_HEAT_ROWS) -> HeatmapLayout:
     """Panels in a grid: the arrangement that gives each heatmap the most room, time and bins weighed 3 to 1
-    (three time columns per heatmap row); as many panels as fit, evenly chosen, when not all do."""
+    (three time columns per heatmap row); as many panels as fit (each with at least ``min_heat_rows``),
+    evenly chosen, when not all do."""
     overhead = 2 + (1 if show_std else 0)
     best: HeatmapLayout | None = None
     best_score = -1.0
@@ -276,7 +278,7 @@ def heatmap_layout(count: int, width: int, height: int, show_std: bool) -> Heatm
             panel_width = (width - GAP * (grid_columns - 1)) // grid_columns
             panel_height = height // grid_rows
             time_columns, heat_rows = panel_width - GUTTER, panel_height - overhead
-            if time_columns < MIN_TIME_COLUMNS or heat_rows < MIN_HEAT_ROWS:
+            if time_columns < MIN_TIME_COLUMNS or heat_rows < min_heat_rows:
                 continue
             score = min(time_columns, 3 * heat_rows)
             if score > best_score:
@@ -298,7 +300,7 @@ def _pick(count: int, room: int) -> list[int]:
 
 def render_distributions(
     panels: Sequence[HeatmapPanel], width: int, height: int, show_std: bool = True, heading: str = "",
-    message: str = "", cursor_step: int | None = None,
+    message: str = "", cursor_step: int | None = None, min_heat_rows: int = MIN_HEAT_ROWS,
 ) -> tuple[list[Strip], list[HeatmapDrawing]]:
     """Exactly ``height`` lines of ``width`` cells: a heading line, then the panels in a grid; ``cursor_step``
     (a time cursor) is marked ▲ under the column holding it."""
@@ -307,7 +309,7 @@ def render_distributions(
     if not panels:
         return blank_lines(width, height, message or "no layer statistics yet", NOTE_STYLE), []
     body = height - 1
-    layout = heatmap_layout(len(panels), width, body, show_std)
+    layout = heatmap_layout(len(panels), width, body, show_std, min_heat_rows)
     steps = max((p.grid.steps_per_column for p in panels), default=1)
     note = f"each column {steps} statistics step{'s' if steps > 1 else ''}"
     if len(layout.shown) < len(panels):
@@ -349,8 +351,9 @@ class DistributionsOverTime(Widget):
     DistributionsOverTime { height: 1fr; }
     """
 
-    def __init__(self, *, show_std: bool = True, **kwargs) -> None:
+    def __init__(self, *, show_std: bool = True, min_heat_rows: int = MIN_HEAT_ROWS, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.min_heat_rows = min_heat_rows
         self.panels: list[HeatmapPanel] = []
         self.heading = ""
         self.message = ""
@@ -382,7 +385,7 @@ class DistributionsOverTime(Widget):
         if self._cache is None or self._cache[0] != size:
             lines, self.drawings = render_distributions(
                 self.panels, *size, show_std=self.show_std, heading=self.heading, message=self.message,
-                cursor_step=self.cursor_step,
+                cursor_step=self.cursor_step, min_heat_rows=self.min_heat_rows,
             )
             self._cache = (size, lines)
         return self._cache[1]

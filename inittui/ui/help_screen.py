@@ -11,11 +11,13 @@ from textual.widgets import Markdown
 from inittui.ui.keys import markdown_table
 
 
-def help_markdown() -> str:
+def help_markdown(location: str = "") -> str:
+    """The help text; ``location`` (the run log's directory, in full) goes first where there is one."""
     # imported here: the initialisers bring torch, which ``inittui view`` does not otherwise need (seconds)
     from inittui.initializers import INITIALIZERS
 
-    lines = ["# inittui keys", "", markdown_table()]
+    lines = [f"Run log: {location}", ""] if location else []
+    lines += ["# inittui keys", "", markdown_table()]
     lines += ["", "# Initialisers", "", "| name | formula | note |", "|---|---|---|"]
     lines += [f"| {init.name} | `{init.formula}` | {init.note} |" for init in INITIALIZERS.values()]
     lines += ["", "Histograms: σ is the measured std, p the initialiser's prediction (mean-field theory).",
@@ -28,9 +30,13 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss_help", "Close", id="close_help"),
     ]
 
+    def __init__(self, location: str = "") -> None:
+        super().__init__()
+        self.location = location
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown(help_markdown())
+            yield Markdown(help_markdown(self.location))
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

@@ -37,7 +37,18 @@ class Key:
         )
 
 
+# (page, its number key, what it shows): the pages the number keys switch between
+PAGES = (
+    ("overview", "1", "runs table, curves and, where they fit, histograms and the depth view"),
+    ("curves", "2", "loss and accuracy curves, large"),
+    ("layers", "3", "the selected run's histograms and each layer's distribution over time"),
+    ("depth", "4", "the depth view: activation std, backpropagated gradient and update ratio per layer"),
+    ("atlas", "5", "the atlas: a sweep's runs as an initialiser × activation matrix"),
+)
+
 KEYS: tuple[Key, ...] = (
+    *(Key(number, f"show_page('{page}')", page, f"page {number}: {text}", title=f"Page {number}: {page}",
+          group="pages") for page, number, text in PAGES),
     Key("down,j", "select_next", "next run", "select the next run", "↓ / j", group="run"),
     Key("up,k", "select_previous", "previous run", "select the previous run", "↑ / k", group="run"),
     Key("i", "next_init", "next initialiser",
@@ -61,8 +72,19 @@ KEYS: tuple[Key, ...] = (
         title="Smooth curves (EMA)", group="curves"),
     Key("h", "histogram_source", "hist", "histogram source: activations, pre-activations, weight gradients, weights",
         title="Histogram source"),
-    Key("c", "compare", "compare", "compare mode: one layer across all runs", title="Compare mode"),
+    Key("c", "compare", "compare", "compare mode: one layer of every run in the histograms, every run in the depth view",
+        title="Compare mode"),
     Key("l", "next_layer", "layer", "compare mode: the next layer", title="Next layer", show=False),
+    Key("t", "toggle_over_time", "over time",
+        "layers page: histograms or distributions over time, where the two do not fit together",
+        title="Histograms / distributions over time", show=False),
+    Key("v", "next_depth_panel", "depth panel",
+        "depth view: the next panel (activations, gradients, updates), where the three do not fit together",
+        title="Next depth-view panel", show=False),
+    Key("m", "next_metric", "metric", "atlas: the next metric (test accuracy, train loss, dead %, saturated %)",
+        title="Next atlas metric", show=False),
+    Key("enter", "select_atlas_cell", "open run",
+        "atlas: select the run under the cursor for the other pages (arrow keys move over the cells)", show=False),
     Key("plus", "add_run", "add run", "add a run: a copy of the selected one with the next initialiser", "+",
         title="Add run", group="add/del"),
     Key("minus", "remove_run", "remove run", "remove the selected run", "-", title="Remove run", group="add/del"),

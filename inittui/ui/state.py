@@ -65,6 +65,10 @@ class LayerView:
     predicted: dict[str, float | None]
     dead: float | None = None
     saturated: float | None = None
+    # the depth view's numbers: std of ∂loss/∂activation, ‖∂loss/∂W‖ and ‖ΔW‖/‖W‖ of the last update
+    gradient_std: float | None = None
+    weight_gradient_norm: float | None = None
+    update_ratio: float | None = None
 
     @classmethod
     def from_stat(cls, stat: LayerStat, predicted_std: float | None) -> LayerView:
@@ -79,6 +83,9 @@ class LayerView:
             predicted={"activations": predicted_std, "weights": stat.predicted_weight_std},
             dead=stat.dead,
             saturated=stat.saturated,
+            gradient_std=stat.activation_grad_std,
+            weight_gradient_norm=stat.grad_norm,
+            update_ratio=stat.update_ratio,
         )
 
 
@@ -158,6 +165,8 @@ class RunState:
     layers: list[LayerView] = field(default_factory=list)
     # the experiment step at which this run's current spec started (its own step counts from there)
     since: int = 0
+    # the statistics step ``layers`` were measured at
+    layers_step: int = 0
     # (init, activation) pairs asked of the engine and not yet confirmed by it, oldest first
     pending: list[tuple[str, str]] = field(default_factory=list)
 
@@ -185,6 +194,7 @@ class RunState:
         self.accuracy.clear()
         self.test.clear()
         self.layers = []
+        self.layers_step = 0
 
 
 def _layer_views(event: LayerStats, index: int, layers: list[LayerStat]) -> list[LayerView]:
@@ -365,6 +375,7 @@ class DashboardState:
             if run is None or run.pending:
                 continue
             run.layers = _layer_views(event, index, layers)
+            run.layers_step = event.step
         return {TABLE, HISTOGRAMS}
 
     def _on_Evaluation(self, event: Evaluation) -> set[str]:
@@ -514,6 +525,10 @@ class DashboardState:
         if self.cursor_step is None:
             return run.layers
         return self._cursor_layers.get(run.id, [])
+
+    def layers_step(self, run: RunState) -> int:
+        """The statistics step :meth:`layer_views` was measured at: the cursor's, or the run's latest."""
+        return self.cursor_step if self.cursor_step is not None else run.layers_step
 
     def run_status(self, run: RunState) -> str:
         """What the table shows: an experiment-wide pause shows on every running run."""
