@@ -7,7 +7,8 @@ Writes screenshots/compare.svg (compare preset after more than one epoch), scree
 30-layer preset), screenshots/probe.svg (the view without MNIST: the random-input probe),
 screenshots/depth.svg (the depth page: deep preset, glorot, xavier and he in compare mode),
 screenshots/over-time.svg (the layers page of the compare preset after a few epochs: normal-0.01:tanh's
-distributions over time) and screenshots/atlas.svg (the atlas page of the atlas preset during training).
+distributions over time), screenshots/atlas.svg (the atlas page of the atlas preset during training) and
+screenshots/curves.svg (the curves page of compare, the loss on a log scale).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from inittui.presets import get_preset
 from inittui.ui.app import make_app
 
 SIZE = (120, 40)
-SHOTS = ("compare", "deep", "probe", "depth", "over-time", "atlas")
+SHOTS = ("compare", "deep", "probe", "depth", "over-time", "atlas", "curves")
 
 
 async def shoot(app, out: Path, name: str, ready, keys: tuple[str, ...] = (), timeout: float = 600,
-                size: tuple[int, int] = SIZE) -> None:
+                size: tuple[int, int] = SIZE, log_loss: bool = False) -> None:
     async with app.run_test(size=size) as pilot:
         deadline = time.monotonic() + timeout
         while not ready(app):
@@ -40,6 +41,8 @@ async def shoot(app, out: Path, name: str, ready, keys: tuple[str, ...] = (), ti
             await asyncio.sleep(0.25)
         for key in keys:
             await pilot.press(key)
+        if log_loss and not app.page_loss.log:  # the loss on a log scale whether or not it is the default yet
+            await pilot.press("y")
         app.drain()
         await pilot.pause(0.5)
         path = app.save_screenshot(filename=f"{name}.svg", path=str(out))
@@ -109,6 +112,12 @@ async def main() -> None:
         config = get_preset("atlas").config(device="cpu", stats_every=50)
         app = make_app(config, data=data, log_dir=logs, fps=4)
         await shoot(app, args.out, "atlas", evaluated, keys=("5",), timeout=1800, size=(160, 50))
+
+    if "curves" in only:
+        # the curves page, loss on a log scale: normal-0.01 flat at 2.3 above runs whose loss falls a decade
+        config = get_preset("compare").config(device="cpu", stats_every=25)
+        app = make_app(config, data=data, log_dir=logs, fps=4)
+        await shoot(app, args.out, "curves", steps_reached(1000), keys=("2",), log_loss=True)
 
 
 if __name__ == "__main__":
