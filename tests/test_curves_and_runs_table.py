@@ -19,6 +19,7 @@ from inittui.ui.app import make_app
 from inittui.ui.curves import (
     ABOVE,
     BELOW,
+    DIM_ABOVE,
     EMA_WEIGHT,
     LEGEND_ALL,
     Curve,
@@ -150,6 +151,22 @@ def test_smoothing_draws_the_average_over_the_raw_curve_drawn_faint():
     middle = [text(line) for line in smooth[1:-2]][6:9]
     owned = [style for line in smooth[7:10] for part, style in line if part.strip()]
     assert "#e06c75" in owned and any(ch != " " for row in middle for ch in row)
+
+
+def test_among_dimmed_runs_only_the_selected_run_keeps_its_raw_curve_faint_behind():
+    # the others swing between 5 and 9 each step: raw, they fill that band; their averages stay near 7
+    swinging = Points(np.arange(60.0), np.where(np.arange(60) % 2, 9.0, 5.0))
+    flat = Points(np.arange(60.0), np.full(60, 1.0))
+
+    def rows_in_the_band(others: int) -> int:
+        curves = [Curve(run_colour(0), flat, selected=True)]
+        curves += [Curve(run_colour(i), swinging) for i in range(1, others + 1)]
+        lines = render_curves(curves, 80, 24, ylim=(0.0, 10.0), smooth=True)
+        plot = [text(line)[40:] for line in lines[1:-2]]  # the right half, where the averages have settled
+        return sum(any(ch not in " │┤" for ch in row) for row in plot[: len(plot) // 2])
+
+    assert rows_in_the_band(1) >= 6  # few runs: every raw curve drawn faint
+    assert rows_in_the_band(DIM_ABOVE + 1) <= 2  # dimmed: only the selected run's
 
 
 # ---------------------------------------------------------------------------------------------- x in epochs

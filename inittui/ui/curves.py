@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ MAX_LOG_DECADES = 6
 # the weight of the past in the exponential moving average (TensorBoard's "smoothing"), and the number of
 # points smoothed per matrix product
 EMA_WEIGHT = 0.9
-_EMA_BLOCK = 256
+_EMA_BLOCK = 32
 # with more runs than this, every run but the selected one is drawn dimmed
 DIM_ABOVE = 6
 # the legend names every run up to LEGEND_ALL; beyond that the selected run and the LEGEND_BEST best
@@ -146,8 +147,8 @@ def ema(values: np.ndarray, weight: float = EMA_WEIGHT) -> np.ndarray:
     over the finite values, each divided by 1 - w^(k+1). NaN and ±inf are passed through as they are and do
     not enter the average (the raw curve drawn behind shows them).
 
-    Vectorised by blocks: within a block of B values the average is one product with a B×B matrix, and
-    only the last value carries over to the next block.
+    Vectorised by blocks: within a block of B values the average is one product with a B×B matrix; then each
+    block's start carries the previous block's last average, a scalar recurrence over the blocks only.
     """
     values = np.asarray(values, dtype=np.float64)
     result = values.copy()
@@ -160,10 +161,10 @@ def ema(values: np.ndarray, weight: float = EMA_WEIGHT) -> np.ndarray:
     padded = np.zeros(math.ceil(given.size / block) * block)
     padded[: given.size] = given
     averages = padded.reshape(-1, block) @ weights.T
-    last = 0.0
-    for row in averages:  # one step per block, not per value
-        row += last * carried
-        last = row[-1]
+    decay = weight**block
+    # the average at each block's end, the carry included: last_b = own_b + w^B · last_(b-1)
+    ends = accumulate(averages[:-1, -1].tolist(), lambda previous, own: own + decay * previous)
+    averages += np.array([0.0, *ends])[:, None] * carried
     debiased = averages.reshape(-1)[: given.size] / (1 - weight ** np.arange(1, given.size + 1))
     result[finite] = debiased
     return result
@@ -425,10 +426,12 @@ def render_curves(
     indices: list[int] = []
     drawn: list[tuple[np.ndarray, np.ndarray]] = []
     if smooth:
+        # among dimmed lines another faint one would not be seen: then only the selected run's raw line
+        raw_lines = [index for index in line_curves if curves[index].selected or not dimmed]
         faint = len(styles)
-        styles += [f"dim {curves[index].colour}" for index in line_curves]
-        indices += [faint + position for position in range(len(line_curves))]
-        drawn += [(arrays[index][0], plotted_y[index]) for index in line_curves]
+        styles += [f"dim {curves[index].colour}" for index in raw_lines]
+        indices += [faint + position for position in range(len(raw_lines))]
+        drawn += [(arrays[index][0], plotted_y[index]) for index in raw_lines]
     for index in line_curves:
         y = arrays[index][1]
         drawn.append((arrays[index][0], (log_values(ema(y)) if log else ema(y)) if smooth else plotted_y[index]))
