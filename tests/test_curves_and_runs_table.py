@@ -322,7 +322,24 @@ async def test_slash_filters_the_table_and_escape_clears_it():
         assert len(row_ids(table)) == 6
         await press(pilot, "escape")
         await pilot.pause()
-        assert table.row_count == 60
+        assert table.row_count == 60 and table.selected_run_id == 23
+        # a filter that hides the selected run stands the cursor on its first row; clearing it goes back
+        await press(pilot, "slash", *"tanh", "enter")
+        await pilot.pause()
+        hidden = row_ids(table)
+        assert 23 not in hidden and table.selected_run_id == hidden[0]
+        await press(pilot, "escape")
+        await pilot.pause()
+        assert table.selected_run_id == 23
+        # a run chosen under the filter stays chosen when it is cleared
+        await press(pilot, "slash", *"tanh", "enter")
+        await pilot.pause()
+        await press(pilot, "j", "j")
+        await pilot.pause()
+        assert table.selected_run_id == hidden[2]
+        await press(pilot, "escape")
+        await pilot.pause()
+        assert table.selected_run_id == hidden[2] and table.row_count == 60
 
 
 async def test_the_table_scrolls_so_the_selected_run_is_always_visible_with_sixty_runs_at_80x24():

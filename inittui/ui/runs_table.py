@@ -113,8 +113,9 @@ class RunsFilter(Input):
 
 class RunsTable(DataTable, inherit_bindings=False):
     """Rows are keyed by ``str(run id)``, in the order :attr:`sort_order` names, narrowed by
-    :attr:`filter_text`; the cursor stays on the selected run when rows change (on the first row shown when
-    the filter hides it), and the table scrolls to keep it in view."""
+    :attr:`filter_text`; the cursor stays on the selected run when rows change (on the first row shown while
+    the filter hides it, and back on it when the filter shows it again), and the table scrolls to keep it in
+    view."""
 
     # a table's keys, but ←/→ and home/end: they move the app's time cursor (a row has nothing to move along)
     BINDINGS = [binding for binding in DataTable.BINDINGS if binding.key not in ("left", "right", "home", "end")]
@@ -124,6 +125,9 @@ class RunsTable(DataTable, inherit_bindings=False):
         self._shown: dict[str, dict[str, str]] = {}
         self.sort_order = 0  # an index into SORT_ORDERS
         self.filter_text = ""
+        # the run the user selected, and the run the cursor stands on instead while the filter hides it
+        self._chosen: int | None = None
+        self._stand_in: int | None = None
 
     @property
     def sort_name(self) -> str:
@@ -158,15 +162,20 @@ class RunsTable(DataTable, inherit_bindings=False):
     def show(self, state: DashboardState) -> None:
         shown = self.shown_runs(state)
         if [str(run.id) for run in shown] != list(self._shown):
-            selected = self.selected_run_id
+            current = self.selected_run_id
+            if current is not None and current != self._stand_in:  # the user moved the cursor: a new choice
+                self._chosen = current
             self.clear()
             self._shown = {}
             for run in shown:
                 cells = row_cells(state, run)
                 self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=str(run.id))
                 self._shown[str(run.id)] = {key: str(value) for key, value in cells.items()}
-            if selected is not None:
-                self.select_run(selected)
+            if self._chosen is not None and str(self._chosen) in self._shown:
+                self.select_run(self._chosen)
+                self._stand_in = None
+            else:
+                self._stand_in = self.selected_run_id
             return
         for run in shown:
             cells = row_cells(state, run)
