@@ -32,7 +32,8 @@ from inittui.ui.curves import (
     render_curves,
     render_legend,
 )
-from inittui.ui.state import RunState, run_colour
+from inittui.ui.runs_table import COLUMNS, row_cells
+from inittui.ui.state import DashboardState, RunState, run_colour
 
 STEPS_PER_EPOCH = 100
 
@@ -380,3 +381,28 @@ async def test_y_and_e_switch_the_loss_scale_and_smoothing():
         # the selected run is the bold one
         await press(pilot, "j")
         assert [curve.selected for curve in loss.curves] == [i == 1 for i in range(8)]
+
+
+@FUZZ
+@given(step=st.integers(0, 10**13), steps_per_epoch=st.integers(1, 100_000),
+       loss=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
+                      st.sampled_from([9.9996, -9.9996, 99.96, -99.96, 999.6, -999.6])))
+def test_every_cell_fits_its_column_for_any_step_epoch_and_loss(step, steps_per_epoch, loss):
+    state = DashboardState()
+    state.steps_per_epoch = steps_per_epoch
+    state.runs[0] = run(0, loss=loss)
+    state.runs[0].step = step
+    widths = {key: width for key, _, width in COLUMNS}
+    for key, value in row_cells(state, state.runs[0]).items():
+        assert len(str(value)) <= widths[key], (key, str(value))
+    if step < 100_000:  # exact while it fits
+        assert row_cells(state, state.runs[0])["step"] == f"{step:,}"
+
+
+@pytest.mark.parametrize(("step", "steps_per_epoch"), [(99_996, 10_000), (999_960, 1_000), (9_999_960, 100)])
+def test_an_epoch_that_rounds_up_to_a_longer_number_still_fits(step, steps_per_epoch):
+    state = DashboardState()
+    state.steps_per_epoch = steps_per_epoch
+    state.runs[0] = run(0)
+    state.runs[0].step = step
+    assert len(row_cells(state, state.runs[0])["epoch"]) <= dict((k, w) for k, _, w in COLUMNS)["epoch"]

@@ -59,18 +59,38 @@ def _percent(value: float | None) -> str:
 
 
 def _loss(value: float | None) -> str:
-    """At most 5 characters, so the column never overflows."""
+    """At most 6 characters (the column's width): 2.303, 45.1, 512, 3e12, -1e100, inf."""
     if value is None:
         return "–"
-    if abs(value) < 10:
+    if not math.isfinite(value) or abs(round(value, 3)) < 10:
         return f"{value:.3f}"
-    if abs(value) < 1000:
-        return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
-    return f"{value:.0e}".replace("e+0", "e")
+    if abs(round(value, 1)) < 100:
+        return f"{value:.1f}"
+    return f"{value:.0f}" if abs(round(value)) < 1000 else _exponent(value)
+
+
+def _exponent(value: float) -> str:
+    """One significant digit and the exponent without padding: 3e12, -1e100."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def _epoch(value: float) -> str:
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    """At most 5 characters: 2.37, 45.1, 512.0, 12345."""
+    if round(value, 2) < 10:
+        return f"{value:.2f}"
+    if round(value, 1) < 1000:
+        return f"{value:.1f}"
+    return f"{value:.0f}" if round(value) < 100_000 else _exponent(value)
+
+
+def _step(value: int) -> str:
+    """At most 6 characters: 99,999, then 312k, 12.5M."""
+    if value < 100_000:
+        return f"{value:,}"
+    if value < 999_500:
+        return f"{value / 1e3:.0f}k"
+    return f"{value / 1e6:.1f}M" if value < 999_950_000 else _exponent(value)
 
 
 def _dead_saturated(run: RunState) -> str:
@@ -89,7 +109,7 @@ def row_cells(state: DashboardState, run: RunState) -> dict[str, str | Text]:
         "activation": Text(run.activation, style=run.colour),
         "status": Text(status, style=STATUS_STYLES.get(status, "")),
         "epoch": _epoch(state.run_epoch(run)),
-        "step": f"{run.step:,}",
+        "step": _step(run.step),
         "loss": _loss(run.train_loss),
         "acc": _percent(run.train_acc),
         "test": _percent(run.test_acc),
