@@ -169,6 +169,12 @@ def test_the_header_takes_one_line_from_120_columns_and_two_below():
     assert "…" in status_text(state, "CPU", location=location, width=120).plain
 
 
+def test_the_probe_header_says_probe_once():
+    state = DashboardState()
+    state.show_probe([], "no dataset: random inputs")
+    assert status_text(state, "CPU").plain.count("probe") == 1
+
+
 def test_paths_are_shortened_with_a_tilde_and_an_ellipsis_in_the_middle():
     assert shorten_path("/home/ann/runs/x", 40, home="/home/ann") == "~/runs/x"
     assert shorten_path("/home/annie/runs", 40, home="/home/ann") == "/home/annie/runs"

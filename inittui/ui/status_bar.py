@@ -116,7 +116,8 @@ def header_pieces(state: DashboardState, device_label: str, page: str = "", extr
     if page:
         pieces.append(Piece(page, "reverse", 9))
     pieces.append(Piece(state.state, STATE_STYLES.get(state.state, "bold"), 9))
-    pieces.append(Piece(state.preset or "…", "", 7))
+    if state.preset != state.state:  # the probe is both: said once
+        pieces.append(Piece(state.preset or "…", "", 7))
     if not state.probe:
         cursor = state.cursor_label()
         if cursor:
