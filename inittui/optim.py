@@ -69,11 +69,13 @@ class BatchedOptimizer:
         """One update of every run. With ``guard``, runs whose ``active`` is 0 do not move, and their gradients
         (which may not be finite: a diverged run) are zeroed in place first; without it, every run is active
         and its gradients finite, and the update skips that masking."""
-        rates = self._rates(active if guard else None)
+        # plain SGD on a constant schedule moves a run by its gradient alone: a zeroed one is no update
+        stateless = self.kind == "sgd" and self.schedule == "constant"
+        rates = self._rates(active if guard and not stateless else None)
         if guard:
-            frozen = active == 0
-            for grad in grads:
-                grad.masked_fill_(frozen.view((-1,) + (1,) * (grad.dim() - 1)), 0.0)
+            # on the CPU only the frozen runs' slices are written; on an accelerator their positions are not
+            # asked for (that would wait for the device), and every slice is masked
+            zero_frozen(grads, active, by_position=active.device.type == "cpu")
             self.steps.add_(active)
         else:
             self.steps.add_(1.0)
@@ -102,3 +104,16 @@ class BatchedOptimizer:
         else:
             for param, update in zip(params, updates):
                 param.addcmul_(rates.view((-1,) + (1,) * (param.dim() - 1)), update, value=-1.0)
+
+
+def zero_frozen(grads: Sequence[torch.Tensor], active: torch.Tensor, by_position: bool) -> None:
+    """Zero, in place, the gradients of the runs whose ``active`` is 0: ``by_position`` writes only their
+    slices, else a mask covers every slice."""
+    if by_position:
+        frozen = torch.nonzero(active == 0).squeeze(1)
+        for grad in grads:
+            grad.index_fill_(0, frozen, 0.0)
+        return
+    frozen_mask = active == 0
+    for grad in grads:
+        grad.masked_fill_(frozen_mask.view((-1,) + (1,) * (grad.dim() - 1)), 0.0)

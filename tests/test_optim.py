@@ -15,7 +15,7 @@ from inittui.config import ExperimentConfig, RunSpec
 from inittui.engine import Engine
 from inittui.events import ExperimentFinished, RunsChanged, TrainProgress
 from inittui.model import initial_weights, run_seed
-from inittui.optim import ADAM_BETAS, ADAM_EPS, MOMENTUM, BatchedOptimizer
+from inittui.optim import ADAM_BETAS, ADAM_EPS, MOMENTUM, BatchedOptimizer, zero_frozen
 
 RUNS = 3
 SHAPES = [(RUNS, 5, 4), (RUNS, 5)]  # a weight and a bias, stacked over runs
@@ -269,3 +269,14 @@ def test_restarting_one_run_resets_its_optimiser_state_and_schedule_only(optimiz
     for got, want in zip(restarted.run_weights(1)[0], expected):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     assert [run.step for run in restarted.runs] == [40, 40, 40]
+
+
+@pytest.mark.parametrize("by_position", [True, False])
+def test_zeroing_frozen_runs_touches_their_slices_only(by_position):
+    grads = [torch.randn(4, 3, 2), torch.randn(4, 3)]
+    grads[0][1] = math.nan
+    want = [grad.clone() for grad in grads]
+    zero_frozen(grads, torch.tensor([1.0, 0.0, 1.0, 0.0]), by_position)
+    for grad, given in zip(grads, want):
+        assert torch.equal(grad[[0, 2]], given[[0, 2]])
+        assert torch.equal(grad[[1, 3]], torch.zeros_like(given[[1, 3]]))
