@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from textual import events
 from hypothesis import given
 from hypothesis import strategies as st
 from test_ui import press
@@ -341,6 +342,25 @@ async def test_slash_filters_the_table_and_escape_clears_it():
         await press(pilot, "escape")
         await pilot.pause()
         assert table.selected_run_id == hidden[2] and table.row_count == 60
+
+
+async def test_a_filter_typed_in_one_burst_goes_into_the_filter_not_to_the_dashboards_keys():
+    # a terminal delivers "/relu" typed fast (or pasted) as keys queued together: the ones after "/" must not
+    # reach the bindings ("r" restarts the selected run, "e" smooths the curves)
+    app = make_app(events=sweep_events(60))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        restarts = []
+        app.action_restart_run = lambda: restarts.append(True)
+        for key in ("slash", *"relu"):
+            app.post_message(events.Key(key, "/" if key == "slash" else key))
+        await pilot.pause(0.2)
+        await pilot.pause()
+        assert app.runs_filter.value == "relu" and app.table.filter_text == "relu"
+        assert len(row_ids(app.table)) == 20 and not restarts and not app.loss_plot.smooth
+        # inside the filter, "/" is a character
+        await press(pilot, "slash")
+        assert app.runs_filter.value == "relu/"
 
 
 async def test_the_table_scrolls_so_the_selected_run_is_always_visible_with_sixty_runs_at_80x24():

@@ -70,7 +70,7 @@ async def press(pilot, *keys: str) -> None:
 
     app = pilot.app
     for key in keys:
-        char = key if len(key) == 1 else {"space": " ", "plus": "+", "minus": "-", "question_mark": "?"}.get(key)
+        char = key if len(key) == 1 else {"space": " ", "plus": "+", "minus": "-", "question_mark": "?", "slash": "/"}.get(key)
         if len(key) == 1 and not key.isalnum():
             key = _character_to_key(key)
         event = events.Key(key, char)

@@ -621,7 +621,15 @@ class InitApp(App):
 
     def action_filter_runs(self) -> None:
         self.runs_filter.add_class("-active")
-        self.runs_filter.focus()
+        # at once, not on the next idle as focus() would: keys typed right after "/" are on their way
+        self.screen.set_focus(self.runs_filter)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "/" is a priority binding (see keys.py); where a text field of another screen, or the filter itself,
+        # has the focus, it is a character to type
+        if action == "filter_runs":
+            return self.screen is self.screen_stack[0] and self.focused is not self.runs_filter
+        return True
 
     @on(RunsFilter.Changed)
     def _filter_changed(self, event: RunsFilter.Changed) -> None:

@@ -20,6 +20,9 @@ class Key:
     title: str = ""  # the command palette's entry; empty: not in the palette
     group: str = ""  # keys of one group share a place in the Footer
     show: bool = True  # in the Footer
+    # checked before the focused widget sees the key: for a key that moves the focus, so that the keys typed
+    # right after it (already queued) go where the focus now is
+    priority: bool = False
 
     @property
     def shown(self) -> str:
@@ -34,6 +37,7 @@ class Key:
             key_display=self.display.replace(" / ", "/") or None,
             id=self.action,
             group=Binding.Group(self.group) if self.group else None,
+            priority=self.priority,
         )
 
 
@@ -64,7 +68,7 @@ KEYS: tuple[Key, ...] = (
     Key("o", "sort_runs", "sort", "sort the runs table: by id, best test accuracy, train loss, name",
         title="Sort runs", group="table"),
     Key("slash", "filter_runs", "filter", "filter the runs table by text (relu, he:, diverged)", "/",
-        title="Filter runs", group="table"),
+        title="Filter runs", group="table", priority=True),
     Key("escape", "clear_filter", "clear filter", "clear the runs table's filter", "esc", show=False),
     Key("y", "toggle_log_scale", "log y", "loss on a log or a linear scale", title="Log / linear loss scale",
         group="curves"),
