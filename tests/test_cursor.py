@@ -178,6 +178,18 @@ async def test_the_cursor_moves_over_a_recorded_log_and_everything_per_step_foll
         assert "(cursor)" not in header(app)
 
 
+async def test_the_viewer_fills_distributions_over_time_from_the_whole_log(recorded):
+    app = make_app(run_dir=recorded, fps=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await press(pilot, "3", "t")
+        # read from the log in a worker: every statistics step of the run, not only the one on screen
+        await wait_for(pilot, lambda: app.distributions.panels and len(app.distributions.panels[0].grid.first_steps) > 1)
+        assert app.distributions.panels[0].grid.first_steps == list(STEPS)
+        assert app.distributions.panels[0].grid.std == pytest.approx([std_at(0, 0, step) for step in STEPS])
+        assert "activations over time since step 0" in app.distributions.heading
+
+
 async def test_compare_mode_follows_the_cursor(recorded):
     app = make_app(run_dir=recorded, fps=20)
     async with app.run_test(size=SIZE) as pilot:

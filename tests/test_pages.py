@@ -119,14 +119,34 @@ async def test_distributions_over_time_follow_the_selected_run_and_source():
         assert panels[0].grid.std == pytest.approx([1.0, 1.0, 1.0])
         # the densest bin as the histogram said: bin 2 of 4 holds 2·step+1 of 3·step+9 values
         assert [max(column) for column in panels[0].grid.density] == pytest.approx([21 / 39, 41 / 69, 61 / 99])
-        await pilot.press("h")  # another source: its history starts from the latest step the state holds
+        await pilot.press("h")  # another source: its history is refilled from the steps the dashboard holds
         await pilot.pause()
-        assert app.distributions.panels[0].grid.first_steps == [30]
-        assert "preactivations over time since step 30" in app.distributions.heading
-        await pilot.press("h", "h", "h", "j")  # back to activations, on run 1
+        assert app.distributions.panels[0].grid.first_steps == [10, 20, 30]
+        assert "preactivations over time since step 10" in app.distributions.heading
+        await pilot.press("h", "h", "h", "j")  # back to activations, on run 1: its own history, whole
         await pilot.pause()
         assert app.over_time_key == (1, "activations")
-        assert app.distributions.panels[0].grid.std == pytest.approx([0.5])
+        assert app.distributions.panels[0].grid.first_steps == [10, 20, 30]
+        assert app.distributions.panels[0].grid.std == pytest.approx([0.5, 0.5, 0.5])
+        # with the time cursor on step 20, a history ends there
+        await pilot.press("left")
+        await pilot.pause()
+        await pilot.press("h", "h", "h", "h")  # another source and back: refilled up to the cursor
+        await pilot.pause()
+        assert app.state.cursor_step == 20
+        assert app.distributions.panels[0].grid.first_steps == [10, 20]
+
+
+async def test_a_history_starts_from_few_enough_steps_that_a_key_press_stays_cheap(monkeypatch):
+    import inittui.ui.app as app_module
+
+    monkeypatch.setattr(app_module, "OVER_TIME_REFILL", 15)  # 5 layers: 3 steps, spread over the run
+    app = make_app(events=grid_events([("he", "relu"), ("xavier", "relu")], stats_steps=(10, 20, 30, 40, 50)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.over_time == []  # not on screen: nothing kept
+        await pilot.press("3")
+        await pilot.pause()
+        assert app.distributions.panels[0].grid.first_steps == [10, 30, 50]
 
 
 @pytest.mark.parametrize("page", ["1", "2", "3", "4", "5"])

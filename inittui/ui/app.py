@@ -85,6 +85,9 @@ TABLE_ROWS = 12  # the runs table at most (its header and 11 runs); it scrolls b
 DEPTH_BESIDE_WIDTH = 160
 # each hidden layer's distribution over time keeps this many columns (each a statistics step, or merged pairs)
 OVER_TIME_COLUMNS = 128
+# layer histograms read into a history that starts (a run or source chosen): bounds what one key press costs
+# (about 60 µs each), so a deep run's history starts from fewer, evenly spread steps
+OVER_TIME_REFILL = 1280
 # more runs than this in compare mode: all but the selected one are drawn faint in the depth view
 DIM_BEYOND = 6
 NO_DATA_HINT = (
@@ -342,6 +345,7 @@ class InitApp(App):
     def _apply_log_read(self, read: LogRead) -> set[str]:
         """After the events a run log's index found: its curves whole, and its steps for the cursor."""
         self.state.use_steps(read.steps)
+        self._record_over_time(refill=True)  # the shown run's whole history, now that the log's steps are known
         return self.state.load_curves(read.curves)
 
     # ------------------------------------------------------------------ drawing
@@ -486,9 +490,11 @@ class InitApp(App):
 
     def _record_over_time(self, refill: bool = False) -> None:
         """Add the selected run's latest statistics step (of the histogram source shown) to its layers'
-        histories. A new run or source starts new histories from the latest step the state holds."""
+        histories. A new run or source starts new histories, filled with the steps the dashboard holds (from
+        a run log being viewed: read in a worker thread, the latest step shown meanwhile)."""
         source = self._over_time_source()
-        if source is None:
+        if source is None or not (self.page == "layers" and self.distributions.display):
+            # not on screen: the history starts afresh, from the steps held, when it is shown
             self.over_time, self.over_time_key = [], None
             return
         run, kind = source
@@ -500,14 +506,40 @@ class InitApp(App):
             self.over_time_key = key
             self.over_time = [DistributionHistory(OVER_TIME_COLUMNS) for _ in views]
             last = None
+            steps = max(2, min(OVER_TIME_COLUMNS, OVER_TIME_REFILL // max(len(views), 1)))
+            if self.state.step_store.in_memory:
+                for past_step, past_views in self.state.layer_history(run, steps):
+                    if past_step < step:
+                        self._add_over_time(past_step, past_views, kind)
+            else:
+                self._read_over_time(run, key, steps)
         if not views or step == last:
             return
+        self._add_over_time(step, views, kind)
+
+    def _add_over_time(self, step: int, views: list[LayerView], kind: str) -> None:
         for history, view in zip(self.over_time, views):
             histogram = view.histograms.get(kind)
             if histogram is not None:
                 history.add(step, histogram.low, histogram.high, histogram.counts, view.measured.get(kind))
             else:
                 history.add(step, 0.0, 0.0, [], view.measured.get(kind))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="over-time")
+    def _read_over_time(self, run: RunState, key: tuple[int, str], steps: int) -> None:
+        """The run's past statistics steps (at most ``steps``) from the run log, off the UI thread; they
+        replace its histories if the same run and source are still shown."""
+        history = self.state.layer_history(run, steps)
+        self.call_from_thread(self._over_time_read, key, history)
+
+    def _over_time_read(self, key: tuple[int, str], history: list[tuple[int, list[LayerView]]]) -> None:
+        if key != self.over_time_key or not history:
+            return
+        self.over_time = [DistributionHistory(OVER_TIME_COLUMNS) for _ in history[-1][1]]
+        for step, views in history:
+            self._add_over_time(step, views, key[1])
+        if self.page == "layers":
+            self._draw_page_views()
 
     def _draw_over_time(self) -> None:
         source = self._over_time_source()

@@ -222,12 +222,17 @@ class StepStore(Protocol):
     @property
     def steps(self) -> list[int]: ...
 
+    # whether ``read`` is a lookup in memory (else a read from a file, which a caller may want off the UI thread)
+    in_memory: bool
+
     def read(self, position: int) -> LayerStats | None: ...
 
 
 class RecentSteps:
     """The statistics a live dashboard has received, for its time cursor: at most ``capacity`` steps. When
     full, every other one is dropped (the first and the latest stay), so the cursor still spans the whole run."""
+
+    in_memory = True
 
     def __init__(self, capacity: int = STEPS_KEPT) -> None:
         self.capacity = capacity
@@ -253,6 +258,8 @@ class RecentSteps:
 class IndexedSteps:
     """A run log's statistics steps, read from the log one line at a time (``read``, e.g. a LogIndex's
     ``layer_stats``, called under ``lock`` when another thread updates the index)."""
+
+    in_memory = False
 
     def __init__(self, steps: Callable[[], list[int]], read: Callable[[int], LayerStats | None], lock: Any = None) -> None:
         self._steps, self._read, self._lock = steps, read, lock
@@ -525,6 +532,28 @@ class DashboardState:
         if self.cursor_step is None:
             return run.layers
         return self._cursor_layers.get(run.id, [])
+
+    def layer_history(self, run: RunState, limit: int) -> list[tuple[int, list[LayerView]]]:
+        """``run``'s layers at the statistics steps the store holds, from its start up to the time cursor (or
+        the latest step), oldest first: at most ``limit`` steps spread evenly over them, the last one always
+        among them. Steps that cannot be read (a damaged log line) are left out."""
+        steps = self.step_store.steps
+        first = bisect.bisect_left(steps, run.since)
+        end = len(steps) if self.cursor_step is None else bisect.bisect_right(steps, self.cursor_step)
+        if end - first <= limit:
+            positions = list(range(first, end))
+        elif limit < 2:
+            positions = [end - 1] if limit == 1 else []
+        else:
+            positions = sorted({round(first + (end - 1 - first) * k / (limit - 1)) for k in range(limit)})
+        history = []
+        for position in positions:
+            event = self.step_store.read(position)
+            if event is None or run.id not in event.run_ids:
+                continue
+            index = event.run_ids.index(run.id)
+            history.append((event.step, _layer_views(event, index, event.layers[index])))
+        return history
 
     def layers_step(self, run: RunState) -> int:
         """The statistics step :meth:`layer_views` was measured at: the cursor's, or the run's latest."""
