@@ -242,7 +242,9 @@ async def test_a_log_still_being_written_is_followed_and_the_cursor_reaches_its_
             file.write(half[:25])
         app = make_app(run_dir=log.run_dir, fps=20)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.query_one(RunsTable).row_count == 2 and app.state.step == 20)
+            # the events shown, and the index's steps (read after them) known to the cursor
+            await wait_for(pilot, lambda: app.query_one(RunsTable).row_count == 2 and app.state.step == 20
+                           and app.state.step_store.steps[-1:] == [20])
             assert app.source.index.skipped == 0 and app.source.index.truncated_tail == 25
             await press(pilot, "left")
             assert "step 10 of 20 (cursor)" in header(app)
