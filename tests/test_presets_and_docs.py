@@ -1,4 +1,4 @@
-"""Presets are plain data matching the issue's definitions, and the README states every formula the code uses."""
+"""Presets are plain data matching their stated definitions, and the README states every formula the code uses."""
 
 from __future__ import annotations
 

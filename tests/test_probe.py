@@ -66,7 +66,7 @@ def test_sigmoid_normal_1_saturates(probe):
     for layer in result.layers:
         # Activation.saturated: within 0.01 of 0 or 1. Mean field: 64.6 % in layer 1, about 49 % after.
         assert 0.40 < layer.saturated < 0.75
-        # the 66–76 % is the share in the two end bins of a 20-bin histogram over [0, 1]
+        # the 66–76 % often quoted is the share in the two end bins of a 20-bin histogram over [0, 1]
         counts = layer.histogram.counts
         assert 0.55 < (counts[0] + counts[-1]) / sum(counts) < 0.85
     assert result.layers[0].saturated == pytest.approx(0.646, abs=0.03)

@@ -53,7 +53,7 @@ def test_every_criterion_names_a_run_of_its_preset_and_a_known_metric():
     assert {c.preset for c in CRITERIA} == {"book", "seed", "deep", "symmetry", PROBE}
 
 
-def test_the_issue_ranges():
+def test_the_claimed_ranges():
     ranges = {(c.preset, c.run, c.metric): (c.low, c.high) for c in CRITERIA}
     assert ranges["book", "normal-0.01:relu", "test_acc"] == (0.0, 0.12)
     assert ranges["book", "xavier:relu", "test_acc"] == (0.90, 0.93)

@@ -281,7 +281,7 @@ def test_reproduce_prints_the_atlas_after_the_claims(fake_data, monkeypatch, tmp
 # ------------------------------------------------------------------------------------------ the depth sweep
 
 
-def test_tolerance_bands_as_the_issue_states():
+def test_tolerance_bands_as_the_readme_states_them():
     assert [(b.deepest, b.low, b.high, b.smallest_prediction) for b in BANDS] == [(5, 0.85, 1.15, 0.0),
                                                                                   (10, 0.5, 2.0, 1e-6)]
 
