@@ -361,6 +361,12 @@ async def test_a_filter_typed_in_one_burst_goes_into_the_filter_not_to_the_dashb
         # inside the filter, "/" is a character
         await press(pilot, "slash")
         assert app.runs_filter.value == "relu/"
+        await press(pilot, "backspace")
+        # enter, then a key in the same burst: the key is the table's, not one more letter of the filter
+        for key in ("enter", "j"):
+            app.post_message(events.Key(key, "\r" if key == "enter" else key))
+        await pilot.pause(0.2)
+        assert app.runs_filter.value == "relu" and app.focused is app.table
 
 
 async def test_the_table_scrolls_so_the_selected_run_is_always_visible_with_sixty_runs_at_80x24():

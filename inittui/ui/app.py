@@ -605,8 +605,10 @@ class InitApp(App):
             self.action_show_page("atlas")
         self.atlas.next_metric()
 
-    def action_select_atlas_cell(self) -> None:
-        if self.page == "atlas":
+    def action_confirm(self) -> None:
+        if self.focused is self.runs_filter:
+            self.screen.set_focus(self.table)  # at once: keys typed after enter are for the table
+        elif self.page == "atlas":
             self.atlas.action_select()
 
     def action_next_depth_panel(self) -> None:
@@ -657,20 +659,22 @@ class InitApp(App):
         self.screen.set_focus(self.runs_filter)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # "/" is a priority binding (see keys.py); where a text field of another screen, or the filter itself,
-        # has the focus, it is a character to type
+        # "/", esc and enter are priority bindings (see keys.py), bound only where they mean what the dashboard
+        # says: elsewhere (another screen's text field, the filter for "/", a table row for enter) the key is
+        # left to the widget that has the focus
+        dashboard = self.screen is self.screen_stack[0]
         if action == "filter_runs":
-            return self.screen is self.screen_stack[0] and self.focused is not self.runs_filter
+            return dashboard and self.focused is not self.runs_filter
+        if action == "clear_filter":
+            return dashboard and self.runs_filter.has_class("-active")
+        if action == "confirm":
+            return dashboard and (self.focused is self.runs_filter or self.page == "atlas")
         return True
 
     @on(RunsFilter.Changed)
     def _filter_changed(self, event: RunsFilter.Changed) -> None:
         self.table.filter_text = event.value
         self.table.show(self.state)
-
-    @on(RunsFilter.Submitted)
-    def _filter_kept(self) -> None:
-        self.table.focus()
 
     def action_clear_filter(self) -> None:
         if not self.runs_filter.has_class("-active"):
@@ -679,7 +683,7 @@ class InitApp(App):
         self.runs_filter.remove_class("-active")
         self.table.filter_text = ""
         self.table.show(self.state)
-        self.table.focus()
+        self.screen.set_focus(self.table)
 
     def action_select_next(self) -> None:
         self.table.action_cursor_down()
