@@ -190,6 +190,17 @@ async def test_the_viewer_fills_distributions_over_time_from_the_whole_log(recor
         assert "activations over time since step 0" in app.distributions.heading
 
 
+async def test_the_atlas_follows_the_cursor_as_the_table_does(recorded):
+    app = make_app(run_dir=recorded, fps=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        live = {cell.run_id: cell for cell in app.atlas_cells()}
+        assert live[0].best_test_acc is not None and live[0].dead is not None
+        await press(pilot, "home")  # step 0: no evaluation yet
+        first = {cell.run_id: cell for cell in app.atlas_cells()}
+        assert first[0].best_test_acc is None and first[0].train_loss is None
+
+
 async def test_compare_mode_follows_the_cursor(recorded):
     app = make_app(run_dir=recorded, fps=20)
     async with app.run_test(size=SIZE) as pilot:

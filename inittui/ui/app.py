@@ -4,7 +4,6 @@ thread-safe queue; a timer at ``fps`` drains it into :class:`DashboardState` and
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import queue
 import signal
@@ -561,10 +560,9 @@ class InitApp(App):
         state = self.state
         cells = []
         for run in state.runs.values():
-            views = state.layer_views(run)
-            cells.append(AtlasCell(run.id, run.init, run.activation, state.run_status(run), run.best_test_acc,
-                                   run.train_loss, _mean([view.dead for view in views]),
-                                   _mean([view.saturated for view in views])))
+            shown = state.run_at_cursor(run)  # as the runs table shows it: at the time cursor's step
+            cells.append(AtlasCell(run.id, run.init, run.activation, state.run_status(run), shown.best_test_acc,
+                                   shown.train_loss, shown.dead, shown.saturated))
         return cells
 
     def _draw_atlas(self) -> None:
@@ -948,11 +946,6 @@ class InitApp(App):
 _TERMINAL_RESET = (
     b"\x1b[<u\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?1004l\x1b[?1049l\x1b[?25h\x1b[?7h"
 )
-
-
-def _mean(values: list[float | None]) -> float | None:
-    known = [value for value in values if value is not None and math.isfinite(value)]
-    return sum(known) / len(known) if known else None
 
 
 def _restore_terminal(driver: Any) -> None:
