@@ -537,8 +537,7 @@ class InitApp(App):
         self.over_time = [DistributionHistory(OVER_TIME_COLUMNS) for _ in history[-1][1]]
         for step, views in history:
             self._add_over_time(step, views, key[1])
-        if self.page == "layers":
-            self._draw_page_views()
+        self._draw_over_time()
 
     def _draw_over_time(self) -> None:
         source = self._over_time_source()
