@@ -40,12 +40,12 @@ from torch import nn
 
 from common import benchmark_parser, parse_benchmark_args
 
-from inittui.activations import LEAKY_RELU_SLOPE, get_activation
-from inittui.config import ExperimentConfig
-from inittui.data import MNIST_FILES, MNISTData, load_mnist
-from inittui.engine import Engine
-from inittui.model import initial_weights, run_seed, stack_order
-from inittui.presets import get_preset
+from inittui.science.activations import LEAKY_RELU_SLOPE, get_activation
+from inittui.core.config import ExperimentConfig
+from inittui.training.data import MNIST_FILES, MNISTData, load_mnist
+from inittui.training.engine import Engine
+from inittui.training.model import initial_weights, run_seed, stack_order
+from inittui.core.presets import get_preset
 
 PRESETS = ("compare", "atlas")
 # engine steps by preset: two epochs of compare, one of atlas (ten times the runs)

@@ -26,10 +26,10 @@ from types import SimpleNamespace
 import numpy as np
 from textual.app import App
 
-from inittui.events import Histogram
+from inittui.core.events import Histogram
 from inittui.ui.curves import Curve, CurvePlot, LegendEntry
 from inittui.ui.histograms import LayerHistograms, Panel
-from inittui.ui.state import Series, run_colour
+from inittui.dashboard.state import Series, run_colour
 
 TARGET_MS = 30.0
 

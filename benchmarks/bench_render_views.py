@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
-from inittui.history import DistributionHistory
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.series.density import DistributionHistory
 from inittui.ui.atlas import AtlasCell, render_atlas
 from inittui.ui.depth_chart import DepthSeries, render_depth_chart
 from inittui.ui.distributions import HeatmapPanel, render_distributions

@@ -21,10 +21,10 @@ import torch
 
 from common import benchmark_parser, parse_benchmark_args
 
-import inittui.engine
-from inittui.data import load_mnist
-from inittui.engine import Engine
-from inittui.presets import get_preset
+import inittui.training.engine
+from inittui.training.data import load_mnist
+from inittui.training.engine import Engine
+from inittui.core.presets import get_preset
 
 NO_STATS = 10**9
 
@@ -35,7 +35,7 @@ class StatisticsTimer:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.durations: list[float] = []
-        self._inner = inittui.engine.layer_statistics
+        self._inner = inittui.training.engine.layer_statistics
 
     def __call__(self, *args, **kwargs):
         started = time.perf_counter()
@@ -50,7 +50,7 @@ def run(data, preset: str, device: torch.device, steps: int, stats_every: int | 
     """(model-samples/s, share of the run's time spent in statistics, the same without the first statistics
     (a one-off warm-up of the kernels), mean steps between statistics)."""
     timer = StatisticsTimer(device)
-    inittui.engine.layer_statistics = timer
+    inittui.training.engine.layer_statistics = timer
     try:
         config = get_preset(preset).config(steps=steps, device=str(device), stats_every=stats_every)
         engine = Engine(config, data, lambda event: None)
@@ -58,7 +58,7 @@ def run(data, preset: str, device: torch.device, steps: int, stats_every: int | 
         # training time as the engine counts it: statistics in, test evaluation out
         elapsed = engine.meter.seconds
     finally:
-        inittui.engine.layer_statistics = timer._inner
+        inittui.training.engine.layer_statistics = timer._inner
     first, rest = timer.durations[0], timer.durations[1:]
     return (
         finished.samples_per_s,

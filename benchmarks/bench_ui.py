@@ -42,9 +42,9 @@ from pathlib import Path
 import torch
 from common import benchmark_parser, parse_benchmark_args
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
-from inittui.presets import get_preset
-from inittui.runlog import EVENTS_FILE
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
+from inittui.core.presets import get_preset
+from inittui.runlog.layout import EVENTS_FILE
 from inittui.ui.app import make_app
 from inittui.ui.keys import PAGES
 from inittui.ui.runs_table import RunsTable
@@ -60,9 +60,9 @@ def experiment(runs: str, device: str, steps: int):
 
 
 def _headless(config, data_dir: str, log_dir: str, threads: int, result) -> None:
-    from inittui.data import load_mnist
-    from inittui.engine import Engine
-    from inittui.runlog import RunLog
+    from inittui.training.data import load_mnist
+    from inittui.training.engine import Engine
+    from inittui.runlog.writer import RunLog
 
     torch.set_num_threads(threads)
     data = load_mnist(data_dir)

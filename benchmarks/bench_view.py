@@ -8,7 +8,7 @@ an evaluation every epoch. Every line has the engine's event types, field order 
 (checked against ``Event.to_json``), so an hour is about 220 MB like a real one. Then, each in a fresh
 process:
 
-1. the index (``inittui.logindex``): time to the first full state (the log indexed, the latest statistics
+1. the index (``inittui.runlog.index``): time to the first full state (the log indexed, the latest statistics
    decoded, every run's curves at 120 columns, and one statistics step read as a time cursor would), and
    the peak RSS; with orjson (the ``fast`` extra) where installed, and with the standard library's json;
 2. ``inittui view`` end to end: the real app (headless, 120×40) on the log, from the process's first import
@@ -36,16 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inittui.events import (
-    Evaluation,
-    ExperimentStarted,
-    Histogram,
-    LayerStat,
-    LayerStats,
-    RunInfo,
-    TrainProgress,
-)
-from inittui.presets import get_preset
+from inittui.core.events import Evaluation, ExperimentStarted, Histogram, LayerStat, LayerStats, RunRecord, TrainProgress
+from inittui.core.presets import get_preset
 
 STEPS_PER_SECOND = 45
 STATS_EVERY = 26
@@ -67,7 +59,7 @@ class SyntheticLog:
     def __init__(self, seed: int = 0) -> None:
         self.rng = np.random.default_rng(seed)
         self.config = get_preset("compare").config(stats_every=None)
-        self.runs = [RunInfo(i, spec.init, spec.activation, "running", 0) for i, spec in enumerate(self.config.runs)]
+        self.runs = [RunRecord(i, spec) for i, spec in enumerate(self.config.runs)]
         self.ids = [run.id for run in self.runs]
         self.shape = np.exp(-0.5 * np.linspace(-3, 3, BINS) ** 2)
         self.shape /= self.shape.sum()
@@ -162,7 +154,7 @@ def prefix(path: Path, target: Path, minutes: float) -> None:
 # ---------------------------------------------------------------------------------------------- measuring
 def measure_index(run_dir: Path) -> dict:
     began = time.perf_counter()
-    from inittui.logindex import LogIndex
+    from inittui.runlog.index import LogIndex
 
     index = LogIndex.open(run_dir)
     state = index.state_events()
@@ -203,15 +195,15 @@ def measure_view(run_dir: Path) -> dict:
 
 def measure_index_json(run_dir: Path) -> dict:
     """The index as it runs without the optional orjson."""
-    import inittui.runlog
+    import inittui.runlog.reader
 
-    inittui.runlog._fast_loads = None
+    inittui.runlog.reader._fast_loads = None
     return measure_index(run_dir)
 
 
 def measure_read_events(run_dir: Path) -> dict:
     began = time.perf_counter()
-    from inittui.runlog import read_events
+    from inittui.runlog.reader import read_events
 
     events = read_events(run_dir)
     return {"seconds": time.perf_counter() - began, "lines": len(events)}
@@ -233,7 +225,7 @@ def child(kind: str, run_dir: Path) -> dict:
 
 
 def _has_orjson() -> bool:
-    from inittui.runlog import _fast_loads
+    from inittui.runlog.reader import _fast_loads
 
     return _fast_loads is not None
 

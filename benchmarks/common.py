@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from inittui.devices import resolve_device
+from inittui.training.devices import resolve_device
 
 
 def benchmark_parser(doc: str) -> argparse.ArgumentParser:

@@ -11,15 +11,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from inittui import __version__
-from inittui.config import (
-    ACTIVATION_NAMES,
-    INITIALIZER_NAMES,
-    OPTIMIZER_NAMES,
-    ConfigError,
-    ExperimentConfig,
-    parse_runs,
-)
-from inittui.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS, get_preset
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, OPTIMIZER_NAMES, ExperimentConfig, parse_runs
+from inittui.core.errors import ConfigError, DataError, RunLogError
+from inittui.core.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS, get_preset
 
 SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce")
 DEFAULT_FPS = 4.0
@@ -137,14 +131,14 @@ def _check_directory_option(value: str | None, option: str) -> None:
 
 
 def _log_dir(value: str | None) -> Path:
-    from inittui.runlog import default_log_dir
+    from inittui.runlog.layout import default_log_dir
 
     return Path(value).expanduser() if value else default_log_dir()
 
 
 def _writable_log_dir(value: str | None) -> Path:
     """The log directory, created and checked before anything starts; one line if it cannot be written."""
-    from inittui.runlog import RunLogError, ensure_log_dir
+    from inittui.runlog.writer import ensure_log_dir
 
     try:
         return ensure_log_dir(_log_dir(value))
@@ -168,7 +162,7 @@ def command_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     _check_directory_option(args.data_dir, "--data-dir")
     _set_threads(args.threads)
-    from inittui.engine import resolve_device
+    from inittui.training.engine import resolve_device
 
     resolve_device(config.device)  # a CUDA request without CUDA is an argument error, before any loading
     log_dir = _writable_log_dir(args.log_dir)
@@ -177,9 +171,9 @@ def command_train(args: argparse.Namespace) -> int:
 
         return run_dashboard(config, data_dir=args.data_dir, log_dir=log_dir, fps=args.fps)
 
-    from inittui.data import load_mnist
-    from inittui.headless import run_headless
-    from inittui.runlog import RunLog
+    from inittui.training.data import load_mnist
+    from inittui.experiments.headless import run_headless
+    from inittui.runlog.writer import RunLog
 
     data = load_mnist(args.data_dir)
     log = RunLog.create(log_dir, config, {"dataset": data.description})
@@ -187,7 +181,7 @@ def command_train(args: argparse.Namespace) -> int:
 
 
 def command_probe(args: argparse.Namespace) -> int:
-    from inittui.probe import format_probe, probe_to_json, run_probe
+    from inittui.science.probe import format_probe, probe_to_json, run_probe
 
     inits = args.inits.split(",") if args.inits else None
     activations = args.activations.split(",") if args.activations else None
@@ -208,7 +202,7 @@ def command_probe(args: argparse.Namespace) -> int:
 
 
 def command_runs(args: argparse.Namespace) -> int:
-    from inittui.runlog import list_runs
+    from inittui.runlog.catalogue import list_runs
 
     log_dir = _log_dir(args.log_dir)
     summaries = list_runs(log_dir)
@@ -228,7 +222,7 @@ def command_runs(args: argparse.Namespace) -> int:
 
 
 def command_view(args: argparse.Namespace) -> int:
-    from inittui.runlog import resolve_run_dir
+    from inittui.runlog.reader import resolve_run_dir
     from inittui.ui.app import run_viewer
 
     run_dir = resolve_run_dir(args.run, _log_dir(args.log_dir))
@@ -249,10 +243,10 @@ def command_reproduce(args: argparse.Namespace) -> int:
             raise ArgumentError(f"unknown preset {name!r} in --presets; choose from {choices}")
     _check_directory_option(args.data_dir, "--data-dir")
     _set_threads(args.threads)
-    from inittui.engine import resolve_device
+    from inittui.training.engine import resolve_device
 
     resolve_device(args.device)
-    from inittui.reproduce import run_reproduce
+    from inittui.experiments.reproduce import run_reproduce
 
     log_dir = _writable_log_dir(args.log_dir)
     return run_reproduce(presets, seeds, device=args.device, data_dir=args.data_dir, log_dir=log_dir)
@@ -275,8 +269,6 @@ def main(argv: list[str] | None = None) -> int:
         "view": command_view,
         "reproduce": command_reproduce,
     }
-    from inittui.data import DataError
-    from inittui.runlog import RunLogError
 
     try:
         return handlers[args.command](args)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from inittui.data import load_mnist
-from inittui.presets import get_preset
+from inittui.training.data import load_mnist
+from inittui.core.presets import get_preset
 from inittui.ui.app import make_app
 
 SIZE = (120, 40)

@@ -35,13 +35,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # module -> the test files that are its own
 MODULES: dict[str, tuple[str, ...]] = {
-    "initializers": ("tests/test_initializers.py",),
-    "theory": ("tests/test_theory.py",),
-    "optim": ("tests/test_optim.py",),
-    "runlog": ("tests/test_runlog.py",),
-    "statistics": ("tests/test_statistics.py",),
-    "config": ("tests/test_config.py",),
-    "stacked": ("tests/test_stacked.py",),
+    "science/initializers": ("tests/test_initializers.py",),
+    "science/theory": ("tests/test_theory.py",),
+    "training/optim": ("tests/test_optim.py",),
+    "runlog/writer": ("tests/test_runlog.py",),
+    "runlog/reader": ("tests/test_runlog.py",),
+    "science/statistics": ("tests/test_statistics.py",),
+    "core/config": ("tests/test_config.py",),
+    "training/stacked": ("tests/test_stacked.py",),
 }
 # a mutant whose tests run this many times longer than the unmutated ones (plus a margin) has hung them
 TIMEOUT_FACTOR = 10
@@ -138,7 +139,7 @@ def diff(original: str, mutated: str) -> str:
 def mutate_module(module: str, tests: tuple[str, ...], kept: Path | None) -> dict[str, list[str]]:
     """Diffs of every mutant of inittui/<module>.py, by outcome. With ``kept``, results are remembered in
     ``kept/module``: mutants killed before are not run again while their diff is the same."""
-    workdir = Path(tempfile.mkdtemp(prefix=f"inittui-mutation-{module}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"inittui-mutation-{module.replace('/', '-')}-"))
     remembered_path = kept / module / RESULTS_FILE if kept else None
     remembered: dict[str, str] = (
         json.loads(remembered_path.read_text()) if remembered_path and remembered_path.exists() else {}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from inittui.data import MNISTData
+from inittui.training.data import MNISTData
 
 # one thread: the tests' tensors are small, and two OpenMP threads on a busy 2-core machine slow to a crawl
 torch.set_num_threads(1)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.ui.atlas import (
     DIVERGED_BACKGROUND,
     NOT_APPLICABLE_BACKGROUND,

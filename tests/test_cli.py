@@ -172,13 +172,13 @@ def test_a_log_dir_that_cannot_be_written_is_one_line(capsys, tmp_path, monkeypa
 def test_headless_on_a_full_disk_warns_once_trains_on_and_exits_1(capsys, tmp_path, monkeypatch, tiny_data):
     from faults import FullDisk
 
-    from inittui import runlog
-    from inittui.headless import run_headless
-    from inittui.presets import get_preset
+    from inittui.runlog import reader, writer
+    from inittui.experiments.headless import run_headless
+    from inittui.core.presets import get_preset
 
-    monkeypatch.setattr(runlog, "open_append", lambda path: FullDisk(path, room=20_000))
+    monkeypatch.setattr(writer, "open_append", lambda path: FullDisk(path, room=20_000))
     config = get_preset("compare").config(width=16, depth=2, steps=60, stats_every=10, device="cpu")
-    log = runlog.RunLog.create(tmp_path, config, {"dataset": "random"})
+    log = writer.RunLog.create(tmp_path, config, {"dataset": "random"})
     status = run_headless(config, tiny_data, log, json_output=True)
     captured = capsys.readouterr()
     report = json.loads(captured.out)
@@ -187,15 +187,15 @@ def test_headless_on_a_full_disk_warns_once_trains_on_and_exits_1(capsys, tmp_pa
     warnings = [line for line in captured.err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "No space left on device" in warnings[0]
     assert captured.err.strip().splitlines()[-1].startswith("inittui: error: run log incomplete: ")
-    contents = runlog.read_log(log.run_dir)
+    contents = reader.read_log(log.run_dir)
     assert contents.skipped == [] and 0 < len(contents.events) < 60
     assert f"the log ends at line {len(contents.events)} " in warnings[0]
 
 
 def test_runs_lists_a_damaged_run_with_its_skipped_lines(capsys, tmp_path):
-    from inittui.config import ExperimentConfig, RunSpec
-    from inittui.events import Evaluation, StateChanged
-    from inittui.runlog import RunLog
+    from inittui.core.config import ExperimentConfig, RunSpec
+    from inittui.core.events import Evaluation, StateChanged
+    from inittui.runlog.writer import RunLog
 
     log = RunLog.create(tmp_path, ExperimentConfig(runs=[RunSpec("he", "relu")], preset="compare"))
     for step in range(5):

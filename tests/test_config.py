@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from inittui.config import (
+from inittui.core.config import (
     ACTIVATION_NAMES,
     INITIALIZER_NAMES,
     INPUT_SCALE_NAMES,
     OPTIMIZER_NAMES,
     SAMPLING_NAMES,
     SCHEDULE_NAMES,
-    ConfigError,
     ExperimentConfig,
     RunSpec,
     parse_runs,
 )
+from inittui.core.errors import ConfigError
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 HE_RELU = RunSpec("he", "relu")

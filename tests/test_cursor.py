@@ -10,25 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from inittui.config import ExperimentConfig, RunSpec
-from inittui.events import (
+from support.records import record
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.core.events import (
     Evaluation,
     ExperimentFinished,
     ExperimentStarted,
     Histogram,
     LayerStat,
     LayerStats,
-    RunInfo,
-    RunResult,
     RunsChanged,
     TrainProgress,
 )
-from inittui.runlog import EVENTS_FILE, RunLog
+from inittui.runlog.layout import EVENTS_FILE
+from inittui.runlog.writer import RunLog
 from inittui.ui.app import make_app
 from inittui.ui.curves import MARK, render_curves
 from inittui.ui.runs_table import RunsTable
-from inittui.ui.sources import FollowSource
-from inittui.ui.state import DashboardState, RecentSteps, Series
+from inittui.dashboard.sources import FollowSource
+from inittui.dashboard.state import DashboardState, RecentSteps, Series
 
 from test_ui import SIZE, cell, press, status_text, wait_for
 
@@ -85,7 +85,7 @@ def synthetic_events(steps=STEPS, finished: bool = True) -> list:
     config = ExperimentConfig(runs=[RunSpec("he", "relu"), RunSpec("xavier", "tanh")], depth=DEPTH, width=4,
                               steps=steps[-1], epochs=None, stats_every=10, histogram_bins=BINS, preset="compare")
     events: list = [ExperimentStarted(config.to_dict(), "cpu", "CPU", "synthetic", steps[-1], 20,
-                                      [RunInfo(run, *("he", "relu") if run == 0 else ("xavier", "tanh"), "running")
+                                      [record(run, *("he", "relu") if run == 0 else ("xavier", "tanh"), "running")
                                        for run in RUNS], 0.0)]
     for step in steps:
         if step:
@@ -95,7 +95,7 @@ def synthetic_events(steps=STEPS, finished: bool = True) -> list:
             events.append(Evaluation(step, step / 20, list(RUNS), [0.5 + step / 100 + run / 100 for run in RUNS],
                                      [1.0] * len(RUNS)))
     if finished:
-        results = [RunResult(run, "r", "he", "relu", "done", steps[-1], loss_at(run, steps[-1]), 0.9, 0.9)
+        results = [record(run, "he", "relu", "done", steps[-1], train_loss=loss_at(run, steps[-1]), test_acc=0.9, best_test_acc=0.9)
                    for run in RUNS]
         events.append(ExperimentFinished("done", steps[-1], 4.0, 1000.0, results))
     return events, config
@@ -326,8 +326,8 @@ def test_a_run_restarted_with_another_spec_shows_nothing_from_before_its_restart
     state = DashboardState()
     for event in events[:-1]:
         if isinstance(event, LayerStats) and event.step == 20:
-            state.apply(RunsChanged(20, "set", [RunInfo(0, "he", "relu", "running", 20),
-                                                RunInfo(1, "lecun", "tanh", "running", 0)]))
+            state.apply(RunsChanged(20, "set", [record(0, "he", "relu", "running", 20),
+                                                record(1, "lecun", "tanh", "running", 0)]))
         state.apply(event)
     state.move_cursor(-1)  # step 30: both runs
     assert state.cursor_step == 30 and len(state.layer_views(state.runs[1])) == DEPTH

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from test_ui import press
 from test_ui_drawing import FUZZ, Points
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
-from inittui.events import Evaluation, ExperimentStarted, RunInfo, TrainProgress
-from inittui.presets import get_preset
+from support.records import record
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.events import Evaluation, ExperimentStarted, TrainProgress
+from inittui.core.presets import get_preset
 from inittui.ui.app import make_app
 from inittui.ui.curves import (
     ABOVE,
@@ -34,7 +35,7 @@ from inittui.ui.curves import (
     render_legend,
 )
 from inittui.ui.runs_table import COLUMNS, row_cells
-from inittui.ui.state import DashboardState, RunState, run_colour
+from inittui.dashboard.state import DashboardState, RunState, run_colour
 
 STEPS_PER_EPOCH = 100
 
@@ -251,7 +252,7 @@ def test_the_legend_fits_its_lines_and_says_how_many_runs_it_leaves_out():
 def sweep_events(count: int) -> list:
     """``count`` runs, each a distinct init:activation; run i reaches best test accuracy 0.5 + i/200 and its
     loss falls at its own rate (every seventh stays at 2.3)."""
-    runs = [RunInfo(i, INITIALIZER_NAMES[i % 10], ACTIVATION_NAMES[i // 10 % 6], "running", 0) for i in range(count)]
+    runs = [record(i, INITIALIZER_NAMES[i % 10], ACTIVATION_NAMES[i // 10 % 6], "running", 0) for i in range(count)]
     ids = [info.id for info in runs]
     events: list = [ExperimentStarted(
         config=get_preset("compare").config().to_dict(), device="cpu", device_name="CPU", dataset="synthetic",

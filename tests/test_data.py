@@ -13,15 +13,8 @@ import torchvision
 from conftest import closed_local_url
 from idx import write_idx, write_mnist_files
 
-from inittui.data import (
-    EXPECTED_COUNTS,
-    MNIST_FILES,
-    DataError,
-    MNISTData,
-    default_cache_dir,
-    find_mnist,
-    load_mnist,
-)
+from inittui.training.data import EXPECTED_COUNTS, MNIST_FILES, MNISTData, default_cache_dir, find_mnist, load_mnist
+from inittui.core.errors import DataError
 
 # Read before the autouse fixture below removes the variable from every test's environment.
 REAL_MNIST_DIR = os.environ.get("INITTUI_DATA_DIR")

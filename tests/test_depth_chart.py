@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inittui.engine import Engine
-from inittui.events import LayerStats
-from inittui.presets import get_preset
+from inittui.training.engine import Engine
+from inittui.core.events import LayerStats
+from inittui.core.presets import get_preset
 from inittui.ui.depth_chart import (
     ABOVE,
     BELOW,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inittui.events import HISTOGRAM_KINDS
-from inittui.history import DensityGrid, DistributionHistory
+from inittui.core.events import HISTOGRAM_KINDS
+from inittui.series.density import DensityGrid, DistributionHistory
 from inittui.ui.distributions import (
     EMPTY,
     LEVELS,

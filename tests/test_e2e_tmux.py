@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from inittui.runlog import read_events, read_log
+from inittui.runlog.reader import read_events, read_log
 
 DATA_DIR = os.environ.get("INITTUI_DATA_DIR")
 pytestmark = [
@@ -104,7 +104,7 @@ def test_dashboard_in_a_real_terminal(tmux, tmp_path):
     kinds = {event.type for event in events}
     assert {"started", "progress", "layers", "runs", "finished"} <= kinds
     assert events[-1].type == "finished" and events[-1].status == "stopped"
-    assert any(event.type == "runs" and any(r.init == "glorot" for r in event.runs) for event in events)
+    assert any(event.type == "runs" and any(r.spec.init == "glorot" for r in event.runs) for event in events)
 
 
 def test_sighup_flushes_the_log_and_exits(tmux, tmp_path):

@@ -10,11 +10,12 @@ import torch
 from conftest import random_mnist
 from torch import nn
 
-from inittui.commands import AddRun, Pause, RemoveRun, Restart, Resume, SetDevice, SetRun
-from inittui.config import ConfigError, ExperimentConfig, RunSpec
-from inittui.engine import Engine, resolve_device
-from inittui.events import Evaluation, LayerStats, RunsChanged, TrainProgress
-from inittui.model import initial_weights, run_seed
+from inittui.core.commands import AddRun, Pause, RemoveRun, Restart, Resume, SetDevice, SetRun
+from inittui.core.errors import ConfigError
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.training.engine import Engine, resolve_device
+from inittui.core.events import Evaluation, LayerStats, RunsChanged, TrainProgress
+from inittui.training.model import initial_weights, run_seed
 
 SPECS = [RunSpec("he", "relu"), RunSpec("xavier", "tanh"), RunSpec("lsuv", "gelu")]
 
@@ -51,7 +52,7 @@ def assert_moved(engine: Engine, run_id: int, spec: RunSpec, config: ExperimentC
 
 def reference_training(spec: RunSpec, config: ExperimentConfig, data) -> list[torch.Tensor]:
     """The same run trained alone the plain PyTorch way: nn.Linear layers, torch.optim, same batches."""
-    from inittui.activations import get_activation
+    from inittui.science.activations import get_activation
 
     sizes = config.layer_sizes
     weights, biases = initial_weights(spec, sizes, run_seed(config.seed, spec, 0), data.train_images[: config.batch_size])
@@ -105,7 +106,7 @@ def test_batched_runs_follow_the_trajectory_of_each_run_trained_alone(optimizer,
     engine, _ = train(config, tiny_data)
     for run in engine.runs:
         weights, _ = engine.run_weights(run.id)
-        expected = reference_training(RunSpec(run.init, run.activation), config, tiny_data)
+        expected = reference_training(run.spec, config, tiny_data)
         for got, want in zip(weights, expected):
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
@@ -149,12 +150,12 @@ def test_changing_a_runs_init_and_activation_restarts_only_that_run(tiny_data):
     config = small_config()
     baseline, _ = train(config, tiny_data)
     changed, events = train(config, tiny_data, _on_step(10, lambda e: e.send(SetRun(0, init="orthogonal", activation="selu"))))
-    assert (changed.runs[0].init, changed.runs[0].activation) == ("orthogonal", "selu")
+    assert changed.runs[0].spec == RunSpec("orthogonal", "selu")
     for run_id in (1, 2):
         for got, want in zip(changed.run_weights(run_id)[0], baseline.run_weights(run_id)[0]):
             torch.testing.assert_close(got, want)
     change = next(e for e in events if isinstance(e, RunsChanged) and e.reason == "changed")
-    assert change.runs[0].init == "orthogonal" and change.runs[0].step == 0
+    assert change.runs[0].spec.init == "orthogonal" and change.runs[0].step == 0
 
 
 def test_adding_and_removing_runs(tiny_data):
@@ -285,6 +286,6 @@ def test_commands_sent_just_before_stop_are_applied_and_reported(tiny_data):
         engine.stop()
 
     engine, events = train(small_config(steps=1000), tiny_data, _on_step(5, change_then_stop), status="stopped")
-    assert engine.runs[1].init == "glorot"
-    assert any(isinstance(e, RunsChanged) and e.runs[1].init == "glorot" for e in events)
+    assert engine.runs[1].spec.init == "glorot"
+    assert any(isinstance(e, RunsChanged) and e.runs[1].spec.init == "glorot" for e in events)
     assert events[-1].status == "stopped"

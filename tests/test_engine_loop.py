@@ -12,13 +12,15 @@ import pytest
 import torch
 from conftest import random_mnist
 
-from inittui import commands, devices, engine as engine_module
-from inittui.commands import AddRun, Restart, SetRun, Stop
-from inittui.config import ExperimentConfig, RunSpec
-from inittui.engine import Engine, ThroughputMeter
-from inittui.stacked import StackedRuns
-from inittui.events import Evaluation, LayerStats, Notice, RunsChanged, StateChanged, TrainProgress
-from inittui.model import ActivationSlices, forward, initial_weights, run_seed
+from inittui.core import commands
+from inittui.training import devices
+from inittui.training import engine as engine_module
+from inittui.core.commands import AddRun, Restart, SetRun, Stop
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.training.engine import Engine, ThroughputMeter
+from inittui.training.stacked import StackedRuns
+from inittui.core.events import Evaluation, LayerStats, Notice, RunsChanged, StateChanged, TrainProgress
+from inittui.training.model import ActivationSlices, forward, initial_weights, run_seed
 
 # stack order differs from this order: sigmoid, tanh, relu, relu
 SPECS = [RunSpec("he", "relu"), RunSpec("xavier", "tanh"), RunSpec("orthogonal", "relu"), RunSpec("glorot", "sigmoid")]
@@ -85,7 +87,7 @@ def test_a_new_activation_does_not_reorder_the_runs(tiny_data):
 
     engine, events = train(config(), tiny_data, change)
     changed = next(e for e in events if isinstance(e, RunsChanged) and e.reason == "changed")
-    assert [r.id for r in changed.runs] == [0, 1, 2, 3] and changed.runs[3].activation == "relu"
+    assert [r.id for r in changed.runs] == [0, 1, 2, 3] and changed.runs[3].spec.activation == "relu"
     assert [e.run_ids for e in events if isinstance(e, TrainProgress)][-1] == [0, 1, 2, 3]
     assert engine.runs[3].step == 24
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inittui.history import DistributionHistory, MinMaxSeries
+from inittui.series.density import DistributionHistory
+from inittui.series.curve import MinMaxSeries
 
 ANY_FLOAT = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),

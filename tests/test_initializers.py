@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from inittui.activations import ACTIVATIONS, LEAKY_RELU_SLOPE, get_activation
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
-from inittui.initializers import INITIALIZERS, get_initializer, lsuv_rescale_, needs_data
-from inittui.model import initial_weights
+from inittui.science.activations import ACTIVATIONS, LEAKY_RELU_SLOPE, get_activation
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
+from inittui.science.initializers import INITIALIZERS, get_initializer, lsuv_rescale_, needs_data
+from inittui.training.model import initial_weights
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 # [n_out, n_in]: wide and tall, so that fan-in and fan-out differ both ways; 100,000 weights each

@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inittui.activations import get_activation
-from inittui.config import ExperimentConfig, RunSpec
-from inittui.data import load_mnist
-from inittui.engine import Engine
-from inittui.events import LayerStat, LayerStats, event_from_json
-from inittui.model import initial_weights, run_seed
-from inittui.presets import get_preset
-from inittui.statistics import std_mean_rows
+from inittui.science.activations import get_activation
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.training.data import load_mnist
+from inittui.training.engine import Engine
+from inittui.core.events import LayerStat, LayerStats, event_from_json
+from inittui.training.model import initial_weights, run_seed
+from inittui.core.presets import get_preset
+from inittui.science.statistics import std_mean_rows
 
 SPECS = [RunSpec("he", "relu"), RunSpec("xavier", "tanh"), RunSpec("glorot", "sigmoid")]
 
@@ -103,7 +103,7 @@ def test_the_deep_preset_at_step_0_shows_he_flat_and_xavier_vanishing(mnist_dir)
 
 
 def test_histograms_binned_a_few_runs_at_a_time_count_the_same(monkeypatch):
-    from inittui import statistics
+    from inittui.science import statistics
 
     generator = torch.Generator().manual_seed(1)
     layers = [torch.randn(7, 300, generator=generator), torch.randn(7, 20, 5, generator=generator) * 3]

@@ -10,19 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from inittui.config import ExperimentConfig, RunSpec
-from inittui.engine import Engine
-from inittui.events import (
-    Evaluation,
-    ExperimentStarted,
-    LayerStats,
-    Notice,
-    RunInfo,
-    RunsChanged,
-    TrainProgress,
-)
-from inittui.logindex import EVENTS_FILE, LogIndex
-from inittui.runlog import RunLog, parse_line, read_events
+from support.records import record
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.training.engine import Engine
+from inittui.core.events import Evaluation, ExperimentStarted, LayerStats, Notice, RunsChanged, TrainProgress
+from inittui.runlog.index import EVENTS_FILE, LogIndex
+from inittui.runlog.writer import RunLog
+from inittui.runlog.reader import parse_line, read_events
 
 from conftest import random_mnist
 
@@ -239,7 +233,7 @@ def test_following_a_growing_log_matches_opening_it_whole(real_log, tmp_path):
 
 def test_update_orders_the_latest_progress_among_the_new_events(tmp_path):
     path = tmp_path / EVENTS_FILE
-    runs = [RunInfo(0, "he", "relu", "running", 0)]
+    runs = [record(0, "he", "relu", "running", 0)]
     started = ExperimentStarted({}, "cpu", "CPU", "data", 100, 10, runs, 0.0)
     progress = [TrainProgress(s, s / 10, [0], [s], [[1.0 / s]], [[0.5]], 1.0, 1.0) for s in (1, 2, 3)]
     notice = Notice("hello")
@@ -265,10 +259,10 @@ def test_a_new_experiment_in_the_same_log_replaces_the_old(real_log, tmp_path):
 
 def test_a_restarted_run_starts_its_curves_again(tmp_path):
     path = tmp_path / EVENTS_FILE
-    runs = [RunInfo(0, "he", "relu", "running", 0), RunInfo(1, "xavier", "tanh", "running", 0)]
+    runs = [record(0, "he", "relu", "running", 0), record(1, "xavier", "tanh", "running", 0)]
     events = [ExperimentStarted({}, "cpu", "CPU", "data", 100, 10, runs, 0.0)]
     events.append(TrainProgress(20, 2.0, [0, 1], [20, 20], [[2.0] * 20, [3.0] * 20], [[0.1] * 20] * 2, 1.0, 1.0))
-    changed = [RunInfo(0, "normal-1", "relu", "running", 0), RunInfo(1, "xavier", "tanh", "running", 20)]
+    changed = [record(0, "normal-1", "relu", "running", 0), record(1, "xavier", "tanh", "running", 20)]
     events.append(RunsChanged(20, "restart", changed))
     events.append(TrainProgress(25, 2.5, [0, 1], [5, 25], [[9.0] * 5, [3.0] * 5], [[0.1] * 5] * 2, 1.0, 1.0))
     path.write_text("".join(e.to_json() + "\n" for e in events))
@@ -284,7 +278,7 @@ def test_a_restarted_run_starts_its_curves_again(tmp_path):
 @pytest.fixture(params=["orjson", "json"])
 def parser(request, monkeypatch):
     """Both parsers the index may use: orjson where installed, the standard library's without it."""
-    import inittui.runlog as runlog
+    import inittui.runlog.reader as runlog
 
     if request.param == "json":
         monkeypatch.setattr(runlog, "_fast_loads", None)
@@ -303,7 +297,7 @@ def test_the_line_decoder_is_tolerant_and_small(parser):
 
 def test_numbers_beyond_the_json_the_writer_allows_are_taken_or_skipped_never_raised(tmp_path, parser):
     path = tmp_path / EVENTS_FILE
-    runs = [RunInfo(0, "he", "relu", "running", 0)]
+    runs = [record(0, "he", "relu", "running", 0)]
     lines = [ExperimentStarted({}, "cpu", "CPU", "data", 100, 10, runs, 0.0).to_json()]
     lines.append('{"type":"progress","step":3,"epoch":0.3,"run_ids":[0],"run_steps":[3],'
                  '"losses":[[NaN,Infinity,1e999]],"accuracies":[[null,-Infinity,0.5]],"samples_per_s":1,"elapsed_s":1}')
@@ -319,7 +313,7 @@ def test_numbers_beyond_the_json_the_writer_allows_are_taken_or_skipped_never_ra
 
 def test_the_decoder_is_one_function_the_index_uses(monkeypatch, real_log):
     """The index decodes with the run log's one decoder, for every line it parses."""
-    import inittui.logindex as logindex
+    import inittui.runlog.index as logindex
 
     calls = []
     original = logindex.parse_line
@@ -338,7 +332,7 @@ def test_the_decoder_is_one_function_the_index_uses(monkeypatch, real_log):
 def test_a_long_log_opened_whole_keeps_the_same_curve_as_followed_line_by_line(tmp_path):
     """Opened whole, the curves' buckets are sized for the log's length from the start; followed, they grow
     and merge. Both keep every value's min, max and count, and a spike in the same screen column."""
-    runs = [RunInfo(0, "he", "relu", "running", 0)]
+    runs = [record(0, "he", "relu", "running", 0)]
     lines = [ExperimentStarted({}, "cpu", "CPU", "data", 10**6, 469, runs, 0.0).to_json()]
     for step in range(26, 60_000, 26):
         losses = [1.0 + (k % 5) * 0.01 for k in range(26)]

@@ -9,13 +9,13 @@ import torch
 from conftest import random_mnist
 from torch import nn
 
-from inittui.activations import get_activation
-from inittui.commands import Restart
-from inittui.config import ExperimentConfig, RunSpec
-from inittui.engine import Engine
-from inittui.events import ExperimentFinished, RunsChanged, TrainProgress
-from inittui.model import initial_weights, run_seed
-from inittui.optim import ADAM_BETAS, ADAM_EPS, MOMENTUM, BatchedOptimizer, zero_frozen
+from inittui.science.activations import get_activation
+from inittui.core.commands import Restart
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.training.engine import Engine
+from inittui.core.events import ExperimentFinished, RunsChanged, TrainProgress
+from inittui.training.model import initial_weights, run_seed
+from inittui.training.optim import ADAM_BETAS, ADAM_EPS, MOMENTUM, BatchedOptimizer, zero_frozen
 
 RUNS = 3
 SHAPES = [(RUNS, 5, 4), (RUNS, 5)]  # a weight and a bias, stacked over runs

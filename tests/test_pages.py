@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from inittui.events import ExperimentStarted, Histogram, LayerStat, LayerStats, RunInfo, TrainProgress
-from inittui.presets import get_preset
+from support.records import record
+from inittui.core.events import ExperimentStarted, Histogram, LayerStat, LayerStats, TrainProgress
+from inittui.core.presets import get_preset
 from inittui.ui.app import make_app
 from inittui.ui.depth_chart import GUTTER, layer_positions
 from inittui.ui.braille import BRAILLE_BASE
-from inittui.ui.state import DashboardState
+from inittui.dashboard.state import DashboardState
 from inittui.ui.status_bar import Location, shorten_path, status_text
 
 from test_ui_snapshots import synthetic_events
@@ -31,7 +32,7 @@ def _layer(std: float, gradient: float, update: float, step: int) -> LayerStat:
 def grid_events(runs: list[tuple[str, str]], stats_steps: tuple[int, ...] = (10,)) -> list:
     """An experiment of ``runs``; run r's layer l has activation std ACTIVATION_STD[l] / 2**r."""
     config = get_preset("compare").config()
-    infos = [RunInfo(index, init, act, "running", 0) for index, (init, act) in enumerate(runs)]
+    infos = [record(index, init, act, "running", 0) for index, (init, act) in enumerate(runs)]
     events: list = [ExperimentStarted(config=config.to_dict(), device="cpu", device_name="CPU", dataset="synthetic",
                                       total_steps=1000, steps_per_epoch=100, runs=infos, time=0.0)]
     ids = [info.id for info in infos]

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from inittui.config import ConfigError, ExperimentConfig, RunSpec
-from inittui.initializers import INITIALIZERS
-from inittui.presets import PRESETS, get_preset
+from inittui.core.errors import ConfigError
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.science.initializers import INITIALIZERS
+from inittui.core.presets import PRESETS, get_preset
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

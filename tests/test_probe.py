@@ -1,4 +1,4 @@
-"""The book's activation-distribution experiment (inittui.probe): shapes, not exact values."""
+"""The book's activation-distribution experiment (inittui.science.probe): shapes, not exact values."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
-from inittui.events import Histogram
-from inittui.probe import ProbeLayer, ProbeResult, format_probe, probe_to_json, run_probe, sparkline
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.events import Histogram
+from inittui.science.probe import ProbeLayer, ProbeResult, format_probe, probe_to_json, run_probe, sparkline
 
 INITS = ["he", "xavier", "normal-0.01", "normal-1", "lsuv", "constant"]
 ACTS = ["sigmoid", "relu", "tanh"]

@@ -9,12 +9,12 @@ import sys
 import pytest
 import torch
 
-from inittui import reproduce
-from inittui.events import Histogram
-from inittui.model import initial_weights, run_seed
-from inittui.presets import PRESETS
-from inittui.probe import ProbeLayer, ProbeResult
-from inittui.reproduce import (
+from inittui.experiments import reproduce
+from inittui.core.events import Histogram
+from inittui.training.model import initial_weights, run_seed
+from inittui.core.presets import PRESETS
+from inittui.science.probe import ProbeLayer, ProbeResult
+from inittui.experiments.reproduce import (
     CRITERIA,
     PROBE,
     Criterion,
@@ -212,7 +212,7 @@ def test_exit_status_one_when_one_fails(fake_training, tmp_path, capsys):
 
 
 def test_core_module_imports_no_ui():
-    code = "import sys, inittui.reproduce; assert not any(m == 'textual' or m.startswith(('textual.', 'inittui.ui')) for m in sys.modules)"
+    code = "import sys, inittui.experiments.reproduce; assert not any(m == 'textual' or m.startswith(('textual.', 'inittui.ui')) for m in sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -226,7 +226,7 @@ def mnist():
     value = os.environ.get("INITTUI_DATA_DIR")
     if not value:
         pytest.skip("INITTUI_DATA_DIR is not set (real MNIST not available)")
-    from inittui.data import load_mnist
+    from inittui.training.data import load_mnist
 
     return load_mnist(value)
 

@@ -9,12 +9,21 @@ import math
 import pytest
 import torch
 
-from inittui import cli, reproduce
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES, ExperimentConfig, RunSpec, parse_runs
-from inittui.depth_sweep import BANDS, StdRatio, band_for, hidden_stds, measure_std_ratio, measure_std_ratios, verdict
-from inittui.model import initial_weights, run_seed
-from inittui.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS
-from inittui.reproduce import (
+from inittui import cli
+from inittui.experiments import reproduce
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, ExperimentConfig, RunSpec, parse_runs
+from inittui.experiments.depth_sweep import (
+    BANDS,
+    StdRatio,
+    band_for,
+    hidden_stds,
+    measure_std_ratio,
+    measure_std_ratios,
+    verdict,
+)
+from inittui.training.model import initial_weights, run_seed
+from inittui.core.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS
+from inittui.experiments.reproduce import (
     CRITERIA,
     Criterion,
     SweepOutcome,
@@ -445,7 +454,7 @@ def test_reproduce_bad_presets_exit_2_with_one_line(presets, message, capsys):
 
 @pytest.mark.mnist
 def test_std_ratios_follow_mean_field_at_the_books_depth_on_mnist(mnist_dir):
-    from inittui.data import load_mnist
+    from inittui.training.data import load_mnist
 
     ratios = measure_std_ratios(DEPTH_SWEEP, 5, load_mnist(str(mnist_dir)))
     assert set(ratios) == set(DEPTH_SWEEP.runs)

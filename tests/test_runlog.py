@@ -12,40 +12,31 @@ from datetime import datetime
 
 import pytest
 
-from inittui import runlog
-from inittui.config import ExperimentConfig, RunSpec
-from inittui.events import (
+from support.records import record
+from inittui.runlog import catalogue, reader, writer
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.core.events import (
     Evaluation,
     ExperimentFinished,
     Histogram,
     LayerStat,
     LayerStats,
     Notice,
-    RunInfo,
-    RunResult,
     RunsChanged,
     StateChanged,
     event_from_json,
 )
-from inittui.runlog import (
-    CONFIG_FILE,
-    EVENTS_FILE,
-    RunLog,
-    RunLogError,
-    default_log_dir,
-    list_runs,
-    read_config,
-    read_events,
-    read_log,
-    resolve_run_dir,
-    summarise_run,
-)
+from inittui.runlog.layout import CONFIG_FILE, EVENTS_FILE, default_log_dir
+from inittui.runlog.writer import RunLog
+from inittui.core.errors import RunLogError
+from inittui.runlog.catalogue import list_runs, summarise_run
+from inittui.runlog.reader import read_config, read_events, read_log, resolve_run_dir
 
 CONFIG = ExperimentConfig(runs=[RunSpec("he", "relu"), RunSpec("xavier", "tanh")], preset="compare")
 
 
 def finished(status: str = "done") -> ExperimentFinished:
-    result = RunResult(0, "he:relu", "he", "relu", "done", 10, 0.5, 0.91, 0.93)
+    result = record(0, "he", "relu", "done", 10, train_loss=0.5, test_acc=0.91, best_test_acc=0.93)
     return ExperimentFinished(status, 10, 1.0, 100.0, [result])
 
 
@@ -117,7 +108,7 @@ def test_a_run_directory_is_named_by_time_and_preset_and_never_reused(tmp_path, 
         def now(cls, tz=None):
             return cls(2026, 11, 28, 9, 30, 5)
 
-    monkeypatch.setattr(runlog, "datetime", FrozenClock)
+    monkeypatch.setattr(writer, "datetime", FrozenClock)
     logs = [RunLog.create(tmp_path, CONFIG, {"dataset": "random"}) for _ in range(3)]
     for log in logs:
         log.close()
@@ -215,10 +206,10 @@ def test_a_run_path_with_a_tilde_is_expanded(tmp_path, monkeypatch):
 
 def test_summary_names_runs_added_later_and_keeps_the_best_accuracy(tmp_path):
     log = RunLog(tmp_path / "run", CONFIG)
-    added = RunInfo(2, "lsuv", "tanh", "running")
+    added = record(2, "lsuv", "tanh", "running")
     log.write(Evaluation(5, 0.5, [0, 1], [0.50, 0.40], [1.0, 1.2]))
     log.write(StateChanged("paused", 5))  # an event without runs
-    log.write(RunsChanged(6, "added", [RunInfo(0, "he", "relu", "running"), RunInfo(1, "xavier", "tanh", "running"), added]))
+    log.write(RunsChanged(6, "added", [record(0, "he", "relu", "running"), record(1, "xavier", "tanh", "running"), added]))
     log.write(Evaluation(9, 1.0, [0, 1, 2, 7], [0.45, None, 0.30, 0.2], [1.1, None, 1.5, 2.0]))
     log.write(Evaluation(12, 1.5, [0, 1, 2], [0.60, 0.41, 0.35], [0.9, 1.1, 1.4]))
     log.close()
@@ -255,7 +246,7 @@ def test_summary_status_is_the_finished_events_or_whether_the_writer_lives(tmp_p
     def not_permitted(pid, signal_number):
         raise PermissionError
 
-    monkeypatch.setattr(runlog.os, "kill", not_permitted)
+    monkeypatch.setattr(catalogue.os, "kill", not_permitted)
     assert summarise_run(open_log.run_dir).status == "running"
 
 
@@ -288,14 +279,14 @@ def test_a_header_that_is_not_an_object_is_a_one_line_error(tmp_path):
 def test_list_runs_passes_over_a_run_whose_events_cannot_be_read(tmp_path, monkeypatch):
     for name in ("1-a", "2-unreadable", "3-c"):
         RunLog(tmp_path / name, CONFIG).close()
-    readable = runlog.read_log
+    readable = catalogue.read_log
 
     def read_log_or_fail(run_dir):
         if run_dir.name == "2-unreadable":  # as a file the user may not read would
             raise RunLogError(f"cannot read {run_dir / EVENTS_FILE}: Permission denied")
         return readable(run_dir)
 
-    monkeypatch.setattr(runlog, "read_log", read_log_or_fail)
+    monkeypatch.setattr(catalogue, "read_log", read_log_or_fail)
     assert [s.run_dir.name for s in list_runs(tmp_path)] == ["1-a", "3-c"]
 
 
@@ -343,7 +334,7 @@ def test_a_full_disk_cuts_the_log_back_to_its_last_complete_line_and_stops_writi
     lines = [StateChanged("running", step).to_json().encode() + b"\n" for step in (1, 2, 3)]
     # room for two lines and half the third: the disk fills in the middle of a line
     room = len(lines[0]) + len(lines[1]) + len(lines[2]) // 2
-    monkeypatch.setattr(runlog, "open_append", lambda path: FullDisk(path, room))
+    monkeypatch.setattr(writer, "open_append", lambda path: FullDisk(path, room))
     log = RunLog(tmp_path / "run", CONFIG)
     assert log.last_line() == "no line" and log.failure is None
     assert log.write(StateChanged("running", 1)) is True
@@ -366,7 +357,7 @@ def test_a_failed_close_is_recorded_not_raised(tmp_path, monkeypatch):
     def io_error(fd):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(runlog.os, "fsync", io_error)
+    monkeypatch.setattr(writer.os, "fsync", io_error)
     log.close()
     assert log.failure == f"closing of {log.path} failed: Input/output error; the log ends at line 1 (notice)"
     assert log.write(StateChanged("running", 1)) is False
@@ -379,15 +370,15 @@ def test_a_log_that_cannot_be_created_is_a_one_line_error(tmp_path):
     with pytest.raises(RunLogError, match=f"^cannot write the run log in {a_file / 'run'}: Not a directory$"):
         RunLog(a_file / "run", CONFIG)
     with pytest.raises(RunLogError, match=f"^cannot write run logs in {a_file / 'logs'}: Not a directory$"):
-        runlog.ensure_log_dir(a_file / "logs")
+        writer.ensure_log_dir(a_file / "logs")
     made = tmp_path / "new" / "logs"
-    assert runlog.ensure_log_dir(made) == made and made.is_dir() and list(made.iterdir()) == []
-    assert runlog.ensure_log_dir(made) == made  # and again, once it exists
+    assert writer.ensure_log_dir(made) == made and made.is_dir() and list(made.iterdir()) == []
+    assert writer.ensure_log_dir(made) == made  # and again, once it exists
 
 
 def test_skipped_lines_are_described_briefly():
-    assert runlog.describe_lines([1234]) == "line 1,234"
-    assert runlog.describe_lines([37, 52, 90]) == "lines 37, 52 and 90"
-    assert runlog.describe_lines(list(range(1, 9))) == "lines 1, 2, 3, 4, 5, 6, 7 and 8"
-    assert runlog.describe_lines(list(range(1, 1002))) == "lines 1, 2, 3, 4, 5, 6, 7, 8, … (1,001 in all)"
-    assert runlog.describe_lines([5, 6, 7], shown=2) == "lines 5, 6, … (3 in all)"
+    assert reader.describe_lines([1234]) == "line 1,234"
+    assert reader.describe_lines([37, 52, 90]) == "lines 37, 52 and 90"
+    assert reader.describe_lines(list(range(1, 9))) == "lines 1, 2, 3, 4, 5, 6, 7 and 8"
+    assert reader.describe_lines(list(range(1, 1002))) == "lines 1, 2, 3, 4, 5, 6, 7, 8, … (1,001 in all)"
+    assert reader.describe_lines([5, 6, 7], shown=2) == "lines 5, 6, … (3 in all)"

@@ -6,9 +6,9 @@ import pytest
 import torch
 from conftest import random_mnist
 
-from inittui.config import ExperimentConfig, RunSpec
-from inittui.engine import Engine
-from inittui.presets import get_preset
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.training.engine import Engine
+from inittui.core.presets import get_preset
 
 TRAIN = 512
 

@@ -11,11 +11,12 @@ import pytest
 import torch
 from conftest import random_mnist
 
-from inittui import devices
-from inittui.config import ExperimentConfig, RunSpec
-from inittui.model import stack_order
-from inittui.optim import BatchedOptimizer
-from inittui.stacked import Draw, GraphCaptureFailed, StackedRuns
+from inittui.training import devices
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.training.model import stack_order
+from inittui.training.optim import BatchedOptimizer
+from inittui.core.events import RunRecord
+from inittui.training.stacked import GraphCaptureFailed, StackedRuns
 
 SPECS = [RunSpec("he", "relu"), RunSpec("xavier", "tanh"), RunSpec("orthogonal", "relu"), RunSpec("glorot", "sigmoid")]
 
@@ -23,7 +24,7 @@ SPECS = [RunSpec("he", "relu"), RunSpec("xavier", "tanh"), RunSpec("orthogonal",
 def make_stack(specs=SPECS, device="cpu", optimizer="sgd") -> StackedRuns:
     config = ExperimentConfig(runs=list(specs), depth=2, width=16, batch_size=32, optimizer=optimizer, lr=0.05)
     data = random_mnist(train=64, test=32)
-    draws = [Draw(i, spec) for i, spec in enumerate(specs)]
+    draws = [RunRecord(i, spec) for i, spec in enumerate(specs)]
     return StackedRuns(config, draws, torch.device(device), data.train_images[:32], total_steps=100, buffer_steps=8)
 
 
@@ -82,7 +83,7 @@ def test_changing_an_activation_moves_the_run_and_keeps_every_other_runs_state()
     stack.train_step(x, y)
     before = {run_id: stack.run_weights(run_id) for run_id in range(4)}
     momentum_before = {run_id: stack.optimizer.first[0][stack.position(run_id)].clone() for run_id in range(4)}
-    stack.reinitialise([Draw(1, RunSpec("xavier", "selu"))])
+    stack.reinitialise([RunRecord(1, RunSpec("xavier", "selu"))])
     assert stack.ids == [3, 0, 2, 1]
     for run_id in (0, 2, 3):
         for got, want in zip(stack.run_weights(run_id)[0], before[run_id][0]):
@@ -95,14 +96,14 @@ def test_changing_an_activation_moves_the_run_and_keeps_every_other_runs_state()
 def test_add_and_remove_keep_the_other_runs():
     stack = make_stack()
     before = {run_id: stack.run_weights(run_id)[0][0] for run_id in range(4)}
-    stack.add(Draw(7, RunSpec("he", "tanh")))
+    stack.add(RunRecord(7, RunSpec("he", "tanh")))
     stack.remove(0)
     assert sorted(stack.ids) == [1, 2, 3, 7]
     for run_id in (1, 2, 3):
         assert torch.equal(stack.run_weights(run_id)[0][0], before[run_id])
     # the new run's weights are its own draw, whatever it joined
     alone = make_stack([RunSpec("he", "tanh")])
-    alone_weights = alone._fresh(Draw(7, RunSpec("he", "tanh")))[0][0]
+    alone_weights = alone._fresh(RunRecord(7, RunSpec("he", "tanh")))[0][0]
     assert torch.equal(stack.run_weights(7)[0][0], alone_weights)
 
 
@@ -122,7 +123,7 @@ def test_the_frozen_run_mask_is_paid_only_while_some_run_is_frozen(monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(stack.run_weights(2)[0], frozen_before))
     assert torch.isnan(stack.losses[3, stack.position(2)]) and not torch.isnan(stack.losses[3, stack.position(0)])
     # a restart brings every run back: no more masking
-    stack.reinitialise([Draw(2, SPECS[2], 1)])
+    stack.reinitialise([RunRecord(2, SPECS[2], draw=1)])
     stack.train_step(x, y)
     assert guards[-1] is False
 
@@ -168,7 +169,7 @@ def test_capture_trains_exactly_one_step_and_replays_it(monkeypatch):
     assert len(captures) == 1
     assert graphed.slot.item() == 3
     # any change to the run set drops the graph: the next step captures again
-    graphed.reinitialise([Draw(0, SPECS[0], 1)])
+    graphed.reinitialise([RunRecord(0, SPECS[0], draw=1)])
     graphed.graph_step(x, y)
     assert len(captures) == 2
 

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from inittui.engine import (
+from inittui.training.engine import (
     AUTO_STATS_FIRST_INTERVAL,
     AUTO_STATS_MAX_INTERVAL,
     AUTO_STATS_MIN_INTERVAL,
     STATS_TIME_BUDGET,
     StatsCadence,
 )
-from inittui.activations import get_activation
-from inittui.events import HISTOGRAM_KINDS
-from inittui.statistics import batched_histograms, layer_statistics
+from inittui.science.activations import get_activation
+from inittui.core.events import HISTOGRAM_KINDS
+from inittui.science.statistics import batched_histograms, layer_statistics
 
 
 def test_batched_histograms_match_histc_per_run_and_layer():

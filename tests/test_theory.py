@@ -1,4 +1,4 @@
-"""Mean-field predictions of the activation std (inittui.theory)."""
+"""Mean-field predictions of the activation std (inittui.science.theory)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ import pytest
 import torch
 from numpy.polynomial.hermite_e import hermegauss
 
-from inittui.activations import ACTIVATIONS, get_activation
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
-from inittui.initializers import get_initializer, lsuv_rescale_, needs_data
-from inittui.probe import run_probe
-from inittui.theory import activation_std, expected_activation_moments, input_second_moment, predicted_activation_std
+from inittui.science.activations import ACTIVATIONS, get_activation
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.science.initializers import get_initializer, lsuv_rescale_, needs_data
+from inittui.science.probe import run_probe
+from inittui.science.theory import (
+    activation_std,
+    expected_activation_moments,
+    input_second_moment,
+    predicted_activation_std,
+)
 
 
 def _hermite_moments(activation: str, q: float, points: int = 101) -> tuple[float, float]:

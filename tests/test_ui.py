@@ -15,12 +15,14 @@ import pytest
 import torch
 from rich.console import Console
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
-from inittui.data import MNISTData
-from inittui.devices import available_devices
-from inittui.engine import Engine
-from inittui.presets import get_preset
-from inittui.runlog import EVENTS_FILE, RunLog, read_events
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.training.data import MNISTData
+from inittui.training.devices import available_devices
+from inittui.training.engine import Engine
+from inittui.core.presets import get_preset
+from inittui.runlog.layout import EVENTS_FILE
+from inittui.runlog.writer import RunLog
+from inittui.runlog.reader import read_events
 from inittui.ui.app import InitApp, make_app
 from inittui.ui.help_screen import HelpScreen
 from inittui.ui.histograms import LayerHistograms
@@ -144,11 +146,11 @@ async def test_init_keys_restart_only_the_selected_run(tmp_path, key, step):
         await press(pilot, key)
         expected = INITIALIZER_NAMES[(INITIALIZER_NAMES.index("xavier") + step) % len(INITIALIZER_NAMES)]
         assert cell(app, 1, "init") == expected  # on screen at once
-        await wait_for(pilot, lambda: engine_run(engine, 1).init == expected)
+        await wait_for(pilot, lambda: engine_run(engine, 1).spec.init == expected)
         await wait_for(pilot, lambda: engine_run(engine, 0).step > before[0] + 5)
         assert engine_run(engine, 1).step < engine_run(engine, 0).step  # restarted
         assert engine_run(engine, 2).step > before[2]  # the others kept going
-        assert engine_run(engine, 1).activation == "tanh"
+        assert engine_run(engine, 1).spec.activation == "tanh"
 
 
 @pytest.mark.parametrize(("key", "step"), [("a", 1), ("A", -1)])
@@ -161,9 +163,9 @@ async def test_activation_keys(tmp_path, key, step):
         await press(pilot, key)
         expected = ACTIVATION_NAMES[(ACTIVATION_NAMES.index("tanh") + step) % len(ACTIVATION_NAMES)]
         assert cell(app, 0, "activation") == expected
-        await wait_for(pilot, lambda: engine_run(engine, 0).activation == expected)
+        await wait_for(pilot, lambda: engine_run(engine, 0).spec.activation == expected)
         await wait_for(pilot, lambda: engine_run(engine, 3).step > before)
-        assert engine_run(engine, 0).init == "normal-0.01"
+        assert engine_run(engine, 0).spec.init == "normal-0.01"
 
 
 async def test_histogram_source_and_compare(tmp_path):

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inittui.events import Histogram
+from inittui.core.events import Histogram
 from inittui.ui.curves import ABOVE, BELOW, POINT, Curve, LegendEntry, nice_ticks, render_curves, tick_label
 from inittui.ui.histograms import Panel, render_panels
 from inittui.ui.lines import line_width
-from inittui.ui.state import MAX_POINTS, Series, run_colour
+from inittui.dashboard.state import MAX_POINTS, Series, run_colour
 
 numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),

@@ -19,16 +19,18 @@ from textual import events
 from textual.geometry import Size
 from test_ui import live_app, press, random_data, screen_text, small_config, wait_for
 
-from inittui import runlog
-from inittui.config import RunSpec
-from inittui.events import ExperimentFinished
-from inittui.engine import Engine
-from inittui.runlog import EVENTS_FILE, RunLog, read_log
+from inittui.runlog import writer
+from inittui.core.config import RunSpec
+from inittui.core.events import ExperimentFinished
+from inittui.training.engine import Engine
+from inittui.runlog.layout import EVENTS_FILE
+from inittui.runlog.writer import RunLog
+from inittui.runlog.reader import read_log
 from inittui.ui.app import MIN_SIZE, make_app
 from inittui.ui.curves import CurvePlot
 from inittui.ui.histograms import LayerHistograms
 from inittui.ui.runs_table import RunsTable
-from inittui.ui.sources import ProcessSource
+from inittui.dashboard.sources import ProcessSource
 from inittui.ui.status_bar import StatusBar
 
 SIZE = (120, 40)
@@ -78,7 +80,7 @@ async def test_diverging_runs_show_as_diverged_while_the_healthy_one_trains_on(t
 
 
 async def test_a_full_disk_leaves_a_lasting_warning_and_training_goes_on(tmp_path, monkeypatch):
-    monkeypatch.setattr(runlog, "open_append", lambda path: FullDisk(path, room=60_000))
+    monkeypatch.setattr(writer, "open_append", lambda path: FullDisk(path, room=60_000))
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.problems, timeout=30)

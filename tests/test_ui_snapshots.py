@@ -9,18 +9,18 @@ import math
 
 import pytest
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
-from inittui.events import (
+from support.records import record
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.events import (
     Evaluation,
     ExperimentStarted,
     Histogram,
     LayerStat,
     LayerStats,
-    RunInfo,
     RunsChanged,
     TrainProgress,
 )
-from inittui.presets import get_preset
+from inittui.core.presets import get_preset
 from inittui.ui.app import make_app
 
 STEPS_PER_EPOCH = 469
@@ -71,7 +71,7 @@ def _layers(activation: str, factor: float) -> list[LayerStat]:
 
 def synthetic_events() -> list:
     config = get_preset("compare").config()
-    runs = [RunInfo(i, init, act, "running", 0) for i, (init, act, _, _) in enumerate(RUNS)]
+    runs = [record(i, init, act, "running", 0) for i, (init, act, _, _) in enumerate(RUNS)]
     events: list = [
         ExperimentStarted(
             config=config.to_dict(), device="cpu", device_name="CPU, 2 threads",
@@ -101,13 +101,13 @@ def atlas_events() -> list:
     normal-1 diverged with the unbounded activations."""
     pairs = [(init, act) for init in INITIALIZER_NAMES for act in ACTIVATION_NAMES]
     config = get_preset("atlas").config()
-    runs = [RunInfo(i, init, act, "running", 0) for i, (init, act) in enumerate(pairs)]
+    runs = [record(i, init, act, "running", 0) for i, (init, act) in enumerate(pairs)]
     ids = [run.id for run in runs]
     step = STEPS_PER_EPOCH
-    diverged = {run.id for run in runs if run.init == "normal-1" and run.activation not in ("sigmoid", "tanh")}
-    quality = [0.0 if run.init in ("normal-0.01", "constant") else (i % 10) / 9 for i, run in enumerate(runs)]
+    diverged = {run.id for run in runs if run.spec.init == "normal-1" and run.spec.activation not in ("sigmoid", "tanh")}
+    quality = [0.0 if run.spec.init in ("normal-0.01", "constant") else (i % 10) / 9 for i, run in enumerate(runs)]
     losses = [[math.nan if i in diverged else 2.3 - 2.1 * q] for i, q in enumerate(quality)]
-    layers = [_layers("tanh" if run.activation in ("tanh", "sigmoid") else "relu", 0.5 + q / 2)
+    layers = [_layers("tanh" if run.spec.activation in ("tanh", "sigmoid") else "relu", 0.5 + q / 2)
               for run, q in zip(runs, quality)]
     return [
         ExperimentStarted(config=config.to_dict(), device="cpu", device_name="CPU, 2 threads",
@@ -118,7 +118,7 @@ def atlas_events() -> list:
         LayerStats(step, ids, layers, [[None] * 5 for _ in ids]),
         Evaluation(step, 1.0, ids, [None if i in diverged else 0.1 + 0.87 * q for i, q in enumerate(quality)],
                    [0.5] * len(ids)),
-        RunsChanged(step, "diverged", [RunInfo(run.id, run.init, run.activation, "diverged" if run.id in diverged else "running",
+        RunsChanged(step, "diverged", [record(run.id, run.spec.init, run.spec.activation, "diverged" if run.id in diverged else "running",
                              step) for run in runs]),
     ]
 

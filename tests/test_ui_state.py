@@ -7,16 +7,15 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inittui.config import INITIALIZER_NAMES
-from inittui.events import (
+from support.records import record
+from inittui.core.config import INITIALIZER_NAMES
+from inittui.core.events import (
     Evaluation,
     ExperimentFinished,
     ExperimentStarted,
     Histogram,
     LayerStat,
     LayerStats,
-    RunInfo,
-    RunResult,
     RunsChanged,
     StateChanged,
     TrainProgress,
@@ -25,7 +24,7 @@ from inittui.ui.curves import Curve, render_curves
 from inittui.ui.histograms import Panel, render_panels
 from inittui.ui.lines import line_width
 from inittui.ui.runs_table import row_cells
-from inittui.ui.state import MAX_POINTS, DashboardState
+from inittui.dashboard.state import MAX_POINTS, DashboardState
 from inittui.ui.status_bar import status_text
 
 numbers = st.one_of(
@@ -38,7 +37,7 @@ steps = st.integers(0, 10**12)
 
 
 def started(ids: list[int]) -> ExperimentStarted:
-    runs = [RunInfo(i, "he", "relu", "running", 0) for i in ids]
+    runs = [record(i, "he", "relu", "running", 0) for i in ids]
     return ExperimentStarted({"preset": "compare"}, "cpu", "CPU", "random", 1000, 100, runs, 0.0)
 
 
@@ -81,14 +80,14 @@ def runs_changed(draw) -> RunsChanged:
     statuses = st.sampled_from(["running", "diverged", "done", "stopped", "paused"])
     inits = st.sampled_from(INITIALIZER_NAMES)
     return RunsChanged(draw(steps), "changed",
-                       [RunInfo(i, draw(inits), "relu", draw(statuses), draw(steps)) for i in ids])
+                       [record(i, draw(inits), "relu", draw(statuses), draw(steps)) for i in ids])
 
 
 events = st.one_of(
     progress(), layer_stats(), evaluation(), runs_changed(),
     st.builds(StateChanged, st.sampled_from(["running", "paused", "stopping", "done"]), steps),
     st.builds(ExperimentFinished, st.sampled_from(["done", "stopped", "error"]), steps, numbers, numbers,
-              st.just([RunResult(0, "he:relu", "he", "relu", "done", 1, None, None, None)])),
+              st.just([record(0, "he", "relu", "done", 1, train_loss=None, test_acc=None, best_test_acc=None)])),
 )
 
 
@@ -133,9 +132,9 @@ def test_keys_pressed_faster_than_the_engine_confirms_end_on_the_last_request():
         requested.append(init)
     # the engine confirms the first two; the screen keeps showing the last request
     for init in requested[:2]:
-        state.apply(RunsChanged(5, "changed", [RunInfo(0, init, "relu", "running", 0)]))
+        state.apply(RunsChanged(5, "changed", [record(0, init, "relu", "running", 0)]))
         assert (state.runs[0].init, state.runs[0].status) == (requested[-1], "starting")
     state.apply(TrainProgress(6, 0.0, [0], [1], [[9.0]], [[0.5]], 1.0, 1.0))
     assert len(state.runs[0].loss) == 0  # numbers of a spec the user already left are not shown
-    state.apply(RunsChanged(7, "changed", [RunInfo(0, requested[-1], "relu", "running", 0)]))
+    state.apply(RunsChanged(7, "changed", [record(0, requested[-1], "relu", "running", 0)]))
     assert (state.runs[0].init, state.runs[0].status, state.runs[0].pending) == (requested[-1], "running", [])

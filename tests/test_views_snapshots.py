@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from inittui.history import DistributionHistory
-from inittui.theory import predicted_activation_std
+from inittui.series.density import DistributionHistory
+from inittui.science.theory import predicted_activation_std
 from inittui.ui.atlas import AtlasMatrix
 from inittui.ui.depth_chart import DepthChart, DepthSeries
 from inittui.ui.distributions import DistributionsOverTime, HeatmapPanel

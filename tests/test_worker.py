@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from inittui.commands import AddRun, SetRun
-from inittui.config import RunSpec
-from inittui.events import ExperimentFinished, RunsChanged, TrainProgress
-from inittui.presets import get_preset
-from inittui.runlog import read_events
-from inittui.worker import DataUnavailable, EngineProcess, LogStarted
+from inittui.core.commands import AddRun, SetRun
+from inittui.core.config import RunSpec
+from inittui.core.events import ExperimentFinished, RunsChanged, TrainProgress
+from inittui.core.presets import get_preset
+from inittui.runlog.reader import read_events
+from inittui.core.reports import DataUnavailable, LogStarted
+from inittui.training.process import EngineProcess
 
 
 def test_without_data_the_child_says_so_and_ends(tmp_path):
@@ -37,8 +38,8 @@ def test_commands_reach_the_engine_in_the_child_and_stop_completes_the_log(mnist
             process.send(AddRun(RunSpec("lsuv", "tanh")))
         elif isinstance(item, RunsChanged) and item.reason == "added":
             changed = True
-            assert (item.runs[0].init, item.runs[0].activation) == ("he", "selu")
-            assert item.runs[-1].init == "lsuv"
+            assert item.runs[0].spec == RunSpec("he", "selu")
+            assert item.runs[-1].spec.init == "lsuv"
             process.stop()
         elif isinstance(item, ExperimentFinished):
             assert item.status == "stopped"

@@ -11,7 +11,7 @@ from textual.app import App, ComposeResult
 from textual.strip import Strip
 from textual.widget import Widget
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.ui.atlas import AtlasCell, AtlasMatrix
 
 

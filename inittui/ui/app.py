@@ -22,23 +22,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
-from inittui.commands import AddRun, RemoveRun, Restart, RestartAll, SetDevice, SetRun, TogglePause
-from inittui.config import (
-    ACTIVATION_NAMES,
-    INITIALIZER_NAMES,
-    ExperimentConfig,
-    RunSpec,
-)
-from inittui.events import (
-    HISTOGRAM_KINDS,
-    Evaluation,
-    ExperimentStarted,
-    LayerStats,
-    Notice,
-    TrainProgress,
-)
-from inittui.history import DistributionHistory
-from inittui.presets import PRESETS
+from inittui.core.commands import AddRun, RemoveRun, Restart, RestartAll, SetDevice, SetRun, TogglePause
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, ExperimentConfig, RunSpec
+from inittui.core.events import HISTOGRAM_KINDS, Evaluation, ExperimentStarted, LayerStats, Notice, TrainProgress
+from inittui.series.density import DistributionHistory
+from inittui.core.presets import PRESETS
 from inittui.ui.atlas import AtlasCell, AtlasMatrix, grid_problem
 from inittui.ui.curves import Curve, CurvePlot, legend_entries
 from inittui.ui.depth_chart import MIN_PLOT_ROWS, DepthChart, DepthSeries
@@ -47,19 +35,11 @@ from inittui.ui.histograms import LayerHistograms, Panel
 from inittui.ui.keys import BINDINGS, PAGES, palette_entries
 from inittui.ui.preset_screen import PresetScreen
 from inittui.ui.runs_table import RunsFilter, RunsTable
-from inittui.runlog import SkippedLines, describe_lines
-from inittui.ui.sources import (
-    FollowSource,
-    LiveSource,
-    LogRead,
-    ProbeReady,
-    ProcessSource,
-    ReplaySource,
-    Source,
-)
-from inittui.ui.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, LayerView, RunState
+from inittui.runlog.reader import describe_lines
+from inittui.dashboard.sources import FollowSource, LiveSource, LogRead, ProbeReady, ProcessSource, ReplaySource, Source
+from inittui.dashboard.state import CURVES, HEADER, HISTOGRAMS, TABLE, DashboardState, LayerView, RunState
 from inittui.ui.status_bar import ONE_LINE_WIDTH, Location, StatusBar
-from inittui.worker import DataUnavailable, Failed, LogStarted, LogWriteFailed
+from inittui.core.reports import DataUnavailable, Failed, LogStarted, LogWriteFailed, SkippedLines
 
 # events that arrive often and are only drawn at the frame rate; everything else wakes the UI at once
 _BULK_EVENTS = (TrainProgress, LayerStats, Evaluation)
@@ -778,7 +758,7 @@ class InitApp(App):
         engine = self._engine()
         if engine is None:
             return
-        from inittui.devices import available_devices
+        from inittui.training.devices import available_devices
 
         devices = available_devices()
         current = self.state.device or "cpu"
@@ -998,7 +978,7 @@ def make_app(
         raise ValueError("make_app needs a config, events or a run directory")
 
     def make_source(preset: str, previous: Source) -> Source:
-        from inittui.presets import get_preset
+        from inittui.core.presets import get_preset
 
         new_config = get_preset(preset).config(device=config.device, seed=config.seed)
         if isinstance(previous, LiveSource):

@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from inittui.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.ui.drawing import Line, blank_lines, colour_ramp, fit, style
 
 # (key, label, short label): the AtlasCell field each metric reads

@@ -22,7 +22,7 @@ import numpy as np
 from inittui.ui.braille import BRAILLE, column_spans, pixel_rows, rasterise
 from inittui.ui.drawing import format_number
 from inittui.ui.lines import LinesWidget, StyledLine
-from inittui.ui.state import RunState, Series
+from inittui.dashboard.state import RunState, Series
 
 POINT = "●"
 # the time cursor's step: a vertical line through the cells no curve uses

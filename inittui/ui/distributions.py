@@ -8,8 +8,8 @@ piling into the bin at 0), tanh saturating (mass at ±1), std-0.01 activations c
 with nothing in them are dark; columns with no histogram are blank. Under each heatmap an optional line
 draws the layer's std over time (0 at the bottom of the line, the largest std at the top).
 
-The widget is given plain :class:`~inittui.history.DensityGrid` snapshots (from a
-:class:`~inittui.history.DistributionHistory`); it re-bins them to its size with numpy, so its cost is set
+The widget is given plain :class:`~inittui.series.density.DensityGrid` snapshots (from a
+:class:`~inittui.series.density.DistributionHistory`); it re-bins them to its size with numpy, so its cost is set
 by its size, not by the length of the run.
 """
 
@@ -25,7 +25,7 @@ from rich.segment import Segment
 from textual.strip import Strip
 from textual.widget import Widget
 
-from inittui.history import DensityGrid
+from inittui.series.density import DensityGrid
 from inittui.ui.drawing import Line, blank_lines, colour_ramp, fit, format_number, style
 
 UPPER_HALF = "▀"

@@ -14,7 +14,7 @@ from inittui.ui.keys import markdown_table
 def help_markdown(location: str = "") -> str:
     """The help text; ``location`` (the run log's directory, in full) goes first where there is one."""
     # imported here: the initialisers bring torch, which ``inittui view`` does not otherwise need (seconds)
-    from inittui.initializers import INITIALIZERS
+    from inittui.science.initializers import INITIALIZERS
 
     lines = [f"Run log: {location}", ""] if location else []
     lines += ["# inittui keys", "", markdown_table()]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inittui.events import Histogram
+from inittui.core.events import Histogram
 from inittui.ui.lines import LinesWidget, StyledLine
 
 BLOCKS = " ▁▂▃▄▅▆▇█"

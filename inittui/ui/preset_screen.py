@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from inittui.presets import PRESETS
+from inittui.core.presets import PRESETS
 
 
 class PresetScreen(ModalScreen[str | None]):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widgets import DataTable, Input
 
-from inittui.ui.state import DashboardState, RunState
+from inittui.dashboard.state import DashboardState, RunState
 
 # (key, label, width): fixed widths, so that cells updated later are never cut
 COLUMNS = (

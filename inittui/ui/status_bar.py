@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from inittui.ui.state import DashboardState
+from inittui.dashboard.state import DashboardState
 
 STATE_STYLES = {"running": "bold green", "paused": "bold yellow", "done": "bold cyan", "stopped": "bold red",
                 "error": "bold red", "probe": "bold magenta", "starting": "dim"}

@@ -1,0 +1,1 @@
+"""Configuration, events, commands, presets and errors: the standard library only."""

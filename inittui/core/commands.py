@@ -1,0 +1,74 @@
+"""What a caller may ask of a training engine, as small frozen dataclasses (standard library only).
+
+The same command objects go to an Engine training in a thread (``engine.send(Restart(2))``) and to one in a
+child process (``process.send(Restart(2))``, pickled across a queue). The engine applies them between two
+training steps, in the order sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from inittui.core.config import RunSpec
+
+
+@dataclass(frozen=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True)
+class TogglePause:
+    pass
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Finish training: commands sent before it are still applied, and the log gets its final event."""
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Fresh weights (the run's next draw) and optimiser state for one run; the others go on."""
+
+    run_id: int
+
+
+@dataclass(frozen=True)
+class RestartAll:
+    pass
+
+
+@dataclass(frozen=True)
+class SetRun:
+    """Change one run's initialiser and/or activation (None keeps it); that run restarts, the others go on."""
+
+    run_id: int
+    init: str | None = None
+    activation: str | None = None
+
+
+@dataclass(frozen=True)
+class AddRun:
+    spec: RunSpec
+
+
+@dataclass(frozen=True)
+class RemoveRun:
+    run_id: int
+
+
+@dataclass(frozen=True)
+class SetDevice:
+    """Move training to ``device`` (cpu, cuda, cuda:N), continuing from the current weights and optimiser state."""
+
+    device: str
+
+
+Command = Union[Pause, Resume, TogglePause, Stop, Restart, RestartAll, SetRun, AddRun, RemoveRun, SetDevice]

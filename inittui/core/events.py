@@ -1,0 +1,271 @@
+"""Everything the engine reports, as plain dataclasses that serialise to one JSON line each.
+
+Standard library only: the run log, the headless reporter and the UI all read these.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from inittui.core.config import RunSpec
+
+HISTOGRAM_KINDS = ("activations", "preactivations", "gradients", "weights")
+
+
+@dataclass
+class Histogram:
+    """Counts over equal-width bins spanning [low, high]; values outside land in the end bins."""
+
+    low: float
+    high: float
+    counts: list[int]
+
+
+@dataclass
+class LayerStat:
+    """One hidden layer of one run, measured on one training batch."""
+
+    mean: float
+    std: float
+    # fraction of units zero (pre-activation <= 0) for the whole batch; None where the activation cannot die
+    dead: float | None
+    # fraction of values in the flat tails (|tanh| > 0.99, sigmoid < 0.01 or > 0.99); None for non-saturating ones
+    saturated: float | None
+    preactivation_std: float
+    weight_std: float
+    predicted_weight_std: float | None
+    grad_norm: float
+    histograms: dict[str, Histogram]
+    # std of ∂loss/∂activation over the batch and the layer's units: the gradient as backpropagated to this layer
+    activation_grad_std: float | None = None
+    # ‖ΔW‖ / ‖W‖ of the layer's weights over this step's update (0 for a run that did not train)
+    update_ratio: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LayerStat:
+        values = dict(data)
+        values["histograms"] = {kind: Histogram(**hist) for kind, hist in data["histograms"].items()}
+        return cls(**values)
+
+
+def unit_shares(layers: list[LayerStat]) -> tuple[float | None, float | None]:
+    """The mean share of dead units and of saturated units over ``layers``; None where no layer has one."""
+
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None and math.isfinite(v)]
+        return sum(known) / len(known) if known else None
+
+    return mean([layer.dead for layer in layers]), mean([layer.saturated for layer in layers])
+
+
+# what a run's status can be: training, stopped by a loss that is not finite, trained to the end, ended with
+# its experiment (stopped, or an error); "starting" is the dashboard's, for a change it has asked for and
+# the engine not yet confirmed, and "probe" a run of the random-input probe
+RUN_STATUSES = ("running", "diverged", "done", "stopped", "error", "starting", "probe")
+
+
+@dataclass
+class RunRecord:
+    """One run as its producer knows it now: which run (``id`` and ``spec``), which draw of its initial weights
+    (0 first; each restart the next; back to 0 with a new spec), its status and step in this life (from its last
+    start), and its latest numbers. The one record of a run: in events, results and the dashboard alike."""
+
+    id: int
+    spec: RunSpec
+    status: str = "running"
+    step: int = 0
+    draw: int = 0
+    train_loss: float | None = None
+    train_acc: float | None = None
+    test_acc: float | None = None
+    best_test_acc: float | None = None
+    # the mean share of dead and of saturated units over the hidden layers at the latest statistics step
+    dead: float | None = None
+    saturated: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["spec"]
+        return {"id": self.id, "init": self.spec.init, "activation": self.spec.activation, **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """Also reads the two records logs held before this one: ``{id, init, activation, status, step}`` and
+        ``{id, name, init, activation, status, steps, train_loss, test_acc, best_test_acc}``."""
+        values = dict(data)
+        spec = RunSpec(str(values.pop("init")), str(values.pop("activation")))
+        values.pop("name", None)
+        if "steps" in values:
+            values["step"] = values.pop("steps")
+        known = {f.name for f in fields(cls)}
+        record = cls(spec=spec, **{key: value for key, value in values.items() if key in known})
+        if not isinstance(record.id, int) or not isinstance(record.step, int) or not isinstance(record.status, str):
+            raise TypeError(f"not a run record: {data!r}")
+        return record
+
+
+@dataclass
+class Event:
+    """Base of all events; ``type`` names the subclass in JSON."""
+
+    type: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False, default=_finite_only)
+
+
+def _finite_only(value: object) -> object:
+    raise TypeError(f"cannot serialise {value!r}")
+
+
+@dataclass
+class ExperimentStarted(Event):
+    type: ClassVar[str] = "started"
+    config: dict[str, Any]
+    device: str
+    device_name: str
+    dataset: str
+    total_steps: int
+    steps_per_epoch: int
+    runs: list[RunRecord]
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "runs": [run.to_dict() for run in self.runs]}
+
+
+@dataclass
+class RunsChanged(Event):
+    """The set of runs or one run's spec or status changed; carries the whole current table."""
+
+    type: ClassVar[str] = "runs"
+    step: int
+    reason: str
+    runs: list[RunRecord]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "runs": [run.to_dict() for run in self.runs]}
+
+
+@dataclass
+class TrainProgress(Event):
+    """Per-step training loss and accuracy of every run since the last progress event."""
+
+    type: ClassVar[str] = "progress"
+    step: int
+    epoch: float
+    run_ids: list[int]
+    run_steps: list[int]
+    # losses[r][k]: loss of run r at its k-th step of this chunk; None where the run did not train (diverged)
+    losses: list[list[float | None]]
+    accuracies: list[list[float | None]]
+    samples_per_s: float
+    elapsed_s: float
+    # memory the training holds on a CUDA device; None on the CPU
+    device_memory_mb: float | None = None
+
+
+@dataclass
+class LayerStats(Event):
+    type: ClassVar[str] = "layers"
+    step: int
+    run_ids: list[int]
+    # layers[r][l]: hidden layer l of run r
+    layers: list[list[LayerStat]]
+    # predicted activation std at initialisation per run and layer (mean-field theory), None where unknown
+    predicted_std: list[list[float | None]] = field(default_factory=list)
+
+
+@dataclass
+class Evaluation(Event):
+    """Test-set accuracy of every run on the full test set."""
+
+    type: ClassVar[str] = "evaluation"
+    step: int
+    epoch: float
+    run_ids: list[int]
+    test_acc: list[float | None]
+    test_loss: list[float | None]
+
+
+@dataclass
+class StateChanged(Event):
+    """The experiment as a whole: running, paused, or stopping."""
+
+    type: ClassVar[str] = "state"
+    state: str
+    step: int
+
+
+@dataclass
+class DeviceChanged(Event):
+    type: ClassVar[str] = "device"
+    device: str
+    device_name: str
+    step: int
+
+
+@dataclass
+class Notice(Event):
+    """Something the user should read: a refused command, a warning."""
+
+    type: ClassVar[str] = "notice"
+    message: str
+    level: str = "info"
+
+
+@dataclass
+class ExperimentFinished(Event):
+    type: ClassVar[str] = "finished"
+    status: str  # done, stopped, error
+    step: int
+    elapsed_s: float
+    samples_per_s: float
+    results: list[RunRecord]
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "results": [run.to_dict() for run in self.results]}
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        ExperimentStarted,
+        RunsChanged,
+        TrainProgress,
+        LayerStats,
+        Evaluation,
+        StateChanged,
+        DeviceChanged,
+        Notice,
+        ExperimentFinished,
+    )
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from its JSON object; raises KeyError/TypeError on a foreign object."""
+    values = dict(data)
+    cls = EVENT_TYPES[values.pop("type")]
+    if "runs" in values and cls in (ExperimentStarted, RunsChanged):
+        values["runs"] = [RunRecord.from_dict(run) for run in values["runs"]]
+    if cls is LayerStats:
+        values["layers"] = [[LayerStat.from_dict(layer) for layer in run] for run in values["layers"]]
+    if cls is ExperimentFinished:
+        values["results"] = [RunRecord.from_dict(result) for result in values["results"]]
+    return cls(**values)
+
+
+def event_from_json(line: str) -> Event:
+    return event_from_dict(json.loads(line))

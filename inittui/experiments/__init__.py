@@ -1,0 +1,1 @@
+"""What trains whole experiments without a screen: headless training, reproduce, the depth sweep."""

@@ -1,0 +1,1 @@
+"""Activations, initialisers, mean-field theory, layer statistics and the random-input probe."""

@@ -1,0 +1,120 @@
+"""Several MLPs of one architecture, stacked over a leading run dimension and trained as one computation.
+
+Weights are ``[runs, n_out, n_in]`` (torch's layout per run); one batched matmul per layer serves every run,
+and each run may have its own activation. Runs are kept in *stack order*, grouped by activation, so that each
+activation is applied once to a contiguous slice.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from inittui.science.activations import Activation, get_activation
+from inittui.core.config import ACTIVATION_NAMES, RunSpec
+from inittui.science.initializers import get_initializer, lsuv_rescale_, needs_data
+
+
+def run_seed(seed: int, spec: RunSpec, generation: int) -> int:
+    """A run's weights depend on the experiment seed, its spec and how often it was restarted, not on the
+    other runs: ``he:relu`` starts from the same weights whatever it is compared with."""
+    return zlib.crc32(f"{seed}/{spec.name}/{generation}".encode())
+
+
+def initial_weights(
+    spec: RunSpec, layer_sizes: Sequence[int], seed: int, lsuv_batch: torch.Tensor | None
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Fresh CPU weights ``[n_out, n_in]`` and zero biases for one run (CPU, so every device gets the same)."""
+    generator = torch.Generator().manual_seed(seed)
+    activation = get_activation(spec.activation)
+    initializer = get_initializer(spec.init)
+    weights, biases = [], []
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        weight = torch.empty(n_out, n_in)
+        initializer.fill(weight, activation, generator)
+        weights.append(weight)
+        biases.append(torch.zeros(n_out))
+    if needs_data(spec.init):
+        if lsuv_batch is None:
+            raise ValueError("LSUV needs a data batch")
+        lsuv_rescale_(weights, biases, activation, lsuv_batch.cpu())
+    return weights, biases
+
+
+@dataclass
+class ForwardRecord:
+    """What the layer statistics look at, per hidden layer, all ``[runs, ...]`` in stack order.
+
+    The forward pass records the pre-activations and activations ``[runs, batch, width]`` (the activations
+    still attached to the autograd graph, so that the loss's gradient with respect to them can be asked
+    for); the training step adds that gradient, the weights before its update and their gradients.
+    """
+
+    preactivations: list[torch.Tensor] = field(default_factory=list)
+    activations: list[torch.Tensor] = field(default_factory=list)
+    activation_grads: list[torch.Tensor] = field(default_factory=list)
+    weights: list[torch.Tensor] = field(default_factory=list)
+    weight_grads: list[torch.Tensor] = field(default_factory=list)
+
+
+def stack_order(activation_names: Sequence[str]) -> list[int]:
+    """Positions ordered so that every activation's runs are one contiguous slice (ACTIVATION_NAMES order;
+    runs of one activation keep their relative order)."""
+    return sorted(range(len(activation_names)), key=lambda position: ACTIVATION_NAMES.index(activation_names[position]))
+
+
+class ActivationSlices:
+    """Each run's activation, for runs in stack order: every function runs once, on its own slice."""
+
+    def __init__(self, activation_names: Sequence[str]) -> None:
+        self.per_run: list[Activation] = [get_activation(name) for name in activation_names]
+        # (activation, number of runs) for each slice, in stack order
+        self.slices: list[tuple[Activation, int]] = []
+        for activation in self.per_run:
+            if self.slices and self.slices[-1][0] is activation:
+                self.slices[-1] = (activation, self.slices[-1][1] + 1)
+            else:
+                self.slices.append((activation, 1))
+        if len({activation.name for activation, _ in self.slices}) != len(self.slices):
+            raise ValueError(f"runs are not grouped by activation: {list(activation_names)}")
+        self._sizes = [size for _, size in self.slices]
+
+    def apply(self, z: torch.Tensor) -> torch.Tensor:
+        if len(self.slices) == 1:
+            return self.per_run[0].function(z)
+        # split's backward is one cat of the slices' gradients (slicing's would zero-fill a full tensor each)
+        parts = z.split(self._sizes)
+        return torch.cat([activation.function(part) for (activation, _), part in zip(self.slices, parts)])
+
+
+def forward(
+    x: torch.Tensor,
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor],
+    activations: ActivationSlices,
+    record: ForwardRecord | None = None,
+) -> torch.Tensor:
+    """Logits ``[runs, batch, classes]`` of every run for the shared input ``x [batch, n_in]``."""
+    runs, width, n_in = weights[0].shape
+    # every run sees the same input: its first layer is one matrix product for all runs, [B, n_in] @ [n_in, R·width]
+    z = torch.addmm(biases[0].reshape(-1), x, weights[0].reshape(runs * width, n_in).t())
+    z = z.view(len(x), runs, width).transpose(0, 1).contiguous()
+    for weight, bias in zip(weights[1:], biases[1:]):
+        hidden = activations.apply(z)
+        if record is not None:
+            record.preactivations.append(z.detach())
+            record.activations.append(hidden)
+        z = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
+    return z
+
+
+def per_run_loss_and_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy ``[runs]`` and number of correct predictions ``[runs]``."""
+    runs, batch, classes = logits.shape
+    losses = F.cross_entropy(logits.reshape(runs * batch, classes), labels.repeat(runs), reduction="none")
+    correct = (logits.argmax(dim=2) == labels).sum(dim=1)
+    return losses.view(runs, batch).mean(dim=1), correct

@@ -1,0 +1,1 @@
+"""Factories and helpers shared by the tests: records, events, configs, data and run logs."""
