@@ -5,7 +5,8 @@
 Each widget is drawn at ``--size`` (default 120×40, the whole area of a 120×40 terminal) with 6 and with 60
 runs, each run's curve given ``--points`` points full of adversarial values: a run that diverges to 1e30, ±inf,
 NaN, 1e-30, a constant run, a one-point run and ordinary noisy descents. Curves are timed twice: as the
-dashboard holds them (appended to its bounded Series) and handed over raw (every point in one list); the loss
+dashboard holds them (every step in its bounded curve, one more step before each frame) and handed over raw
+(every point in one list); the loss
 chart also as a user reads it (log scale, EMA over the faint raw curves, a run selected, a legend). The
 histograms get one panel per layer of a 30-layer run, with huge and non-finite counts and bounds.
 
@@ -21,15 +22,16 @@ import math
 import statistics
 import sys
 import time
-from types import SimpleNamespace
 
 import numpy as np
 from textual.app import App
 
 from inittui.core.events import Histogram
-from inittui.ui.curves import Curve, CurvePlot, LegendEntry
-from inittui.ui.histograms import LayerHistograms, Panel
-from inittui.dashboard.state import Series, run_colour
+from inittui.ui.curves import CurvePlot
+from inittui.ui.histograms import LayerHistograms
+from inittui.dashboard.selectors import run_colour
+from inittui.dashboard.views import Curve, LegendEntry, Panel, Points
+from inittui.series.curve import MinMaxSeries
 
 TARGET_MS = 30.0
 
@@ -58,11 +60,10 @@ def curves(runs: int, points: int, raw: bool) -> list[Curve]:
         y = adversarial_y(run % 8, points if run % 8 != 7 else 1, rng)
         x = np.arange(y.size, dtype=np.float64)
         if raw:
-            series = SimpleNamespace(x=x, y=y)
-        else:
-            series = Series()
-            for step, value in zip(x.tolist(), y.tolist()):
-                series.append(step, value)
+            series = Points(x, y)
+        else:  # as the dashboard keeps a run's loss: every step in its bounded curve
+            series = MinMaxSeries()
+            series.extend(0, y.tolist())
         result.append(Curve(run_colour(run), series))
     return result
 
@@ -86,9 +87,13 @@ class Bench(App):
 
 
 def frame_ms(widget, height: int) -> float:
-    """One frame as Textual draws it: every line of the widget, rebuilt from its data."""
+    """One frame as Textual draws it after new steps arrived: every line of the widget, rebuilt from its data
+    (a bounded curve that took a value redraws from its buckets)."""
+    for curve in getattr(widget, "curves", ()):
+        if isinstance(curve.series, MinMaxSeries) and curve.series.last_step is not None:
+            curve.series.add(curve.series.last_step + 1, 1.0)
     began = time.perf_counter()
-    widget.refresh()
+    widget.redraw()
     for y in range(height):
         widget.render_line(y)
     return 1000 * (time.perf_counter() - began)

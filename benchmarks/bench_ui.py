@@ -84,30 +84,32 @@ def headless_sps(config, data_dir: str, log_dir: Path) -> float:
     return sps
 
 
-async def _key(app, key: str) -> None:
+def _key(app, key: str) -> None:
+    """A key as the terminal delivers it (Pilot's press would also wait for an idle CPU: never, here)."""
     from textual import events
 
-    event = events.Key(key, key)
-    event.set_sender(app)
-    app._driver.send_message(event)
+    app.post_message(events.Key(key, key))
 
 
 def page_key(app, page: str):
-    """The key timed on ``page``, and a function that says when the app has done what it asks."""
+    """The key timed on ``page``, and a function that says when the screen shows what it asks."""
+    view = app.model.view
     if page == "atlas":
-        metric = app.atlas.metric
-        return "m", lambda: app.atlas.metric != metric
+        matrix = app.pages["atlas"].matrix
+        metric = matrix.metric
+        return "m", lambda: matrix.metric != metric
     if page == "layers":
-        kind = app.kind
-        return "h", lambda: app.kind != kind
+        histograms = app.pages["layers"].histograms
+        title = str(histograms.border_title)
+        return "h", lambda: str(histograms.border_title) != title
     if page == "depth":
-        compare = app.compare
-        return "c", lambda: app.compare != compare
-    run_id = app.table.selected_run_id
-    current = app.state.runs[run_id].init
+        compare = view.compare
+        return "c", lambda: view.compare != compare
+    run_id = view.selected
+    current = app.model.runs[run_id].record.spec.init
     expected = INITIALIZER_NAMES[(INITIALIZER_NAMES.index(current) + 1) % len(INITIALIZER_NAMES)]
     if page == "curves":
-        return "i", lambda: app.state.runs[run_id].init == expected
+        return "i", lambda: app.model.pending_change(run_id) is not None or app.model.runs[run_id].record.spec.init == expected
     table = app.query_one(RunsTable)
     return "i", lambda: str(table.get_cell(str(run_id), "init")) == expected
 
@@ -120,39 +122,40 @@ async def ui_run(config, data_dir: str, log_dir: Path, presses: int, page: str =
     first_progress = None
     async with app.run_test(size=(120, 40)):
         # the dashboard's engine lingers when done (a run can still be restarted): wait for every run to end
-        while not app.state.runs or any(run.status not in ("done", "diverged") for run in app.state.runs.values()):
-            if first_progress is None and app.state.step > 0:
+        runs = lambda: app.model.runs.values()  # noqa: E731
+        while not app.model.runs or any(run.record.status not in ("done", "diverged") for run in runs()):
+            if first_progress is None and app.model.experiment.step > 0:
                 first_progress = time.perf_counter() - began
             await asyncio.sleep(0.1)
         app.source.stop()
-        await asyncio.to_thread(app.source.wait, 30)
+        await asyncio.to_thread(app.source.finished.wait, 30)
         app.drain()
-        finished = app.state.finished
+        finished = app.model.experiment.finished
         # the engine's own measure: samples over training time (idle lingering not counted)
         sps = finished.samples_per_s
         # training time, as the engine counts it: model-samples over model-samples per second
         train_seconds = finished.step * config.batch_size * len(config.runs) / max(sps, 1e-9)
-        log_bytes = (app.run_dir / EVENTS_FILE).stat().st_size
+        log_bytes = (app.model.status.run_dir / EVENTS_FILE).stat().st_size
 
     latencies: list[float] = []
     long_config = replace(config, steps=1_000_000, epochs=None)
     app = make_app(long_config, data_dir=data_dir, log_dir=log_dir, fps=4)
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.state.step < 20:
+        while app.model.experiment.step < 20:
             await asyncio.sleep(0.05)
-        app.action_show_page(page)
+        app.show_outcome(app.controller.show_page(page))
         await pilot.pause(0.3)
         for _ in range(presses):
             key, done = page_key(app, page)
             pressed = time.perf_counter()
-            await _key(app, key)
+            _key(app, key)
             while not done():
                 await asyncio.sleep(0.001)
-            await pilot._wait_for_screen()
+            await pilot.pause(0)  # and the screen has processed it
             latencies.append(1000 * (time.perf_counter() - pressed))
             await asyncio.sleep(0.15)  # a person's pace; training goes on in between
         app.source.stop()
-        await asyncio.to_thread(app.source.wait, 30)
+        await asyncio.to_thread(app.source.finished.wait, 30)
     return {
         "ui_sps": sps,
         "latencies": latencies,

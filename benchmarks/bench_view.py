@@ -154,14 +154,17 @@ def prefix(path: Path, target: Path, minutes: float) -> None:
 # ---------------------------------------------------------------------------------------------- measuring
 def measure_index(run_dir: Path) -> dict:
     began = time.perf_counter()
+    from inittui.runlog.fold import RunFold
     from inittui.runlog.index import LogIndex
 
-    index = LogIndex.open(run_dir)
-    state = index.state_events()
-    curves = {run: (c.loss.columns(120), c.accuracy.columns(120)) for run, c in index.curves.items()}
+    index = LogIndex.of(run_dir)
+    fold = RunFold()
+    for event in index.ordered(index.update()):
+        fold.apply(event)
+    curves = {run_id: (run.life.loss.columns(120), run.life.accuracy.columns(120)) for run_id, run in fold.runs.items()}
     middle = index.layer_stats(len(index.stats) // 2)
     seconds = time.perf_counter() - began
-    assert state and curves and middle is not None and index.skipped == 0
+    assert fold.runs and curves and middle is not None and index.skipped == 0
     return {"seconds": seconds, "stats_steps": len(index.stats), "lines": index.lines}
 
 
@@ -177,14 +180,14 @@ def measure_view(run_dir: Path) -> dict:
     async def view() -> None:
         app = make_app(run_dir=run_dir, fps=4)
         async with app.run_test(size=(120, 40)) as pilot:
-            while not (app.table.row_count and app.histograms.panels
-                       and all(len(run.loss) for run in app.state.runs.values())):
+            while not (app.overview.table.row_count and app.overview.histograms.panels
+                       and all(len(run.life.loss) for run in app.model.runs.values())):
                 await asyncio.sleep(0.02)
             await pilot.pause()
             result["seconds"] = time.perf_counter() - began
             moved = time.perf_counter()
             await pilot.press("left")
-            assert app.state.cursor_step is not None and app.histograms.panels
+            assert app.model.cursor_step is not None and app.overview.histograms.panels
             result["cursor_seconds"] = time.perf_counter() - moved
             result["stats_steps"] = len(app.source.index.stats)
             result["lines"] = app.source.index.lines

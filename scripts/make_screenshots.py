@@ -41,7 +41,7 @@ async def shoot(app, out: Path, name: str, ready, keys: tuple[str, ...] = (), ti
             await asyncio.sleep(0.25)
         for key in keys:
             await pilot.press(key)
-        if log_loss and not app.page_loss.log:  # the loss on a log scale whether or not it is the default yet
+        if log_loss and not app.pages["curves"].loss.log:  # the loss on a log scale whether or not it is the default yet
             await pilot.press("y")
         app.drain()
         await pilot.pause(0.5)
@@ -51,15 +51,15 @@ async def shoot(app, out: Path, name: str, ready, keys: tuple[str, ...] = (), ti
 
 def steps_reached(steps: int):
     def ready(app) -> bool:
-        engine = app.source.engine
-        return engine is not None and (engine.step >= steps or app.state.finished is not None)
+        engine = app.source.target
+        return engine is not None and (engine.step >= steps or app.model.experiment.finished is not None)
 
     return ready
 
 
 def evaluated(app) -> bool:
     """The first evaluation on the test set has arrived."""
-    return any(run.best_test_acc is not None for run in app.state.runs.values())
+    return any(run.record.best_test_acc is not None for run in app.model.runs.values())
 
 
 async def main() -> None:
@@ -93,7 +93,7 @@ async def main() -> None:
     if "probe" in only:
         with tempfile.TemporaryDirectory() as empty:
             app = make_app(get_preset("compare").config(device="cpu"), data_dir=empty, log_dir=logs, fps=4)
-            await shoot(app, args.out, "probe", lambda app: app.state.probe, keys=("j", "j", "j", "j"))
+            await shoot(app, args.out, "probe", lambda app: app.model.experiment.state == "probe" and app.overview.histograms.panels, keys=("j", "j", "j", "j"))
 
     if "depth" in only:
         # the first statistics steps: xavier's activations fall by 2^(-1/2) a layer, he's stay of order 1

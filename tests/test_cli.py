@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-from conftest import closed_local_url
+from support.data import closed_local_url
 
 from inittui.cli import main
 
@@ -170,7 +170,7 @@ def test_a_log_dir_that_cannot_be_written_is_one_line(capsys, tmp_path, monkeypa
 
 
 def test_headless_on_a_full_disk_warns_once_trains_on_and_exits_1(capsys, tmp_path, monkeypatch, tiny_data):
-    from faults import FullDisk
+    from support.faults import FullDisk
 
     from inittui.runlog import reader, writer
     from inittui.experiments.headless import run_headless

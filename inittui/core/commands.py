@@ -2,7 +2,9 @@
 
 The same command objects go to an Engine training in a thread (``engine.send(Restart(2))``) and to one in a
 child process (``process.send(Restart(2))``, pickled across a queue). The engine applies them between two
-training steps, in the order sent.
+training steps, in the order sent. A command that changes the runs may carry a ``request`` number: the engine
+answers it with exactly one event carrying that number, the RunsChanged that applied it or the Notice that
+says why not, so that a screen showing the change ahead of the engine knows when it is confirmed.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ class Restart:
     """Fresh weights (the run's next draw) and optimiser state for one run; the others go on."""
 
     run_id: int
+    request: int | None = None
 
 
 @dataclass(frozen=True)
 class RestartAll:
-    pass
+    request: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,16 +55,19 @@ class SetRun:
     run_id: int
     init: str | None = None
     activation: str | None = None
+    request: int | None = None
 
 
 @dataclass(frozen=True)
 class AddRun:
     spec: RunSpec
+    request: int | None = None
 
 
 @dataclass(frozen=True)
 class RemoveRun:
     run_id: int
+    request: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,5 +76,8 @@ class SetDevice:
 
     device: str
 
+
+# the commands the engine answers with one event carrying their ``request``
+RUN_COMMANDS = (Restart, RestartAll, SetRun, AddRun, RemoveRun)
 
 Command = Union[Pause, Resume, TogglePause, Stop, Restart, RestartAll, SetRun, AddRun, RemoveRun, SetDevice]

@@ -23,6 +23,13 @@ class Histogram:
     high: float
     counts: list[int]
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Histogram:
+        histogram = cls(**data)
+        if not (_is_number(histogram.low) and _is_number(histogram.high) and _numbers(histogram.counts)):
+            raise TypeError("a histogram whose bounds or counts are not numbers")
+        return histogram
+
 
 @dataclass
 class LayerStat:
@@ -34,10 +41,11 @@ class LayerStat:
     dead: float | None
     # fraction of values in the flat tails (|tanh| > 0.99, sigmoid < 0.01 or > 0.99); None for non-saturating ones
     saturated: float | None
-    preactivation_std: float
-    weight_std: float
+    # None where not measured: the random-input probe has no loss, hence no gradient
+    preactivation_std: float | None
+    weight_std: float | None
     predicted_weight_std: float | None
-    grad_norm: float
+    grad_norm: float | None
     histograms: dict[str, Histogram]
     # std of ∂loss/∂activation over the batch and the layer's units: the gradient as backpropagated to this layer
     activation_grad_std: float | None = None
@@ -46,8 +54,14 @@ class LayerStat:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LayerStat:
+        """Raises TypeError (or KeyError) where a field is not what it says (a damaged log line)."""
         values = dict(data)
-        values["histograms"] = {kind: Histogram(**hist) for kind, hist in data["histograms"].items()}
+        for name, value in values.items():
+            if name != "histograms" and value is not None and not _is_number(value):
+                raise TypeError(f"layer statistic {name} is not a number")
+        if not _is_number(values["mean"]) or not _is_number(values["std"]):
+            raise TypeError("a layer statistic without its mean and std")
+        values["histograms"] = {str(kind): Histogram.from_dict(hist) for kind, hist in data["histograms"].items()}
         return cls(**values)
 
 
@@ -152,6 +166,8 @@ class RunsChanged(Event):
     step: int
     reason: str
     runs: list[RunRecord]
+    # the command this answers (see inittui.core.commands); None for a change of the engine's own
+    request: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "runs": [run.to_dict() for run in self.runs]}
@@ -222,6 +238,8 @@ class Notice(Event):
     type: ClassVar[str] = "notice"
     message: str
     level: str = "info"
+    # the command this refuses (see inittui.core.commands), if it refuses one
+    request: int | None = None
 
 
 @dataclass
@@ -254,11 +272,64 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
+def _is_number(value: object) -> bool:
+    return type(value) in (int, float)
+
+
+def _numbers(value: object, *, missing: bool = False) -> bool:
+    return isinstance(value, list) and all(_is_number(v) or (missing and v is None) for v in value)
+
+
+# what each field of an event must be in JSON, checked before an event is built: a line of the right form with
+# nonsense in it is then rejected as a damaged line by every reader alike
+_FIELD_CHECKS: dict[str, Any] = {
+    "int": lambda v: type(v) is int,
+    "number": _is_number,
+    "number?": lambda v: v is None or _is_number(v),
+    "int?": lambda v: v is None or type(v) is int,
+    "str": lambda v: isinstance(v, str),
+    "dict": lambda v: isinstance(v, dict),
+    "list": lambda v: isinstance(v, list),
+    "ints": lambda v: isinstance(v, list) and all(type(i) is int for i in v),
+    "numbers?": lambda v: _numbers(v, missing=True),
+    "rows?": lambda v: isinstance(v, list) and all(_numbers(row, missing=True) for row in v),
+}
+_SHAPES: dict[str, dict[str, str]] = {
+    "started": {"config": "dict", "device": "str", "device_name": "str", "dataset": "str", "total_steps": "int",
+                "steps_per_epoch": "int", "runs": "list", "time": "number"},
+    "runs": {"step": "int", "reason": "str", "runs": "list", "request": "int?"},
+    "progress": {"step": "int", "epoch": "number", "run_ids": "ints", "run_steps": "ints", "losses": "rows?",
+                 "accuracies": "rows?", "samples_per_s": "number", "elapsed_s": "number",
+                 "device_memory_mb": "number?"},
+    "layers": {"step": "int", "run_ids": "ints", "layers": "list", "predicted_std": "rows?"},
+    "evaluation": {"step": "int", "epoch": "number", "run_ids": "ints", "test_acc": "numbers?", "test_loss": "numbers?"},
+    "state": {"state": "str", "step": "int"},
+    "device": {"device": "str", "device_name": "str", "step": "int"},
+    "notice": {"message": "str", "level": "str", "request": "int?"},
+    "finished": {"status": "str", "step": "int", "elapsed_s": "number", "samples_per_s": "number",
+                 "results": "list", "message": "str"},
+}
+# per-run lists that must have one entry per run id
+_PER_RUN = {"progress": ("run_steps", "losses", "accuracies"), "layers": ("layers",), "evaluation": ("test_acc", "test_loss")}
+
+
+def _check_shape(kind: str, values: dict[str, Any]) -> None:
+    for name, check in _SHAPES[kind].items():
+        if name in values and not _FIELD_CHECKS[check](values[name]):
+            raise TypeError(f"{kind} event: {name} is not {check}")
+    for name in _PER_RUN.get(kind, ()):
+        if name in values and len(values[name]) != len(values["run_ids"]):
+            raise ValueError(f"{kind} event: {name} does not have one entry per run")
+
+
 def event_from_dict(data: dict[str, Any]) -> Event:
-    """Rebuild an event from its JSON object; raises KeyError/TypeError on a foreign object."""
+    """Rebuild an event from its JSON object; raises KeyError, TypeError or ValueError on a foreign object or
+    on fields that are not what the event's type says (a damaged log line)."""
     values = dict(data)
-    cls = EVENT_TYPES[values.pop("type")]
-    if "runs" in values and cls in (ExperimentStarted, RunsChanged):
+    kind = values.pop("type")
+    cls = EVENT_TYPES[kind]
+    _check_shape(kind, values)
+    if cls in (ExperimentStarted, RunsChanged):
         values["runs"] = [RunRecord.from_dict(run) for run in values["runs"]]
     if cls is LayerStats:
         values["layers"] = [[LayerStat.from_dict(layer) for layer in run] for run in values["layers"]]

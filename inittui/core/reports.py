@@ -40,10 +40,17 @@ class Failed:
 
 
 @dataclass
+class WriterGone:
+    """The process writing a followed run log is gone, and the log never said the experiment finished."""
+
+    message: str
+
+
+@dataclass
 class SkippedLines:
     """Lines of a followed log that could not be read (damaged or cut), by their 1-based numbers."""
 
     lines: list[int]
 
 
-Report = Union[Event, DataUnavailable, LogStarted, LogWriteFailed, Failed, SkippedLines]
+Report = Union[Event, DataUnavailable, LogStarted, LogWriteFailed, Failed, WriterGone, SkippedLines]

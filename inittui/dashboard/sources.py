@@ -1,37 +1,69 @@
-"""Where the dashboard's events come from: live training, a run log being followed, or a fixed list.
+"""Where the dashboard's reports come from: live training, a run log being followed, or a fixed list.
 
-Each source's :meth:`run` blocks (the app calls it from a thread worker) and hands every event to ``sink``,
-which must be thread-safe. No Textual here: the sources are plain producers.
+Each source's :meth:`Source.run` blocks (the app calls it from a thread worker) and hands every report to
+``sink``, which must be thread-safe. A source that trains offers a :class:`CommandTarget` for the keys that
+act on training. No Textual here: the sources are plain producers.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
-from inittui.core.config import ExperimentConfig
-from inittui.core.events import Event, ExperimentFinished, ExperimentStarted, RunRecord
-from inittui.core.reports import DataUnavailable, Failed, LogStarted, SkippedLines
+from inittui.core.commands import Command, Stop
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.core.events import (
+    Event,
+    ExperimentFinished,
+    ExperimentStarted,
+    Histogram,
+    LayerStat,
+    LayerStats,
+    RunRecord,
+)
+from inittui.core.reports import DataUnavailable, Failed, LogStarted, Report, SkippedLines, WriterGone
+from inittui.dashboard.steps import IndexedSteps, StepStore
+from inittui.runlog.catalogue import started_from_header, writer_alive
+from inittui.runlog.index import LogIndex
 from inittui.training.process import EngineProcess, train_for_dashboard
 
-Sink = Callable[[Any], None]
+if TYPE_CHECKING:
+    from inittui.science.probe import ProbeResult
+    from inittui.training.data import MNISTData
+    from inittui.training.engine import Engine
+
+Sink = Callable[[Report], None]
+# polls of a followed log without a new line before its writer is checked on
+QUIET_POLLS_BEFORE_CHECK = 8
 
 
-@dataclass
-class ProbeReady:
-    results: list[Any] = field(default_factory=list)
+class CommandTarget(Protocol):
+    """What the keys that act on training send their commands to: an Engine, or the child process's handle."""
+
+    def send(self, command: Command) -> None: ...
 
 
 class Source:
+    """A producer: :meth:`run` hands every report to a sink until there are no more or it is stopped."""
+
+    #: whether keys may act on training (a log being viewed and the probe are read-only)
     read_only = True
-    engine: Any = None
 
     def __init__(self) -> None:
         self._stop = threading.Event()
         self.finished = threading.Event()
+
+    @property
+    def target(self) -> CommandTarget | None:
+        """Where commands go; None while there is nowhere (read-only, or training not started yet)."""
+        return None
+
+    @property
+    def steps(self) -> StepStore | None:
+        """Where the time cursor reads statistics steps; None: from those the dashboard receives."""
+        return None
 
     def run(self, sink: Sink) -> None:
         try:
@@ -47,51 +79,28 @@ class Source:
     def stop(self) -> None:
         self._stop.set()
 
-    def wait(self, timeout: float) -> bool:
-        return self.finished.wait(timeout)
-
     def close(self, timeout: float) -> bool:
         """Stop and wait up to ``timeout`` for the producer to finish (the log closes); True if it did."""
         self.stop()
-        return self.wait(timeout)
+        return self.finished.wait(timeout)
 
 
 class ReplaySource(Source):
-    """A fixed list of events (snapshot tests, demos)."""
+    """A fixed list of reports (snapshot tests, demos)."""
 
-    def __init__(self, events: Iterable[Event]) -> None:
+    def __init__(self, reports: Iterable[Report]) -> None:
         super().__init__()
-        self.events = list(events)
+        self.reports = list(reports)
 
     def _produce(self, sink: Sink) -> None:
-        for event in self.events:
-            sink(event)
-
-
-@dataclass
-class RunCurvePoints:
-    """One run's curves as the screen draws them: (step, value) pairs, decimated to at most a screen's width."""
-
-    loss: list[tuple[float, float]]
-    accuracy: list[tuple[float, float]]
-    test: list[tuple[float, float]]
-    # the experiment step at which the run's current spec started
-    since: int = 0
-
-
-@dataclass
-class LogRead:
-    """What the log index found, for the screen, after the events it found (each sent on its own): every
-    run's curves whole, and where the time cursor reads steps."""
-
-    curves: dict[int, RunCurvePoints]
-    steps: Any  # a ui.state.IndexedSteps
+        for report in self.reports:
+            sink(report)
 
 
 class FollowSource(Source):
-    """A run log, opened through its index (:mod:`inittui.runlog.index`): the latest state and the curves at
-    screen resolution first, a statistics step read only when the time cursor lands on it; followed while
-    another process appends, until the experiment finishes."""
+    """A run log, read through its index (:mod:`inittui.runlog.index`): every event but the statistics steps,
+    in order, with the newest statistics step in its place, then followed while its writer appends, until
+    the experiment finishes. The time cursor reads statistics steps one line at a time."""
 
     def __init__(self, run_dir: Path, poll_s: float = 0.25) -> None:
         super().__init__()
@@ -99,85 +108,91 @@ class FollowSource(Source):
         self.poll_s = poll_s
         # the index is updated here and read by the UI thread when the cursor moves
         self.lock = threading.Lock()
-        self.index: Any = None
+        self.index = LogIndex.of(self.run_dir)
+        self._steps = IndexedSteps(self.index, self.lock)
         self._skipped_reported = 0
 
+    @property
+    def steps(self) -> StepStore:
+        return self._steps
+
     def _produce(self, sink: Sink) -> None:
-        from inittui.runlog.index import LogIndex
-        from inittui.dashboard.state import IndexedSteps
+        from inittui.core.errors import RunLogError
+        from inittui.runlog.reader import read_config
 
         sink(LogStarted(self.run_dir))
+        try:
+            header = read_config(self.run_dir)
+        except RunLogError:  # the header only tells whether the writer lives, and the runs if line 1 is lost
+            header = {}
         with self.lock:
-            index = self.index = LogIndex.open(self.run_dir)
-            events = index.state_events()
-            if not events or not isinstance(events[0], ExperimentStarted):
-                # the log's first line is lost: rebuild what it said from config.json, so the rest shows
-                started = started_from_header(self.run_dir)
-                events = [started, *events] if started is not None else events
-            steps = IndexedSteps(lambda: index.steps, index.layer_stats, self.lock)
-            read = LogRead(self._curves(), steps)
-        self._send(events, read, sink)
-        while not self._finished(index) and not self._stop.wait(self.poll_s):
+            update = self.index.update()
+            events = self.index.ordered(update)
+        if not events or not isinstance(events[0], ExperimentStarted):
+            # the log's first line is lost: rebuild what it said from config.json, so the rest shows
+            started = started_from_header(header)
+            events = [started, *events] if started is not None else events
+        finished = self._send(events, sink)
+        quiet = QUIET_POLLS_BEFORE_CHECK - 1  # whether the writer lives is checked at once
+        while not finished:
             with self.lock:
-                update = index.update()
-                if not update.changed:
-                    continue
-                events = update.ordered()
-                if update.new_stats:
-                    latest = index.latest_layer_stats()
-                    events += [latest] if latest is not None else []
-                read = LogRead(self._curves(), steps)
-            self._send(events, read, sink)
+                update = self.index.update()
+                events = self.index.ordered(update) if update.changed else []
+            if update.changed:
+                quiet = 0
+                finished = self._send(events, sink)
+                continue
+            quiet += 1
+            if quiet == QUIET_POLLS_BEFORE_CHECK and not writer_alive(header):
+                self._end(sink)
+                sink(WriterGone(f"the process that wrote {self.run_dir} is gone without finishing; the log ends here"))
+            if self._stop.wait(self.poll_s):
+                return
+        self._end(sink)
 
-    def _send(self, events: list[Event], read: LogRead, sink: Sink) -> None:
+    def _end(self, sink: Sink) -> None:
+        """Nobody writes the log any more: a cut last line is a damaged one."""
+        with self.lock:
+            line = self.index.end()
+        if line is not None:
+            self._skipped_reported += 1
+            sink(SkippedLines([line]))
+
+    def _send(self, events: list[Event], sink: Sink) -> bool:
+        """Hand on the events (and the lines found damaged); True once the experiment has finished."""
+        finished = False
         for event in events:
             sink(event)
-        sink(read)
+            if isinstance(event, ExperimentStarted):
+                finished = False
+            elif isinstance(event, ExperimentFinished):
+                finished = True
         lines = self.index.skipped_lines[self._skipped_reported :]
         if lines:
             self._skipped_reported += len(lines)
             sink(SkippedLines(lines))
-
-    @staticmethod
-    def _finished(index: Any) -> bool:
-        return any(isinstance(event, ExperimentFinished) for event in index.events)
-
-    def _curves(self) -> dict[int, RunCurvePoints]:
-        from inittui.dashboard.state import MAX_POINTS
-
-        def points(series: Any) -> list[tuple[float, float]]:
-            return [(column.step, column.mean) for column in series.columns(MAX_POINTS) if column is not None]
-
-        return {
-            run_id: RunCurvePoints(points(curves.loss), points(curves.accuracy), list(curves.test), curves.started_at)
-            for run_id, curves in self.index.curves.items()
-        }
+        return finished
 
 
-def started_from_header(run_dir: Path) -> ExperimentStarted | None:
-    """An ExperimentStarted as far as ``config.json`` tells it (no device), or None if it cannot be read."""
-    from inittui.core.errors import RunLogError
-    from inittui.runlog.reader import read_config
-
-    try:
-        header = read_config(run_dir)
-        config = ExperimentConfig.from_dict(header["config"])
-    except (RunLogError, KeyError, TypeError, ValueError, AttributeError):
-        return None
-    return ExperimentStarted(
-        config=header["config"],
-        device="",
-        device_name="device not recorded (first log line damaged)",
-        dataset=str(header.get("dataset", "")),
-        total_steps=config.total_steps(),
-        steps_per_epoch=config.steps_per_epoch(),
-        runs=[RunRecord(index, spec) for index, spec in enumerate(config.runs)],
-        time=0.0,
-    )
+def probe_events(results: list[ProbeResult], dataset: str) -> list[Event]:
+    """The random-input probe as an experiment of its own: one run per probed initialiser × activation, its
+    layers measured once (no training: no loss, no gradient)."""
+    runs = [RunRecord(run_id, RunSpec(result.init, result.activation), "probe") for run_id, result in enumerate(results)]
+    layers = [
+        [
+            LayerStat(layer.mean, layer.std, layer.dead, layer.saturated, None, None, None, None,
+                      {"activations": Histogram(layer.histogram.low, layer.histogram.high, layer.histogram.counts)})
+            for layer in result.layers
+        ]
+        for result in results
+    ]
+    predicted = [[layer.predicted_std for layer in result.layers] for result in results]
+    started = ExperimentStarted({"preset": "probe"}, "", "", dataset, 0, 1, runs, 0.0)
+    return [started, LayerStats(0, [run.id for run in runs], layers, predicted)]
 
 
 class _TrainingSource(Source):
-    """Trains ``config``; without MNIST it runs the random-input probe instead."""
+    """Trains ``config``; without MNIST it shows the random-input probe instead."""
 
     read_only = False
 
@@ -186,27 +201,34 @@ class _TrainingSource(Source):
         self.config = config
         self.data_dir = data_dir
         self.log_dir = log_dir
-        self.engine: Any = None
+        self._target: CommandTarget | None = None
+
+    @property
+    def target(self) -> CommandTarget | None:
+        return None if self.read_only else self._target
 
     def _show_probe(self, message: str, sink: Sink) -> None:
         from inittui.science.probe import run_probe
 
         self.read_only = True
         sink(DataUnavailable(message))
-        seen = list(dict.fromkeys((spec.init, spec.activation) for spec in self.config.runs))
-        sink(ProbeReady([run_probe([init], [activation], seed=self.config.seed)[0] for init, activation in seen]))
+        seen = list(dict.fromkeys(self.config.runs))
+        results = [run_probe([spec.init], [spec.activation], seed=self.config.seed)[0] for spec in seen]
+        for event in probe_events(results, "no data: random-input probe"):
+            sink(event)
 
     def stop(self) -> None:
         super().stop()
-        if self.engine is not None:
-            self.engine.stop()
+        if self._target is not None:
+            self._target.send(Stop())
 
 
 class LiveSource(_TrainingSource):
     """Trains in a thread of this process on data handed in (tests) or loaded here."""
 
-    def __init__(self, config: ExperimentConfig, *, data: Any = None, **where: Any) -> None:
-        super().__init__(config, **where)
+    def __init__(self, config: ExperimentConfig, *, data: MNISTData | None = None, data_dir: str | None = None,
+                 log_dir: Path | None = None) -> None:
+        super().__init__(config, data_dir=data_dir, log_dir=log_dir)
         self.data = data
 
     def _produce(self, sink: Sink) -> None:
@@ -222,8 +244,8 @@ class LiveSource(_TrainingSource):
         if not self._stop.is_set():
             train_for_dashboard(self.config, self.data, self.log_dir, sink, self._attach)
 
-    def _attach(self, engine: Any) -> None:
-        self.engine = engine
+    def _attach(self, engine: Engine) -> None:
+        self._target = engine
         if self._stop.is_set():
             engine.stop()
 
@@ -231,22 +253,17 @@ class LiveSource(_TrainingSource):
 class ProcessSource(_TrainingSource):
     """Trains in a child process (see inittui.training.process), so drawing never slows training down."""
 
-    def __init__(self, config: ExperimentConfig, **where: Any) -> None:
-        super().__init__(config, **where)
-        # multiprocessing's resource tracker is started with the process's stderr; once Textual has replaced
-        # stderr, starting it fails ("bad value(s) in fds_to_keep"), so start it while the real one is there
-        from multiprocessing import resource_tracker
-
-        resource_tracker.ensure_running()
+    def __init__(self, config: ExperimentConfig, *, threads: int | None = None, data_dir: str | None = None,
+                 log_dir: Path | None = None) -> None:
+        super().__init__(config, data_dir=data_dir, log_dir=log_dir)
+        self.threads = threads
+        self.process: EngineProcess | None = None
 
     def _produce(self, sink: Sink) -> None:
-        import torch
-
-        process = EngineProcess(
-            self.config, data_dir=self.data_dir, log_dir=self.log_dir, threads=torch.get_num_threads()
-        )
+        process = self.process = EngineProcess(self.config, data_dir=self.data_dir, log_dir=self.log_dir,
+                                               threads=self.threads)
         process.start()
-        self.engine = process
+        self._target = process
         if self._stop.is_set():
             process.stop()
         for item in process.events():
@@ -259,6 +276,6 @@ class ProcessSource(_TrainingSource):
     def close(self, timeout: float) -> bool:
         if super().close(timeout):
             return True
-        if isinstance(self.engine, EngineProcess):
-            self.engine.join(0)  # stuck: ended by force, so that no process outlives the dashboard
+        if self.process is not None:
+            self.process.join(0)  # stuck: ended by force, so that no process outlives the dashboard
         return False

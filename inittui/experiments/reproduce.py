@@ -26,7 +26,7 @@ from inittui.core.config import ExperimentConfig
 from inittui.training.data import MNISTData, load_mnist
 from inittui.experiments.depth_sweep import BANDS, StdRatio, band_for, measure_std_ratios, verdict
 from inittui.training.logged import train_logged
-from inittui.core.events import Evaluation, Event, ExperimentFinished, TrainProgress
+from inittui.core.events import Evaluation, Event, TrainProgress
 from inittui.core.presets import DEPTH_SWEEP, Sweep, get_preset
 from inittui.science.probe import ProbeResult, run_probe
 from inittui.runlog.writer import RunLog

@@ -1,34 +1,86 @@
-"""The catalogue of past runs that ``inittui runs`` prints: what each run log's header and events say."""
+"""Past runs as ``inittui runs`` lists them and ``inittui view`` heads them: a run log read whole through the
+log index and the one fold of events, so that both say the same status, runs and skipped lines."""
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from inittui.core.config import ExperimentConfig
 from inittui.core.errors import RunLogError
-from inittui.core.events import Evaluation, ExperimentFinished, ExperimentStarted, RunsChanged
+from inittui.core.events import ExperimentStarted, RunRecord
+from inittui.runlog.fold import RunFold
+from inittui.runlog.index import LogIndex
 from inittui.runlog.layout import EVENTS_FILE
-from inittui.runlog.reader import read_config, read_log
+from inittui.runlog.reader import read_config
 
 
 @dataclass
-class RunSummary:
+class ReadRun:
+    """A whole run log: its header (empty where config.json cannot be read, and why), its events folded, and
+    the index that read them (the skipped lines)."""
+
     run_dir: Path
-    created: str
-    preset: str
-    runs: list[str]
-    best_test_acc: dict[str, float]
-    status: str
-    # lines of events.jsonl that could not be read
-    skipped_lines: int = 0
-    # why config.json could not be read, if it could not
+    header: dict[str, Any]
+    fold: RunFold
+    index: LogIndex
     header_problem: str = ""
 
+    @property
+    def status(self) -> str:
+        return log_status(self.fold, self.header)
 
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
+
+def started_from_header(header: dict[str, Any]) -> ExperimentStarted | None:
+    """An ExperimentStarted as far as ``config.json`` tells it (no device), or None if it cannot be read."""
+    try:
+        config = ExperimentConfig.from_dict(header["config"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return ExperimentStarted(
+        config=header["config"],
+        device="",
+        device_name="device not recorded (first log line damaged)",
+        dataset=str(header.get("dataset", "")),
+        total_steps=config.total_steps(),
+        steps_per_epoch=config.steps_per_epoch(),
+        runs=[RunRecord(index, spec) for index, spec in enumerate(config.runs)],
+        time=0.0,
+    )
+
+
+def read_run(run_dir: Path) -> ReadRun:
+    """Read ``run_dir``'s log to its last complete line (RunLogError if events.jsonl cannot be read)."""
+    try:
+        header, problem = read_config(run_dir), ""
+    except RunLogError as error:
+        header, problem = {}, str(error)
+    index = LogIndex.of(run_dir)
+    try:
+        update = index.update()
+    except OSError as error:
+        raise RunLogError(f"cannot read {index.path}: {error.strerror or error}") from None
+    events = index.ordered(update)  # the newest statistics step too, as the viewer reads it
+    if not events or not isinstance(events[0], ExperimentStarted):
+        # the log's first line is lost: what it said is rebuilt from config.json, as the viewer does
+        started = started_from_header(header)
+        events = [started, *events] if started is not None else events
+    fold = RunFold()
+    for event in events:
+        fold.apply(event)
+    read = ReadRun(Path(run_dir), header, fold, index, problem)
+    if read.status != "running":
+        index.end()  # nobody is writing the last line: if it is cut, it is damaged
+    return read
+
+
+def writer_alive(header: dict[str, Any]) -> bool:
+    """Whether the process that wrote the log (``pid`` in config.json) is still running on this host."""
+    pid = header.get("pid")
+    if header.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -39,46 +91,54 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def log_status(fold: RunFold, header: dict[str, Any]) -> str:
+    """done, stopped or error as the log's last event says; without one, running while its writer lives,
+    else interrupted."""
+    if fold.experiment.finished is not None:
+        return fold.experiment.finished.status
+    return "running" if writer_alive(header) else "interrupted"
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    created: str
+    preset: str
+    # the runs of the experiment as it ended (or stands), by name
+    runs: list[str]
+    # per name, the best test accuracy any life of a run with that name reached
+    best_test_acc: dict[str, float] = field(default_factory=dict)
+    status: str = "interrupted"
+    # lines of events.jsonl that could not be read
+    skipped_lines: int = 0
+    # why config.json could not be read, if it could not
+    header_problem: str = ""
+
+
 def summarise_run(run_dir: Path) -> RunSummary:
     """What ``inittui runs`` says of one run: whatever of its header and log can be read."""
-    try:
-        header, header_problem = read_config(run_dir), ""
-    except RunLogError as error:
-        header, header_problem = {}, str(error)
-    config = header.get("config") if isinstance(header.get("config"), dict) else {}
-    names = [str(name) for name in config.get("runs", [])] if isinstance(config.get("runs"), list) else []
+    run = read_run(run_dir)
+    config = run.header.get("config") if isinstance(run.header.get("config"), dict) else {}
+    folded = list(run.fold.runs.values())
+    if folded:
+        names = [folded_run.record.name for folded_run in folded]
+    else:  # no line names the runs: the header does
+        names = [str(name) for name in config.get("runs", [])] if isinstance(config.get("runs"), list) else []
     best: dict[str, float] = {}
-    status = None
-    id_to_name = dict(enumerate(names))
-    contents = read_log(run_dir)
-    unusable = 0
-    for event in contents.events:
-        try:
-            if isinstance(event, Evaluation):
-                for run_id, accuracy in zip(event.run_ids, event.test_acc):
-                    name = id_to_name.get(run_id, f"run {run_id}")
-                    if accuracy is not None and accuracy > best.get(name, -1.0):
-                        best[name] = accuracy
-            elif isinstance(event, ExperimentFinished):
-                status = str(event.status)
-                id_to_name.update({r.id: r.name for r in event.results})
-            elif isinstance(event, (ExperimentStarted, RunsChanged)):
-                id_to_name.update({r.id: r.name for r in event.runs})
-        except (TypeError, ValueError, AttributeError):
-            unusable += 1  # valid JSON of the wrong shape: as good as a damaged line
-    if status is None:
-        same_host = header.get("host") == socket.gethostname()
-        pid = header.get("pid")
-        status = "running" if same_host and isinstance(pid, int) and _process_alive(pid) else "interrupted"
+    for folded_run in folded:
+        for life in folded_run.lives:
+            accuracy = life.record.best_test_acc
+            if accuracy is not None and accuracy > best.get(life.record.name, -1.0):
+                best[life.record.name] = accuracy
     return RunSummary(
-        run_dir,
-        str(header.get("created", "?")),
-        str(config.get("preset", "?")),
+        run.run_dir,
+        str(run.header.get("created", "?")),
+        str(run.fold.experiment.preset or config.get("preset", "?")),
         names,
         best,
-        status,
-        skipped_lines=len(contents.skipped) + unusable,
-        header_problem=header_problem,
+        run.status,
+        skipped_lines=run.index.skipped,
+        header_problem=run.header_problem,
     )
 
 

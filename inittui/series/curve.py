@@ -1,6 +1,7 @@
 """The one bounded curve type: a run's values over its steps, decimated by min and max into a fixed number of
 buckets whatever the length of the run. numpy only: the live dashboard, ``inittui view`` and every other
-reader of a run feed it the same way, so a run draws the same however it is read.
+reader of a run feed it the same way (through :mod:`inittui.runlog.fold`), so a run draws the same however
+it is read.
 """
 
 from __future__ import annotations
@@ -26,56 +27,46 @@ class MinMaxSeries:
     """A curve over integer steps in at most ``capacity`` buckets of ``width`` steps each.
 
     A bucket keeps the minimum, the maximum, the sum and the count of the finite values that fell in it, so a
-    spike survives any amount of decimation. When a step lands beyond the last bucket, buckets merge in pairs
-    (``width`` doubles): memory is flat for a run of any length. Plain lists, so that adding a value is cheap;
-    :meth:`columns` reads them with numpy.
+    spike survives any amount of decimation; ±inf (a run that diverged) counts as an extreme but not in the
+    mean, and NaN and None are gaps. When a step lands beyond the last bucket, buckets merge in pairs
+    (``width`` doubles): memory is flat for a run of any length. Buckets start one step wide, so a run's first
+    steps are drawn finely however long it is meant to be. :attr:`version` changes with every change, so that
+    what :meth:`envelope` drew is drawn again only when the curve changed.
     """
 
-    def __init__(self, capacity: int = 2048, expected_steps: int = 0) -> None:
-        """``expected_steps``: how long the curve is known to grow; buckets start that wide, so that no value
-        is placed finely only to be merged later (a reader of a finished log knows its length)."""
+    def __init__(self, capacity: int = 2048) -> None:
         if capacity < 2 or capacity % 2:
             raise ValueError(f"capacity must be an even number >= 2, got {capacity}")
         self.capacity = capacity
-        self.expected_steps = expected_steps
+        self.version = 0
+        # what envelope() last computed, and for which (version, width, start, stop)
+        self._drawn: tuple[tuple, tuple[np.ndarray, ...]] | None = None
         self.clear()
 
     def clear(self) -> None:
         self.width = 1
-        while self.capacity * self.width <= self.expected_steps:
-            self.width *= 2
-        self.minimum = [math.inf] * self.capacity
-        self.maximum = [-math.inf] * self.capacity
-        self.total = [0.0] * self.capacity
-        self.count = [0] * self.capacity
+        self.minimum = np.full(self.capacity, math.inf)
+        self.maximum = np.full(self.capacity, -math.inf)
+        self.total = np.zeros(self.capacity)
+        self.count = np.zeros(self.capacity, dtype=np.int64)
         self.last_step: int | None = None
+        self.version += 1
+
+    def _filled(self) -> np.ndarray:
+        """The buckets holding at least one value, finite or infinite."""
+        return np.flatnonzero(self.minimum <= self.maximum)
 
     def __len__(self) -> int:
         """How many buckets hold at least one value."""
-        return self.capacity - self.count.count(0)
+        return int(self._filled().size)
 
-    def add(self, step: int, value: float) -> None:
-        self.add_chunk(step, value, value, value, 1)
-
-    def add_chunk(self, step: int, minimum: float, maximum: float, total: float, count: int) -> None:
-        """Values already reduced to min, max, sum and count, all placed at ``step``."""
-        if count <= 0 or step < 0 or not (math.isfinite(minimum) and math.isfinite(maximum) and math.isfinite(total)):
-            return
-        step = int(step)
-        while step >= self.capacity * self.width:
-            self._merge_pairs()
-        bucket = step // self.width
-        if minimum < self.minimum[bucket]:
-            self.minimum[bucket] = minimum
-        if maximum > self.maximum[bucket]:
-            self.maximum[bucket] = maximum
-        self.total[bucket] += total
-        self.count[bucket] += count
-        if self.last_step is None or step > self.last_step:
-            self.last_step = step
+    def add(self, step: int, value: float | None) -> None:
+        """One value at ``step``; None and non-finite values are gaps."""
+        if step >= 0:
+            self.extend(step, [value])
 
     def extend(self, first_step: int, values: Sequence[float | None]) -> None:
-        """Consecutive per-step values from ``first_step``; None and non-finite values are gaps.
+        """Consecutive per-step values from ``first_step``; None and NaN are gaps.
 
         A chunk no longer than a bucket goes whole into the bucket of its last step (at most one bucket off,
         far below a screen column); a longer one, only while buckets are narrow, is split at their edges.
@@ -98,76 +89,109 @@ class MinMaxSeries:
             cut = end
 
     def _add_values(self, step: int, values: Sequence[float | None]) -> None:
+        bucket = step // self.width
         try:
             total = math.fsum(values)  # fast path: every value a finite number
-            known = values if math.isfinite(total) else None
-        except TypeError:
-            known = None
-        if known is None:
-            known = [v for v in values if v is not None and math.isfinite(v)]
-            if not known:
+            finite = values if math.isfinite(total) else None
+        except (TypeError, ValueError, OverflowError):  # None, inf and -inf together, or a sum beyond floats
+            finite = None
+        if finite is None:
+            finite = [v for v in values if v is not None and math.isfinite(v)]
+            # ±inf is a value beyond any axis (a run that diverged): an extreme, but no part of the mean
+            extremes = [*finite, *(v for v in values if v is not None and math.isinf(v))]
+            if not extremes:
                 return
-            total = math.fsum(known)
+            low, high = min(extremes), max(extremes)
+            total = sum(finite)  # never raises: finite values too large to add make inf
             if not math.isfinite(total):
-                return
-        bucket = step // self.width
-        low, high = min(known), max(known)
+                finite = []
+        else:
+            low, high = min(finite), max(finite)
         if low < self.minimum[bucket]:
             self.minimum[bucket] = low
         if high > self.maximum[bucket]:
             self.maximum[bucket] = high
-        self.total[bucket] += total
-        self.count[bucket] += len(known)
+        if finite:
+            self.total[bucket] += total
+            self.count[bucket] += len(finite)
         if self.last_step is None or step > self.last_step:
             self.last_step = step
+        self.version += 1
 
     def _merge_pairs(self) -> None:
         half = self.capacity // 2
-        pad = [0] * half
-        self.minimum = [min(a, b) for a, b in zip(self.minimum[0::2], self.minimum[1::2])] + [math.inf] * half
-        self.maximum = [max(a, b) for a, b in zip(self.maximum[0::2], self.maximum[1::2])] + [-math.inf] * half
-        self.total = [a + b for a, b in zip(self.total[0::2], self.total[1::2])] + [0.0] * half
-        self.count = [a + b for a, b in zip(self.count[0::2], self.count[1::2])] + pad
+        for name, merge, empty in (("minimum", np.minimum, math.inf), ("maximum", np.maximum, -math.inf),
+                                   ("total", np.add, 0.0), ("count", np.add, 0)):
+            array = getattr(self, name)
+            array[:half] = merge(array[0::2], array[1::2])
+            array[half:] = empty
         self.width *= 2
+        self.version += 1
 
-    def columns(self, width: int, start: float | None = None, stop: float | None = None) -> list[Column | None]:
-        """The curve at ``width`` columns spanning steps [start, stop] (default: 0 to the last step).
+    def shrunk(self, capacity: int) -> MinMaxSeries:
+        """A copy in at most ``capacity`` buckets, buckets merged in pairs only as far as its steps need: a past
+        life of a run keeps its shape at a fraction of the memory."""
+        copy = MinMaxSeries(self.capacity)
+        copy.width, copy.last_step = self.width, self.last_step
+        copy.minimum, copy.maximum = self.minimum.copy(), self.maximum.copy()
+        copy.total, copy.count = self.total.copy(), self.count.copy()
+        while copy.last_step is not None and copy.last_step >= capacity * copy.width:
+            copy._merge_pairs()
+        copy.capacity = min(capacity, self.capacity)
+        for name in ("minimum", "maximum", "total", "count"):
+            setattr(copy, name, getattr(copy, name)[: copy.capacity].copy())
+        return copy
 
-        Each column holds the min and max of every bucket whose middle falls in it, so spikes survive; None
-        where no value fell.
-        """
-        if width <= 0:
-            return []
-        count = np.array(self.count)
-        filled = np.flatnonzero(count)
-        result: list[Column | None] = [None] * width
+    def value_at(self, step: int) -> float | None:
+        """The mean of the bucket holding ``step``, or of the last filled bucket before it; None before the first."""
+        if self.last_step is None or step < 0:
+            return None
+        bucket = min(step, self.last_step) // self.width
+        filled = np.flatnonzero(self.minimum[: bucket + 1] <= self.maximum[: bucket + 1])
         if filled.size == 0:
-            return result
-        start = 0.0 if start is None else float(start)
-        stop = float(self.last_step if stop is None else stop)
-        span = max(stop - start, 1e-9)
+            return None
+        index = int(filled[-1])
+        if self.count[index] == 0:  # only infinite values
+            return float(self.maximum[index] if self.maximum[index] > 0 else self.minimum[index])
+        mean = self.total[index] / self.count[index]
+        return float(min(max(mean, self.minimum[index]), self.maximum[index]))
+
+    def envelope(self, width: int, start: float, stop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The curve at ``width`` columns spanning steps [start, stop]: for each column that holds a value, its
+        middle step, and the lowest, highest and mean value of the buckets whose middle falls in it (so spikes
+        survive). What a chart draws; computed again only when the curve changed."""
+        key = (self.version, width, start, stop)
+        if self._drawn is not None and self._drawn[0] == key:
+            return self._drawn[1]  # type: ignore[return-value]
+        empty = np.empty(0)
+        arrays: tuple[np.ndarray, ...] = (empty, empty, empty, empty)
+        filled = self._filled()
+        span = max(float(stop) - float(start), 1e-9)
         middles = (filled + 0.5) * self.width - 0.5
         inside = (middles >= start - 0.5) & (middles <= stop + 0.5)
         filled, middles = filled[inside], middles[inside]
-        if filled.size == 0:
-            return result
-        index = np.clip(((middles - start) / span * width).astype(np.int64), 0, width - 1)
-        # buckets are in step order, so each column's buckets are one contiguous run
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(index)) + 1))
-        minimum = np.minimum.reduceat(np.array(self.minimum)[filled], starts)
-        maximum = np.maximum.reduceat(np.array(self.maximum)[filled], starts)
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = np.add.reduceat(np.array(self.total)[filled], starts)
-        counts = np.add.reduceat(count[filled], starts)
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean = total / counts
-        # a sum of huge values can overflow; the mean still lies between the extremes
-        mean = np.clip(np.where(np.isnan(mean), minimum, mean), minimum, maximum)
-        for position, column in enumerate(index[starts].tolist()):
-            result[column] = Column(
-                start + (column + 0.5) * span / width,
-                float(minimum[position]),
-                float(maximum[position]),
-                float(mean[position]),
-            )
+        if width > 0 and filled.size:
+            index = np.clip(((middles - start) / span * width).astype(np.int64), 0, width - 1)
+            # buckets are in step order, so each column's buckets are one contiguous run
+            starts = np.concatenate(([0], np.flatnonzero(np.diff(index)) + 1))
+            minimum = np.minimum.reduceat(self.minimum[filled], starts)
+            maximum = np.maximum.reduceat(self.maximum[filled], starts)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                mean = np.add.reduceat(self.total[filled], starts) / np.add.reduceat(self.count[filled], starts)
+            # no finite value (only ±inf), or a sum of huge values that overflowed: the mean stays in the range
+            mean = np.clip(np.where(np.isnan(mean), minimum, mean), minimum, maximum)
+            arrays = (start + (index[starts] + 0.5) * span / width, minimum, maximum, mean)
+        self._drawn = (key, arrays)
+        return arrays  # type: ignore[return-value]
+
+    def columns(self, width: int, start: float | None = None, stop: float | None = None) -> list[Column | None]:
+        """:meth:`envelope` as one entry per column (default: steps 0 to the last), None where nothing fell."""
+        if width <= 0:
+            return []
+        start = 0.0 if start is None else float(start)
+        stop = float(self.last_step or 0) if stop is None else float(stop)
+        result: list[Column | None] = [None] * width
+        span = max(stop - start, 1e-9)
+        for step, low, high, mean in zip(*(array.tolist() for array in self.envelope(width, start, stop))):
+            result[min(int((step - start) / span * width), width - 1)] = Column(step, low, high, mean)
         return result

@@ -542,16 +542,16 @@ class Engine:
                 self._resume() if self.paused else self._pause()
             case Stop():
                 pass  # send() has stopped the loop already
-            case Restart(run_id):
-                self._restart([run_id])
-            case RestartAll():
-                self._restart([run.id for run in self._runs])
-            case SetRun(run_id, init, activation):
-                self._set_run(run_id, init, activation)
-            case AddRun(spec):
-                self._add_run(spec)
-            case RemoveRun(run_id):
-                self._remove_run(run_id)
+            case Restart(run_id, request):
+                self._restart([run_id], request)
+            case RestartAll(request):
+                self._restart([run.id for run in self._runs], request)
+            case SetRun(run_id, init, activation, request):
+                self._set_run(run_id, init, activation, request)
+            case AddRun(spec, request):
+                self._add_run(spec, request)
+            case RemoveRun(run_id, request):
+                self._remove_run(run_id, request)
             case SetDevice(device):
                 self._set_device(device)
 
@@ -567,54 +567,59 @@ class Engine:
             self._cadence.resume(self.step)
             self.emit(StateChanged("running", self.step))
 
-    def _run(self, run_id: int) -> RunRecord | None:
-        for run in self._runs:
-            if run.id == run_id:
-                return run
-        self.emit(Notice(f"no run with id {run_id}", "warning"))
-        return None
+    # ------------------------------------------------------------------ the runs: each command answered once
+    def _refuse(self, message: str, level: str, request: int | None) -> None:
+        self.emit(Notice(message, level, request))
 
-    def _valid(self, spec: RunSpec) -> bool:
+    def _run(self, run_id: int) -> RunRecord | None:
+        return next((run for run in self._runs if run.id == run_id), None)
+
+    def _spec_problem(self, spec: RunSpec) -> str | None:
         try:
             spec.validate()
         except ConfigError as error:
-            self.emit(Notice(str(error), "error"))
-            return False
-        return True
+            return str(error)
+        return None
 
-    def _runs_changed(self, reason: str) -> None:
+    def _runs_changed(self, reason: str, request: int | None = None) -> None:
         self._schedule_run_end()
         self._announced_done = False
-        self.emit(RunsChanged(self.step, reason, self.runs))
+        self.emit(RunsChanged(self.step, reason, self.runs, request))
 
-    def _restart(self, run_ids: list[int]) -> None:
+    def _restart(self, run_ids: list[int], request: int | None) -> None:
         """The next draw of weights and fresh optimiser state for these runs."""
         runs = [run for run in map(self._run, run_ids) if run is not None]
         if not runs:
+            self._refuse(f"no run with id {', '.join(map(str, run_ids))}", "warning", request)
             return
         self._flush(wait=True)
         with self._lock:
             for run in runs:
                 _fresh_life(run, run.spec, run.draw + 1)
         self.stack.reinitialise(self.runs_with([run.id for run in runs]))
-        self._runs_changed("restart")
+        self._runs_changed("restart", request)
 
-    def _set_run(self, run_id: int, init: str | None, activation: str | None) -> None:
+    def _set_run(self, run_id: int, init: str | None, activation: str | None, request: int | None) -> None:
         """A new initialiser and/or activation for one run: it starts again from its first draw."""
         run = self._run(run_id)
         if run is None:
+            self._refuse(f"no run with id {run_id}", "warning", request)
             return
         spec = RunSpec(init or run.spec.init, activation or run.spec.activation)
-        if not self._valid(spec):
+        problem = self._spec_problem(spec)
+        if problem is not None:
+            self._refuse(problem, "error", request)
             return
         self._flush(wait=True)
         with self._lock:
             _fresh_life(run, spec, 0)
         self.stack.reinitialise(self.runs_with([run.id]))
-        self._runs_changed("changed")
+        self._runs_changed("changed", request)
 
-    def _add_run(self, spec: RunSpec) -> None:
-        if not self._valid(spec):
+    def _add_run(self, spec: RunSpec, request: int | None) -> None:
+        problem = self._spec_problem(spec)
+        if problem is not None:
+            self._refuse(problem, "error", request)
             return
         self._flush(wait=True)
         run = RunRecord(self._next_id, spec)
@@ -622,20 +627,21 @@ class Engine:
         self.stack.add(replace(run))
         with self._lock:
             self._runs.append(run)
-        self._runs_changed("added")
+        self._runs_changed("added", request)
 
-    def _remove_run(self, run_id: int) -> None:
+    def _remove_run(self, run_id: int, request: int | None) -> None:
         run = self._run(run_id)
         if run is None:
+            self._refuse(f"no run with id {run_id}", "warning", request)
             return
         if len(self._runs) == 1:
-            self.emit(Notice("the last run cannot be removed", "warning"))
+            self._refuse("the last run cannot be removed", "warning", request)
             return
         self._flush(wait=True)
         self.stack.remove(run_id)
         with self._lock:
             self._runs.remove(run)
-        self._runs_changed("removed")
+        self._runs_changed("removed", request)
 
     def _set_device(self, name: str) -> None:
         """Move training to another device, continuing from the current weights and optimiser state."""

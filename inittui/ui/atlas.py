@@ -21,12 +21,13 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
-from textual.widget import Widget
 
 from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.events import RunRecord
 from inittui.ui.drawing import Line, blank_lines, colour_ramp, fit, style
+from inittui.ui.lines import StripsWidget
 
-# (key, label, short label): the AtlasCell field each metric reads
+# (key, label, short label): the RunRecord field each metric reads
 METRICS = (
     ("best_test_acc", "best test accuracy", "test acc"),
     ("train_loss", "train loss", "loss"),
@@ -43,20 +44,6 @@ MAX_CELL_WIDTH = 32
 MAX_CELL_HEIGHT = 5
 MAX_LABEL_WIDTH = 14
 MIN_LABEL_WIDTH = 5
-
-
-@dataclass
-class AtlasCell:
-    """One run of the sweep: plain numbers, None where not measured yet."""
-
-    run_id: int
-    init: str
-    activation: str
-    status: str = "running"  # "diverged" marks the cell
-    best_test_acc: float | None = None
-    train_loss: float | None = None
-    dead: float | None = None
-    saturated: float | None = None
 
 
 def abbreviate(name: str, width: int) -> str:
@@ -185,7 +172,7 @@ def _centre(text: str, width: int) -> str:
     return fit(text, width) if len(text) >= width else text.center(width)
 
 
-def _cell_lines(cell: AtlasCell, metric: str, scale: ColourScale, width: int, lines: int,
+def _cell_lines(cell: RunRecord, metric: str, scale: ColourScale, width: int, lines: int,
                 selected: bool) -> list[tuple[str, Style | None]]:
     """The cell's content lines (text exactly ``width`` wide, style)."""
     value = getattr(cell, metric)
@@ -209,21 +196,21 @@ def _cell_lines(cell: AtlasCell, metric: str, scale: ColourScale, width: int, li
         result.append((_centre(detail or " ".join(others), width), detail_style))
     if lines >= 3:
         status = "" if cell.status == "running" else f" · {cell.status}"
-        result.append((_centre(f"run {cell.run_id}{status}", width), detail_style))
+        result.append((_centre(f"run {cell.id}{status}", width), detail_style))
     while len(result) < lines:
         result.append((" " * width, detail_style))
     return result
 
 
 def render_atlas(
-    cells: Sequence[AtlasCell], width: int, height: int, metric: str = "best_test_acc",
+    cells: Sequence[RunRecord], width: int, height: int, metric: str = "best_test_acc",
     cursor: tuple[int, int] = (0, 0), rows: Sequence[str] | None = None, columns: Sequence[str] | None = None,
 ) -> tuple[list[Strip], AtlasLayout | None]:
     """Exactly ``height`` lines of ``width`` cells."""
     if width <= 0 or height <= 0:
         return [], None
-    rows = list(rows) if rows is not None else _order([c.init for c in cells], INITIALIZER_NAMES)
-    columns = list(columns) if columns is not None else _order([c.activation for c in cells], ACTIVATION_NAMES)
+    rows = list(rows) if rows is not None else _order([c.spec.init for c in cells], INITIALIZER_NAMES)
+    columns = list(columns) if columns is not None else _order([c.spec.activation for c in cells], ACTIVATION_NAMES)
     if not cells or not rows or not columns:
         return blank_lines(width, height, "no runs", NOTE_STYLE), None
     grid = matrix_of(cells)
@@ -263,11 +250,11 @@ def render_atlas(
     return lines[:height], layout
 
 
-def matrix_of(cells: Sequence[AtlasCell]) -> dict[tuple[str, str], AtlasCell]:
+def matrix_of(cells: Sequence[RunRecord]) -> dict[tuple[str, str], RunRecord]:
     """Cells by (init, activation); the first run of a combination wins."""
-    grid: dict[tuple[str, str], AtlasCell] = {}
+    grid: dict[tuple[str, str], RunRecord] = {}
     for cell in cells:
-        grid.setdefault((cell.init, cell.activation), cell)
+        grid.setdefault((cell.spec.init, cell.spec.activation), cell)
     return grid
 
 
@@ -318,10 +305,10 @@ def _legend(scale: ColourScale, metric: str, width: int, room: int) -> list[Stri
     return legend
 
 
-class AtlasMatrix(Widget, can_focus=True):
+class AtlasMatrix(StripsWidget, can_focus=True):
     """The atlas of the cells it was last given; see the module's docstring.
 
-    ``show(cells)`` with one :class:`AtlasCell` per run; ``rows``/``columns`` fix the order (default: the
+    ``show(cells)`` with one :class:`RunRecord` per run; ``rows``/``columns`` fix the order (default: the
     project's order of initialisers and activations). ``next_metric()`` cycles METRICS.
     """
 
@@ -352,7 +339,7 @@ class AtlasMatrix(Widget, can_focus=True):
 
     def __init__(self, *, metric: str = "best_test_acc", **kwargs) -> None:
         super().__init__(**kwargs)
-        self.cells: list[AtlasCell] = []
+        self.cells: list[RunRecord] = []
         self.rows: list[str] = []
         self.columns: list[str] = []
         self.metric = metric
@@ -360,26 +347,23 @@ class AtlasMatrix(Widget, can_focus=True):
         self.matrix_layout: AtlasLayout | None = None
         self._fixed_rows: list[str] | None = None
         self._fixed_columns: list[str] | None = None
-        self._cache: tuple[tuple, list[Strip]] | None = None
 
     # ------------------------------------------------------------------ data
-    def show(self, cells: Sequence[AtlasCell], rows: Sequence[str] | None = None,
+    def show(self, cells: Sequence[RunRecord], rows: Sequence[str] | None = None,
              columns: Sequence[str] | None = None) -> None:
         self.cells = list(cells)
         self._fixed_rows = list(rows) if rows is not None else None
         self._fixed_columns = list(columns) if columns is not None else None
-        self.rows = self._fixed_rows or _order([c.init for c in self.cells], INITIALIZER_NAMES)
-        self.columns = self._fixed_columns or _order([c.activation for c in self.cells], ACTIVATION_NAMES)
+        self.rows = self._fixed_rows or _order([c.spec.init for c in self.cells], INITIALIZER_NAMES)
+        self.columns = self._fixed_columns or _order([c.spec.activation for c in self.cells], ACTIVATION_NAMES)
         self.cursor = (min(self.cursor[0], max(len(self.rows) - 1, 0)), min(self.cursor[1], max(len(self.columns) - 1, 0)))
-        self._cache = None
-        self.refresh()
+        self.redraw()
 
     def set_metric(self, metric: str) -> None:
         if metric not in HIGHER_IS_BETTER:
             raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(HIGHER_IS_BETTER)}")
         self.metric = metric
-        self._cache = None
-        self.refresh()
+        self.redraw()
 
     def next_metric(self) -> str:
         keys = [key for key, _, _ in METRICS]
@@ -387,7 +371,7 @@ class AtlasMatrix(Widget, can_focus=True):
         return self.metric
 
     @property
-    def selected_cell(self) -> AtlasCell | None:
+    def selected_cell(self) -> RunRecord | None:
         """The run under the cursor, or None on an empty combination."""
         if not self.rows or not self.columns:
             return None
@@ -396,8 +380,8 @@ class AtlasMatrix(Widget, can_focus=True):
     def select_run(self, run_id: int) -> bool:
         """Move the cursor onto ``run_id``'s cell (another page selected it); False if it is not shown."""
         for cell in matrix_of(self.cells).values():
-            if cell.run_id == run_id and cell.init in self.rows and cell.activation in self.columns:
-                self._move_to(self.rows.index(cell.init), self.columns.index(cell.activation), announce=False)
+            if cell.id == run_id and cell.spec.init in self.rows and cell.spec.activation in self.columns:
+                self._move_to(self.rows.index(cell.spec.init), self.columns.index(cell.spec.activation), announce=False)
                 return True
         return False
 
@@ -410,7 +394,7 @@ class AtlasMatrix(Widget, can_focus=True):
     def action_select(self) -> None:
         cell = self.selected_cell
         if cell is not None:
-            self.post_message(self.RunSelected(cell.run_id, cell.init, cell.activation))
+            self.post_message(self.RunSelected(cell.id, cell.spec.init, cell.spec.activation))
 
     def on_click(self, event: events.Click) -> None:
         if self.matrix_layout is None:
@@ -424,22 +408,14 @@ class AtlasMatrix(Widget, can_focus=True):
         if (row, column) == self.cursor:
             return
         self.cursor = (row, column)
-        self._cache = None
-        self.refresh()
+        self.redraw()
         if announce:
             cell = self.selected_cell
-            self.post_message(self.CellHighlighted(cell.run_id if cell else None, self.rows[row], self.columns[column]))
+            self.post_message(self.CellHighlighted(cell.id if cell else None, self.rows[row], self.columns[column]))
 
     # ------------------------------------------------------------------ drawing
-    def _lines(self) -> list[Strip]:
-        key = (self.size.width, self.size.height)
-        if self._cache is None or self._cache[0] != key:
-            lines, self.matrix_layout = render_atlas(
-                self.cells, *key, metric=self.metric, cursor=self.cursor, rows=self.rows, columns=self.columns
-            )
-            self._cache = (key, lines)
-        return self._cache[1]
-
-    def render_line(self, y: int) -> Strip:
-        lines = self._lines()
-        return lines[y] if 0 <= y < len(lines) else Strip.blank(self.size.width)
+    def render_strips(self, width: int, height: int) -> list[Strip]:
+        lines, self.matrix_layout = render_atlas(
+            self.cells, width, height, metric=self.metric, cursor=self.cursor, rows=self.rows, columns=self.columns
+        )
+        return lines

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
 import numpy as np
 
+from inittui.core.format import short as format_number
+from inittui.dashboard.views import Curve, LegendEntry
+from inittui.series.curve import MinMaxSeries
 from inittui.ui.braille import BRAILLE, column_spans, pixel_rows, rasterise
-from inittui.ui.drawing import format_number
 from inittui.ui.lines import LinesWidget, StyledLine
-from inittui.dashboard.state import RunState, Series
 
 POINT = "●"
 # the time cursor's step: a vertical line through the cells no curve uses
@@ -39,27 +39,8 @@ EMA_WEIGHT = 0.9
 _EMA_BLOCK = 32
 # with more runs than this, every run but the selected one is drawn dimmed
 DIM_ABOVE = 6
-# the legend names every run up to LEGEND_ALL; beyond that the selected run and the LEGEND_BEST best
-LEGEND_ALL, LEGEND_BEST = 8, 3
 # the legend takes a second line only where the plot keeps at least this many rows
 LEGEND_ROOM = 10
-
-
-@dataclass
-class Curve:
-    colour: str  # "#rrggbb", the run's colour
-    series: Series  # or anything with ``x`` and ``y`` sequences of one length
-    # points only (test accuracy, measured once an epoch), not a line through them
-    scatter: bool = False
-    # the selected run: drawn last and bright
-    selected: bool = False
-
-
-@dataclass(frozen=True)
-class LegendEntry:
-    label: str
-    colour: str
-    selected: bool = False
 
 
 def tick_label(value: float, span: float) -> str:
@@ -181,7 +162,11 @@ def spans_a_decade(curves: Sequence[Curve], ycap: float | None = None) -> bool:
     """Whether the positive finite values (up to ``ycap``) differ by more than 10×: log scale then reads best."""
     low, high = math.inf, 0.0
     for curve in curves:
-        values = _as_array(curve.series.y)
+        if isinstance(curve.series, MinMaxSeries):
+            filled = np.flatnonzero(np.array(curve.series.count))
+            values = np.concatenate([np.array(curve.series.minimum)[filled], np.array(curve.series.maximum)[filled]])
+        else:
+            values = _as_array(curve.series.y)
         values = values[np.isfinite(values) & (values > 0)]
         if ycap is not None:
             values = np.minimum(values, ycap)
@@ -190,32 +175,26 @@ def spans_a_decade(curves: Sequence[Curve], ycap: float | None = None) -> bool:
     return high > 10 * low
 
 
-def _rank(run: RunState) -> tuple[float, float]:
-    """Best first: the highest best test accuracy, then the lowest train loss; unknowns last."""
-    accuracy = run.best_test_acc if run.best_test_acc is not None and math.isfinite(run.best_test_acc) else -1.0
-    loss = run.train_loss if run.train_loss is not None and math.isfinite(run.train_loss) else math.inf
-    return (-accuracy, loss)
+def _extent(curve: Curve) -> float | None:
+    """The last step a curve reaches, or None when it has nothing."""
+    if isinstance(curve.series, MinMaxSeries):
+        return None if curve.series.last_step is None else float(curve.series.last_step)
+    x = _as_array(curve.series.x)
+    x = x[np.isfinite(x)]
+    return float(x.max()) if x.size else None
 
 
-def legend_runs(runs: Sequence[RunState], selected: int | None) -> list[RunState]:
-    """The runs the legend names: all of them up to LEGEND_ALL; beyond that the selected one, then the
-    LEGEND_BEST best others."""
-    if len(runs) <= LEGEND_ALL:
-        return list(runs)
-    chosen = [run for run in runs if run.id == selected]
-    others = sorted((run for run in runs if run.id != selected), key=_rank)
-    return chosen + others[:LEGEND_BEST]
-
-
-def legend_entries(runs: Sequence[RunState], selected: int | None) -> list[LegendEntry]:
-    """The legend of ``runs``: names, with the run id where two runs share a name."""
-    shown = legend_runs(runs, selected)
-    names = [run.name for run in runs]
-    return [
-        LegendEntry(run.name if names.count(run.name) == 1 else f"{run.id} {run.name}", run.colour,
-                    run.id == selected)
-        for run in shown
-    ]
+def curve_arrays(curve: Curve, columns: int, stop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y) of the line as drawn raw and (x, y) of its means, in steps, at ``columns`` columns over
+    [0, stop]: a bounded curve gives each column's lowest and highest value (its mean for smoothing), points
+    are drawn as they are."""
+    if isinstance(curve.series, MinMaxSeries):
+        steps, low, high, mean = curve.series.envelope(columns, 0.0, stop)
+        return np.repeat(steps, 2), np.column_stack((low, high)).reshape(-1), steps, mean
+    x, y = _as_array(curve.series.x), _as_array(curve.series.y)
+    if x.shape != y.shape:
+        x, y = np.empty(0), np.empty(0)
+    return x, y, x, y
 
 
 def render_legend(entries: Sequence[LegendEntry], total: int, width: int, max_lines: int = 1) -> list[StyledLine]:
@@ -385,14 +364,15 @@ def render_curves(
     if plot_height < MIN_PLOT_HEIGHT:
         return lines[:1]
 
-    arrays = []
+    # every curve at the chart's resolution over the same steps, so that their columns line up
+    stop = max((extent for extent in map(_extent, curves) if extent is not None and math.isfinite(extent)), default=0.0)
+    arrays, means = [], []
     for curve in curves:
-        x, y = _as_array(curve.series.x), _as_array(curve.series.y)
-        if x.shape != y.shape:
-            x, y = np.empty(0), np.empty(0)
+        x, y, mean_x, mean_y = curve_arrays(curve, 2 * width, stop)
         if steps_per_epoch:
-            x = x / steps_per_epoch
+            x, mean_x = x / steps_per_epoch, mean_x / steps_per_epoch
         arrays.append((x, y))
+        means.append((mean_x, mean_y))
     y_range = ylim if ylim is not None and not log else _y_range([y for _, y in arrays], ycap, log)
     x_range = _finite_range([x for x, _ in arrays]) or (0.0, 1.0)
     if steps_per_epoch:
@@ -433,8 +413,11 @@ def render_curves(
         indices += [faint + position for position in range(len(raw_lines))]
         drawn += [(arrays[index][0], plotted_y[index]) for index in raw_lines]
     for index in line_curves:
-        y = arrays[index][1]
-        drawn.append((arrays[index][0], (log_values(ema(y)) if log else ema(y)) if smooth else plotted_y[index]))
+        if smooth:
+            mean_x, mean_y = means[index]
+            drawn.append((mean_x, log_values(ema(mean_y)) if log else ema(mean_y)))
+        else:
+            drawn.append((arrays[index][0], plotted_y[index]))
         indices.append(index)
     canvas = Canvas(plot_width, plot_height, x_range, y_range)
     canvas.lines(indices, drawn)
@@ -474,10 +457,10 @@ def render_curves(
 
 
 class CurvePlot(LinesWidget):
-    """Keeps the curves it was last given and draws them at its current size.
+    """Draws the curves it was last given at its current size.
 
-    Its log scale is on by default when the values span more than 10× (:func:`spans_a_decade`), until the user
-    sets it with :meth:`toggle_log`.
+    Its log scale follows the user's choice, or, while there is none, is on when the values span more than 10×
+    (:func:`spans_a_decade`).
     """
 
     DEFAULT_CSS = """
@@ -508,12 +491,6 @@ class CurvePlot(LinesWidget):
         self.runs = 0
         self.marker: float | None = None
 
-    def mark(self, step: float | None) -> None:
-        """Mark ``step`` with a vertical line (the time cursor), or nothing (None)."""
-        if step != self.marker:
-            self.marker = step
-            self.refresh()
-
     @property
     def log(self) -> bool:
         """Whether the y axis is logarithmic now."""
@@ -521,31 +498,25 @@ class CurvePlot(LinesWidget):
             return False
         return self.log_choice if self.log_choice is not None else spans_a_decade(self.curves, self.ycap)
 
-    def toggle_log(self) -> bool:
-        self.log_choice = not self.log
-        self.refresh()
-        return self.log
-
-    def toggle_smooth(self) -> bool:
-        self.smooth = not self.smooth
-        self.refresh()
-        return self.smooth
-
     def show(
         self,
         curves: list[Curve],
-        title: str | None = None,
         *,
         steps_per_epoch: float | None = None,
         legend: Sequence[LegendEntry] = (),
         runs: int = 0,
+        log_choice: bool | None = None,
+        smooth: bool = False,
+        marker: float | None = None,
     ) -> None:
+        """Draw ``curves`` (x counted in epochs when ``steps_per_epoch`` is given), ``legend`` naming some of
+        ``runs`` runs, on the log axis the user chose (None: from the data), smoothed or not, with the time
+        cursor's ``marker`` step."""
         self.curves = curves
         self.steps_per_epoch = steps_per_epoch
         self.legend, self.runs = list(legend), runs
-        if title is not None:
-            self.title = title
-        self.refresh()
+        self.log_choice, self.smooth, self.marker = log_choice, smooth, marker
+        self.redraw()
 
     def draw(self, width: int, height: int) -> list[StyledLine]:
         log = self.log

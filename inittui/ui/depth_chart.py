@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 from rich.style import Style
 from textual.strip import Strip
-from textual.widget import Widget
 
+from inittui.dashboard.views import DepthSeries
 from inittui.ui.braille import BRAILLE, column_spans, rasterise
 from inittui.ui.drawing import Line, LogAxis, blank_lines, decade_label, fit, style
+from inittui.ui.lines import StripsWidget
 
-Values = Sequence[float | None]
 MIN_PLOT_ROWS = 10
 GUTTER = 7  # tick label (6) and the axis line
 ABOVE, BELOW = "▲", "▼"
@@ -39,28 +39,6 @@ REFERENCE_MARK = "╌"
 AXIS_STYLE = style("#808080")
 TITLE_STYLE = style(bold=True)
 NOTE_STYLE = style("#808080")
-
-
-@dataclass
-class DepthSeries:
-    """One run's per-layer numbers (index 0 is hidden layer 1); None where not measured."""
-
-    label: str
-    colour: str  # "#rrggbb"
-    activation_std: Values = ()
-    predicted_std: Values = ()
-    # std of ∂loss/∂activation per layer, at a statistics step
-    gradient_std: Values = ()
-    weight_gradient_norm: Values = ()
-    # ‖ΔW‖/‖W‖ of the optimiser's last step per layer
-    update_ratio: Values = ()
-    # drawn faint (the unselected runs when there are many)
-    dim: bool = False
-
-    @property
-    def layers(self) -> int:
-        return max(len(self.activation_std), len(self.predicted_std), len(self.gradient_std),
-                   len(self.weight_gradient_norm), len(self.update_ratio))
 
 
 @dataclass(frozen=True)
@@ -292,11 +270,11 @@ def render_depth_chart(
     return lines[:height], drawings
 
 
-class DepthChart(Widget):
+class DepthChart(StripsWidget):
     """The depth view of the runs it was last given; see the module's docstring.
 
-    ``show(series)`` with one :class:`DepthSeries` per run (the last is drawn on top). ``next_panel()``
-    switches panels when they do not all fit.
+    ``show(series, message, focus)`` with one :class:`DepthSeries` per run (the last is drawn on top) and the
+    panel shown when the three do not fit.
     """
 
     DEFAULT_CSS = """
@@ -309,34 +287,19 @@ class DepthChart(Widget):
         self.message = ""
         self.focus_panel = 0
         self.drawings: list[PanelDrawing] = []
-        self._cache: tuple[tuple[int, int], list[Strip]] | None = None
 
-    def show(self, series: Sequence[DepthSeries], message: str = "") -> None:
+    def show(self, series: Sequence[DepthSeries], message: str = "", focus: int = 0) -> None:
         """Draw these runs (plain numbers; see DepthSeries); ``message`` shows when there is nothing to draw."""
         self.series = list(series)
         self.message = message
-        self._cache = None
-        self.refresh()
-
-    def next_panel(self) -> str:
-        """Show the next panel (when only one fits); returns its key."""
-        self.focus_panel = (self.focus_panel + 1) % len(PANELS)
-        self._cache = None
-        self.refresh()
-        return PANELS[self.focus_panel].key
+        self.focus_panel = focus % len(PANELS)
+        self.redraw()
 
     @property
     def stacked(self) -> bool:
         """Whether all three panels fit at the current size."""
         return depth_layout(self.size.height, self.focus_panel).stacked
 
-    def _lines(self) -> list[Strip]:
-        size = (self.size.width, self.size.height)
-        if self._cache is None or self._cache[0] != size:
-            lines, self.drawings = render_depth_chart(self.series, *size, self.focus_panel, self.message)
-            self._cache = (size, lines)
-        return self._cache[1]
-
-    def render_line(self, y: int) -> Strip:
-        lines = self._lines()
-        return lines[y] if 0 <= y < len(lines) else Strip.blank(self.size.width)
+    def render_strips(self, width: int, height: int) -> list[Strip]:
+        lines, self.drawings = render_depth_chart(self.series, width, height, self.focus_panel, self.message)
+        return lines

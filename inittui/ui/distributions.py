@@ -23,10 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from rich.segment import Segment
 from textual.strip import Strip
-from textual.widget import Widget
 
+from inittui.core.format import short as format_number
+from inittui.dashboard.views import HeatmapPanel
 from inittui.series.density import DensityGrid
-from inittui.ui.drawing import Line, blank_lines, colour_ramp, fit, format_number, style
+from inittui.series.spread import spread
+from inittui.ui.drawing import Line, blank_lines, colour_ramp, fit, style
+from inittui.ui.lines import StripsWidget
 
 UPPER_HALF = "▀"
 CURSOR_MARK = "▲"
@@ -46,15 +49,6 @@ LEVELS = 24
 
 # PALETTE[0] is an empty bin; 1…LEVELS the ramp, dark to bright
 PALETTE = (EMPTY, *colour_ramp(_RAMP_STOPS, LEVELS))
-
-
-@dataclass
-class HeatmapPanel:
-    """One layer's distribution over time."""
-
-    title: str  # e.g. "L3"
-    grid: DensityGrid
-    colour: str = "#e5c07b"  # the title's colour (the run's)
 
 
 @dataclass
@@ -283,19 +277,10 @@ def heatmap_layout(count: int, width: int, height: int, show_std: bool,
             score = min(time_columns, 3 * heat_rows)
             if score > best_score:
                 best_score = score
-                best = HeatmapLayout(grid_columns, grid_rows, panel_width, panel_height, _pick(count, shown_count))
+                best = HeatmapLayout(grid_columns, grid_rows, panel_width, panel_height, spread(count, shown_count))
         if best is not None:
             return best
-    return HeatmapLayout(1, 1, width, height, _pick(count, 1) if count else [])
-
-
-def _pick(count: int, room: int) -> list[int]:
-    """``room`` of ``count`` indices, evenly spread, the first and the last included."""
-    if count <= room:
-        return list(range(count))
-    if room <= 1:
-        return [count - 1]
-    return sorted({round(i * (count - 1) / (room - 1)) for i in range(room)})
+    return HeatmapLayout(1, 1, width, height, spread(count, 1))
 
 
 def render_distributions(
@@ -339,12 +324,12 @@ def render_distributions(
     return result[:height], drawings
 
 
-class DistributionsOverTime(Widget):
+class DistributionsOverTime(StripsWidget):
     """Heatmaps of the layers it was last given; see the module's docstring.
 
-    ``show(panels, heading)`` with one :class:`HeatmapPanel` per layer; ``show_std`` (default on) adds the
-    std line under each heatmap; ``toggle_std()`` switches it; ``set_cursor(step)`` marks a time cursor's
-    step under every heatmap (None: no mark, the live view).
+    ``show(panels, heading, message, cursor_step)`` with one :class:`HeatmapPanel` per layer; ``show_std``
+    (default on) adds the std line under each heatmap; ``cursor_step`` marks a time cursor's step under every
+    heatmap (None: no mark, the live view).
     """
 
     DEFAULT_CSS = """
@@ -360,36 +345,18 @@ class DistributionsOverTime(Widget):
         self.show_std = show_std
         self.cursor_step: int | None = None
         self.drawings: list[HeatmapDrawing] = []
-        self._cache: tuple[tuple[int, int], list[Strip]] | None = None
 
-    def show(self, panels: Sequence[HeatmapPanel], heading: str = "", message: str = "") -> None:
+    def show(self, panels: Sequence[HeatmapPanel], heading: str = "", message: str = "",
+             cursor_step: int | None = None) -> None:
         self.panels = list(panels)
         self.heading = heading
         self.message = message
-        self._cache = None
-        self.refresh()
+        self.cursor_step = cursor_step
+        self.redraw()
 
-    def set_cursor(self, step: int | None) -> None:
-        self.cursor_step = step
-        self._cache = None
-        self.refresh()
-
-    def toggle_std(self) -> bool:
-        self.show_std = not self.show_std
-        self._cache = None
-        self.refresh()
-        return self.show_std
-
-    def _lines(self) -> list[Strip]:
-        size = (self.size.width, self.size.height)
-        if self._cache is None or self._cache[0] != size:
-            lines, self.drawings = render_distributions(
-                self.panels, *size, show_std=self.show_std, heading=self.heading, message=self.message,
-                cursor_step=self.cursor_step, min_heat_rows=self.min_heat_rows,
-            )
-            self._cache = (size, lines)
-        return self._cache[1]
-
-    def render_line(self, y: int) -> Strip:
-        lines = self._lines()
-        return lines[y] if 0 <= y < len(lines) else Strip.blank(self.size.width)
+    def render_strips(self, width: int, height: int) -> list[Strip]:
+        lines, self.drawings = render_distributions(
+            self.panels, width, height, show_std=self.show_std, heading=self.heading, message=self.message,
+            cursor_step=self.cursor_step, min_heat_rows=self.min_heat_rows,
+        )
+        return lines

@@ -1,5 +1,5 @@
-"""Drawing helpers shared by the chart widgets: styles, lines of cells, number formats, a log axis (the
-braille lines are in :mod:`inittui.ui.braille`).
+"""Drawing helpers shared by the chart widgets: styles, lines of cells, a log axis and its labels (the braille
+lines are in :mod:`inittui.ui.braille`; every other number format is in :mod:`inittui.core.format`).
 
 Everything here works on arrays sized by the screen, never by the data, so a widget that uses it costs the
 same for 30 layers or 300, for six runs or sixty.
@@ -83,20 +83,6 @@ def colour_ramp(stops: Sequence[str], levels: int) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- numbers
-def format_number(value: float | None, digits: int = 3) -> str:
-    """Short, in real units: 0.81, 2.5e-5, 1.2e3; '–' for missing or non-finite."""
-    if value is None or not math.isfinite(value):
-        return "–"
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e4:
-        text = f"{value:.{digits}g}"
-        return text
-    mantissa, exponent = f"{value:.{max(digits - 2, 0)}e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
-
-
 def decade_label(exponent: int) -> str:
     """A tick of a log axis in real units: 0.001, 0.01, 0.1, 1, 10, 100, 1000; 1e-5 and 1e4 beyond."""
     if -3 <= exponent < 0:

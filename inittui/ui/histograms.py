@@ -6,28 +6,17 @@ size on screen costs, whatever the counts (huge, negative, non-finite or many bi
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
-from inittui.core.events import Histogram
+from inittui.core.format import panel_number
+from inittui.dashboard.views import Panel
+from inittui.series.spread import spread
 from inittui.ui.lines import LinesWidget, StyledLine
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 _BLOCK_CHARS = np.array(list(BLOCKS), dtype=object)
 MIN_PANEL_WIDTH = 11
 GAP = 1
-
-
-@dataclass
-class Panel:
-    title: str
-    colour: str
-    histogram: Histogram | None
-    measured: float | None
-    predicted: float | None
-    measured_label: str = "σ"
 
 
 def clean_counts(counts: list[int]) -> np.ndarray:
@@ -62,27 +51,10 @@ def rebin(counts: list[int], width: int) -> list[float]:
     return np.diff(at).tolist()
 
 
-def number(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    if value != 0 and (abs(value) < 0.01 or abs(value) >= 1000):
-        return f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e")
-    return f"{value:.2f}" if abs(value) < 10 else f"{value:.0f}"
-
-
-def pick(count: int, room: int) -> list[int]:
-    """Indices of at most ``room`` of ``count`` items, evenly spread, first and last included."""
-    if count <= room:
-        return list(range(count))
-    if room <= 1:
-        return [count - 1]
-    return sorted({round(i * (count - 1) / (room - 1)) for i in range(room)})
-
-
 def panel_lines(panel: Panel, width: int, bar_rows: int) -> list[tuple[str, str]]:
     """The panel's lines as (text, style), each exactly ``width`` wide."""
     lines = [(panel.title[:width].ljust(width), f"bold {panel.colour}")]
-    stats = f"{panel.measured_label}{number(panel.measured)} p{number(panel.predicted)}"
+    stats = f"{panel.measured_label}{panel_number(panel.measured)} p{panel_number(panel.predicted)}"
     lines.append((stats[:width].ljust(width), ""))
     hist = panel.histogram
     values = rebin(hist.counts, width) if hist is not None else []
@@ -98,7 +70,7 @@ def panel_lines(panel: Panel, width: int, bar_rows: int) -> list[tuple[str, str]
     blocks = np.where(eighths > 0, np.clip(np.floor(eighths), 1, 8), 0).astype(np.int64)
     for row in _BLOCK_CHARS[blocks]:
         lines.append(("".join(row), panel.colour))
-    low, high = number(hist.low), number(hist.high)
+    low, high = panel_number(hist.low), panel_number(hist.high)
     axis = low + high.rjust(max(width - len(low), 0))
     lines.append((axis[:width].ljust(width), "dim"))
     return lines
@@ -120,7 +92,7 @@ class LayerHistograms(LinesWidget):
         self.panels = panels
         self.message = message
         self.border_title = title
-        self.refresh()
+        self.redraw()
 
     def draw(self, width: int, height: int) -> list[StyledLine]:
         return render_panels(self.panels, width, height, self.message)
@@ -133,7 +105,7 @@ def render_panels(panels: list[Panel], width: int, height: int, message: str = "
     if not panels or width < 4:
         return [[((message or "no layer statistics yet")[:width], "dim")]]
     room = max(1, (width + GAP) // (MIN_PANEL_WIDTH + GAP))
-    chosen = [panels[i] for i in pick(len(panels), room)]
+    chosen = [panels[i] for i in spread(len(panels), room)]
     panel_width = max(1, (width - GAP * (len(chosen) - 1)) // len(chosen))
     bar_rows = max(1, height - 3)
     columns = [panel_lines(panel, panel_width, bar_rows) for panel in chosen]

@@ -1,5 +1,10 @@
 """Every key of the dashboard, once: the bindings, the Footer's labels, the help screen, the command palette
-and the README's key table are all made from :data:`KEYS`."""
+and the README's key table are all made from :data:`KEYS`.
+
+A key either asks the view model for an :class:`~inittui.dashboard.controller.Action` (bound as
+``do('name')``, handled by the controller) or does what only the screen can (focus the filter, open a screen,
+save a screenshot, quit), bound to the app's action of that name.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from inittui.dashboard.controller import PAGE_ACTIONS, Action
+
 
 @dataclass(frozen=True)
 class Key:
     """One key binding and everything said about it."""
 
     keys: str  # Textual key names, comma-separated: "down,j"
-    action: str
+    action: Action | str  # the controller's Action, or the name of one of the app's own actions
     label: str  # the Footer's short label
     help: str  # what it does, for the help screen, the palette and the README
     display: str = ""  # how the keys are written for people; default: ``keys`` as they are
@@ -28,14 +35,23 @@ class Key:
     def shown(self) -> str:
         return self.display or " / ".join(self.keys.split(","))
 
+    @property
+    def action_text(self) -> str:
+        """The action as Textual runs it."""
+        return f"do('{self.action.value}')" if isinstance(self.action, Action) else self.action
+
+    @property
+    def name(self) -> str:
+        return self.action.value if isinstance(self.action, Action) else self.action
+
     def binding(self) -> Binding:
         return Binding(
             self.keys,
-            self.action,
+            self.action_text,
             self.label,
             show=self.show,
             key_display=self.display.replace(" / ", "/") or None,
-            id=self.action,
+            id=self.name,
             group=Binding.Group(self.group) if self.group else None,
             priority=self.priority,
         )
@@ -51,61 +67,61 @@ PAGES = (
 )
 
 KEYS: tuple[Key, ...] = (
-    *(Key(number, f"show_page('{page}')", page, f"page {number}: {text}", title=f"Page {number}: {page}",
+    *(Key(number, PAGE_ACTIONS[page], page, f"page {number}: {text}", title=f"Page {number}: {page}",
           group="pages") for page, number, text in PAGES),
-    Key("down,j", "select_next", "next run", "select the next run", "↓ / j", group="run"),
-    Key("up,k", "select_previous", "previous run", "select the previous run", "↑ / k", group="run"),
-    Key("i", "next_init", "next initialiser",
+    Key("down,j", Action.SELECT_NEXT, "next run", "select the next run", "↓ / j", group="run"),
+    Key("up,k", Action.SELECT_PREVIOUS, "previous run", "select the previous run", "↑ / k", group="run"),
+    Key("i", Action.NEXT_INIT, "next initialiser",
         "next initialiser for the selected run (it restarts, the others go on)", title="Next initialiser",
         group="init"),
-    Key("I", "previous_init", "previous initialiser", "previous initialiser for the selected run (same)",
+    Key("I", Action.PREVIOUS_INIT, "previous initialiser", "previous initialiser for the selected run (same)",
         title="Previous initialiser", group="init"),
-    Key("a", "next_activation", "next activation",
+    Key("a", Action.NEXT_ACTIVATION, "next activation",
         "next activation for the selected run (it restarts, the others go on)", title="Next activation",
         group="act"),
-    Key("A", "previous_activation", "previous activation", "previous activation for the selected run (same)",
+    Key("A", Action.PREVIOUS_ACTIVATION, "previous activation", "previous activation for the selected run (same)",
         title="Previous activation", group="act"),
-    Key("o", "sort_runs", "sort", "sort the runs table: by id, best test accuracy, train loss, name",
+    Key("o", Action.SORT_RUNS, "sort", "sort the runs table: by id, best test accuracy, train loss, name",
         title="Sort runs", group="table"),
     Key("slash", "filter_runs", "filter", "filter the runs table by text (relu, he:, diverged)", "/",
         title="Filter runs", group="table", priority=True),
     Key("escape", "clear_filter", "clear filter", "clear the runs table's filter", "esc", show=False, priority=True),
-    Key("y", "toggle_log_scale", "log y", "loss on a log or a linear scale", title="Log / linear loss scale",
+    Key("y", Action.TOGGLE_LOG_SCALE, "log y", "loss on a log or a linear scale", title="Log / linear loss scale",
         group="curves"),
-    Key("e", "toggle_smoothing", "EMA", "smooth the curves (moving average), the raw curves faint behind",
+    Key("e", Action.TOGGLE_SMOOTHING, "EMA", "smooth the curves (moving average), the raw curves faint behind",
         title="Smooth curves (EMA)", group="curves"),
-    Key("h", "histogram_source", "hist", "histogram source: activations, pre-activations, weight gradients, weights",
+    Key("h", Action.HISTOGRAM_SOURCE, "hist", "histogram source: activations, pre-activations, weight gradients, weights",
         title="Histogram source"),
-    Key("c", "compare", "compare", "compare mode: one layer of every run in the histograms, every run in the depth view",
+    Key("c", Action.COMPARE, "compare", "compare mode: one layer of every run in the histograms, every run in the depth view",
         title="Compare mode"),
-    Key("l", "next_layer", "layer", "compare mode: the next layer", title="Next layer", show=False),
-    Key("t", "toggle_over_time", "over time",
+    Key("l", Action.NEXT_LAYER, "layer", "compare mode: the next layer", title="Next layer", show=False),
+    Key("t", Action.TOGGLE_OVER_TIME, "over time",
         "layers page: histograms or distributions over time, where the two do not fit together",
         title="Histograms / distributions over time", show=False),
-    Key("v", "next_depth_panel", "depth panel",
+    Key("v", Action.NEXT_DEPTH_PANEL, "depth panel",
         "depth view: the next panel (activations, gradients, updates), where the three do not fit together",
         title="Next depth-view panel", show=False),
-    Key("m", "next_metric", "metric", "atlas: the next metric (test accuracy, train loss, dead %, saturated %)",
+    Key("m", Action.NEXT_METRIC, "metric", "atlas: the next metric (test accuracy, train loss, dead %, saturated %)",
         title="Next atlas metric", show=False),
     Key("enter", "confirm", "open run",
         "in the filter: keep it and go back to the table; on the atlas: select the run under the cursor for the "
         "other pages (arrow keys move over the cells)", show=False, priority=True),
-    Key("plus", "add_run", "add run", "add a run: a copy of the selected one with the next initialiser", "+",
+    Key("plus", Action.ADD_RUN, "add run", "add a run: a copy of the selected one with the next initialiser", "+",
         title="Add run", group="add/del"),
-    Key("minus", "remove_run", "remove run", "remove the selected run", "-", title="Remove run", group="add/del"),
-    Key("left", "cursor_back", "step back", "time cursor: the previous statistics step (in a log being viewed, or "
+    Key("minus", Action.REMOVE_RUN, "remove run", "remove the selected run", "-", title="Remove run", group="add/del"),
+    Key("left", Action.CURSOR_BACK, "step back", "time cursor: the previous statistics step (in a log being viewed, or "
         "paused); the histograms, depth view, table and a mark on the curves follow it", "←",
         title="Time cursor: previous step", group="cursor"),
-    Key("right", "cursor_forward", "step on", "time cursor: the next statistics step; past the latest it is live "
+    Key("right", Action.CURSOR_FORWARD, "step on", "time cursor: the next statistics step; past the latest it is live "
         "again", "→", title="Time cursor: next step", group="cursor"),
-    Key("home", "cursor_first", "first step", "time cursor: the first statistics step", title="Time cursor: first step",
+    Key("home", Action.CURSOR_FIRST, "first step", "time cursor: the first statistics step", title="Time cursor: first step",
         group="cursor"),
-    Key("end", "cursor_live", "live", "time cursor: back to live (the latest step)", title="Time cursor: live",
+    Key("end", Action.CURSOR_LIVE, "live", "time cursor: back to live (the latest step)", title="Time cursor: live",
         group="cursor"),
-    Key("space", "toggle_pause", "pause", "pause / resume training", title="Pause / resume"),
-    Key("r", "restart_run", "restart run", "restart the selected run", title="Restart run", group="restart"),
-    Key("R", "restart_all", "restart all", "restart every run", title="Restart all", group="restart"),
-    Key("d", "next_device", "device",
+    Key("space", Action.TOGGLE_PAUSE, "pause", "pause / resume training", title="Pause / resume"),
+    Key("r", Action.RESTART_RUN, "restart run", "restart the selected run", title="Restart run", group="restart"),
+    Key("R", Action.RESTART_ALL, "restart all", "restart every run", title="Restart all", group="restart"),
+    Key("d", Action.NEXT_DEVICE, "device",
         "move training to the next device (cpu, cuda:0, …), continuing from the current weights and optimiser state",
         title="Next device"),
     Key("p", "choose_preset", "preset", "choose a preset", title="Choose preset"),
@@ -125,8 +141,9 @@ def key_rows() -> list[tuple[str, str]]:
 
 
 def palette_entries() -> list[tuple[str, str, str]]:
-    """(title, help, action) of every key offered in the command palette."""
-    return [(key.title, f"{key.help[0].upper()}{key.help[1:]} ({key.shown})", key.action) for key in KEYS if key.title]
+    """(title, help, action as Textual runs it) of every key offered in the command palette."""
+    return [(key.title, f"{key.help[0].upper()}{key.help[1:]} ({key.shown})", key.action_text)
+            for key in KEYS if key.title]
 
 
 def markdown_table() -> str:

@@ -13,23 +13,14 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from inittui.dashboard.state import DashboardState
+from inittui.dashboard.views import HeaderView, Location
 
 STATE_STYLES = {"running": "bold green", "paused": "bold yellow", "done": "bold cyan", "stopped": "bold red",
-                "error": "bold red", "probe": "bold magenta", "starting": "dim"}
+                "error": "bold red", "interrupted": "bold red", "probe": "bold magenta", "starting": "dim"}
 ONE_LINE_WIDTH = 120  # from this width on the header takes one line; below, two
 SEPARATOR = " │ "
 MIN_PATH = 12  # a path shortened below this says nothing: it is left out instead
 ELLIPSIS = "…"
-
-
-def format_elapsed(seconds: float) -> str:
-    if not 0 <= seconds < 1e9:  # NaN, negative, absurd: nothing to say
-        return "–"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def shorten_middle(text: str, width: int) -> str:
@@ -58,15 +49,6 @@ class Piece:
     text: str
     style: str = ""
     rank: int = 0
-
-
-@dataclass
-class Location:
-    """A path the header shows shortened to the room left: ``prefix`` + path + ``suffix``."""
-
-    path: Path | str
-    prefix: str = "log "
-    suffix: str = ""
 
 
 def _pack(pieces: Sequence[Piece], width: int) -> list[list[Piece]]:
@@ -110,36 +92,33 @@ def header_lines(pieces: list[Piece], width: int, location: Location | None = No
     return lines
 
 
-def header_pieces(state: DashboardState, device_label: str, page: str = "", extra: str = "") -> list[Piece]:
+def header_pieces(header: HeaderView) -> list[Piece]:
     """The header's fields in the order shown."""
     pieces = [Piece("≋ inittui", "bold", 9)]
-    if page:
-        pieces.append(Piece(page, "reverse", 9))
-    pieces.append(Piece(state.state, STATE_STYLES.get(state.state, "bold"), 9))
-    if state.preset != state.state:  # the probe is both: said once
-        pieces.append(Piece(state.preset or "…", "", 7))
-    if not state.probe:
-        cursor = state.cursor_label()
-        if cursor:
-            pieces.append(Piece(cursor, "bold yellow", 8))
+    if header.page:
+        pieces.append(Piece(header.page, "reverse", 9))
+    pieces.append(Piece(header.state, STATE_STYLES.get(header.state, "bold"), 9))
+    if header.preset != header.state:  # the probe is both: said once
+        pieces.append(Piece(header.preset or "…", "", 7))
+    if not header.probe:
+        if header.cursor:
+            pieces.append(Piece(header.cursor, "bold yellow", 8))
         else:
-            pieces.append(Piece(f"epoch {state.epoch:.2f} step {state.step:,}/{state.total_steps:,}", "", 8))
-        pieces.append(Piece(f"{state.samples_per_s:,.0f} samples/s", "", 4))
-        pieces.append(Piece(format_elapsed(state.elapsed_s), "", 5))
-    pieces.append(Piece(device_label or "device …", "", 3))
-    pieces.append(Piece(state.dataset or "dataset …", "", 2))
-    if extra:
-        pieces.append(Piece(extra, "italic", 6))
+            pieces.append(Piece(header.progress, "", 8))
+        pieces.append(Piece(header.speed, "", 4))
+        pieces.append(Piece(header.elapsed, "", 5))
+    pieces.append(Piece(header.device or "device …", "", 3))
+    pieces.append(Piece(header.dataset or "dataset …", "", 2))
+    if header.extra:
+        pieces.append(Piece(header.extra, "italic", 6))
     return pieces
 
 
-def status_text(state: DashboardState, device_label: str, extra: str = "", problems: Sequence[str] = (),
-                *, page: str = "", location: Location | None = None, width: int = 10_000) -> Text:
-    """The header as text, at most two lines (one from ONE_LINE_WIDTH columns); then ``problems``, lasting
-    warnings (a log that stopped being written, a training process that died), in red and in full, for as
-    long as the dashboard is open."""
+def status_text(header: HeaderView, width: int = 10_000) -> Text:
+    """The header as text, at most two lines (one from ONE_LINE_WIDTH columns); then the problems that last
+    (a log that stopped being written, a training process that died), in red and in full."""
     text = Text(no_wrap=False, overflow="fold")
-    lines = header_lines(header_pieces(state, device_label, page, extra), width, location)
+    lines = header_lines(header_pieces(header), width, header.location)
     for number, line in enumerate(lines):
         if number:
             text.append("\n")
@@ -147,13 +126,13 @@ def status_text(state: DashboardState, device_label: str, extra: str = "", probl
             if index:
                 text.append(SEPARATOR, "dim")
             text.append(piece.text, piece.style)
-    for problem in problems:
+    for problem in header.problems:
         text.append(f"\n⚠ {problem}", "bold red")
     return text
 
 
 class StatusBar(Static):
-    """The header line(s), all from events; re-packed when the terminal is resized."""
+    """The header line(s); re-packed when the terminal is resized."""
 
     DEFAULT_CSS = """
     StatusBar { height: auto; }
@@ -161,20 +140,18 @@ class StatusBar(Static):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._shown: tuple = ()
+        self.header: HeaderView | None = None
 
-    def show(self, state: DashboardState, device_label: str, extra: str = "", problems: Sequence[str] = (),
-             *, page: str = "", location: Location | None = None) -> None:
-        self._shown = (state, device_label, extra, tuple(problems), page, location)
-        self._repack()
+    def show(self, header: HeaderView) -> None:
+        if header != self.header:
+            self.header = header
+            self._repack()
 
     def _repack(self) -> None:
-        if not self._shown:
+        if self.header is None:
             return
-        state, device_label, extra, problems, page, location = self._shown
         width = self.size.width or self.app.size.width - 2  # before the first layout: the screen less padding
-        self.update(status_text(state, device_label, extra, problems, page=page, location=location,
-                                width=max(width, 1)))
+        self.update(status_text(self.header, width=max(width, 1)))
 
     def on_resize(self, event: events.Resize) -> None:
         self._repack()

@@ -1,0 +1,302 @@
+"""Keys turned into typed commands: each :class:`Action` changes the view model and, for the keys that act on
+training, sends a command (inittui.core.commands) to the engine. No Textual: the app maps its bindings onto
+:meth:`Controller.handle` and shows the :class:`Outcome`.
+
+A change asked of the engine shows at once (the run "starting") and is confirmed by the engine's answer to its
+request number (see :meth:`DashboardModel.request`). Keys that act on training say why when they cannot: a run
+log being viewed, the probe, training not started yet, or training that has ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from inittui.core.commands import (
+    AddRun,
+    Command,
+    RemoveRun,
+    Restart,
+    RestartAll,
+    SetDevice,
+    SetRun,
+    TogglePause,
+)
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
+from inittui.core.events import HISTOGRAM_KINDS
+from inittui.dashboard.model import PAGE_NAMES, DashboardModel
+from inittui.dashboard.selectors import SORT_ORDERS, neighbour, shown_record
+from inittui.dashboard.sources import CommandTarget
+from inittui.runlog.fold import CURVES, EVERYTHING, HEADER, LAYERS, TABLE
+
+DEPTH_PANELS = ("activations", "gradients", "updates")
+ATLAS_METRICS = ("best_test_acc", "train_loss", "dead", "saturated")
+
+
+class Action(Enum):
+    """Everything a key can ask of the dashboard's model (the keys themselves are in inittui.ui.keys)."""
+
+    PAGE_OVERVIEW = "page_overview"
+    PAGE_CURVES = "page_curves"
+    PAGE_LAYERS = "page_layers"
+    PAGE_DEPTH = "page_depth"
+    PAGE_ATLAS = "page_atlas"
+    SELECT_NEXT = "select_next"
+    SELECT_PREVIOUS = "select_previous"
+    NEXT_INIT = "next_init"
+    PREVIOUS_INIT = "previous_init"
+    NEXT_ACTIVATION = "next_activation"
+    PREVIOUS_ACTIVATION = "previous_activation"
+    SORT_RUNS = "sort_runs"
+    TOGGLE_LOG_SCALE = "toggle_log_scale"
+    TOGGLE_SMOOTHING = "toggle_smoothing"
+    HISTOGRAM_SOURCE = "histogram_source"
+    COMPARE = "compare"
+    NEXT_LAYER = "next_layer"
+    TOGGLE_OVER_TIME = "toggle_over_time"
+    NEXT_DEPTH_PANEL = "next_depth_panel"
+    NEXT_METRIC = "next_metric"
+    ADD_RUN = "add_run"
+    REMOVE_RUN = "remove_run"
+    CURSOR_BACK = "cursor_back"
+    CURSOR_FORWARD = "cursor_forward"
+    CURSOR_FIRST = "cursor_first"
+    CURSOR_LIVE = "cursor_live"
+    TOGGLE_PAUSE = "toggle_pause"
+    RESTART_RUN = "restart_run"
+    RESTART_ALL = "restart_all"
+    NEXT_DEVICE = "next_device"
+
+
+PAGE_ACTIONS = dict(zip(PAGE_NAMES, (Action.PAGE_OVERVIEW, Action.PAGE_CURVES, Action.PAGE_LAYERS,
+                                     Action.PAGE_DEPTH, Action.PAGE_ATLAS)))
+
+
+@dataclass
+class Outcome:
+    """What an action changed: the parts of the screen to redraw, and a message for the user, if any."""
+
+    dirty: set[str] = field(default_factory=set)
+    message: str = ""
+    severity: str = "information"
+    timeout: float | None = 3.0
+    # the page changed, or what a page lays out
+    relayout: bool = False
+
+
+class Room(Protocol):
+    """What the screen can tell the controller about its size and what it shows."""
+
+    def layers_fit_both(self) -> bool: ...
+
+    def depth_panels_fit(self) -> bool: ...
+
+    def loss_on_log_axis(self) -> bool: ...
+
+
+class Controller:
+    """Turns :class:`Action` into changes of ``model`` and commands to ``target()``."""
+
+    def __init__(self, model: DashboardModel, target: Callable[[], CommandTarget | None], room: Room,
+                 devices: Callable[[], list[str]]) -> None:
+        self.model = model
+        self.target = target
+        self.room = room
+        self.devices = devices
+        # the run a first "-" asked about: the next key, if it is "-" again, removes it
+        self._remove_armed: int | None = None
+
+    def handle(self, action: Action) -> Outcome:
+        view = self.model.view
+        if action is not Action.REMOVE_RUN:
+            self._remove_armed = None
+        match action:
+            case Action.PAGE_OVERVIEW | Action.PAGE_CURVES | Action.PAGE_LAYERS | Action.PAGE_DEPTH | Action.PAGE_ATLAS:
+                return self.show_page(action.value.removeprefix("page_"))
+            case Action.SELECT_NEXT | Action.SELECT_PREVIOUS:
+                chosen = neighbour(self.model, 1 if action is Action.SELECT_NEXT else -1)
+                if chosen is None or chosen == view.selected:
+                    return Outcome()
+                view.selected = chosen
+                return Outcome({TABLE, CURVES, LAYERS})
+            case Action.NEXT_INIT | Action.PREVIOUS_INIT:
+                return self._cycle(INITIALIZER_NAMES, 1 if action is Action.NEXT_INIT else -1, init=True)
+            case Action.NEXT_ACTIVATION | Action.PREVIOUS_ACTIVATION:
+                return self._cycle(ACTIVATION_NAMES, 1 if action is Action.NEXT_ACTIVATION else -1, init=False)
+            case Action.SORT_RUNS:
+                view.sort_order = (view.sort_order + 1) % len(SORT_ORDERS)
+                return Outcome({TABLE}, f"runs sorted by {SORT_ORDERS[view.sort_order][0]}")
+            case Action.TOGGLE_LOG_SCALE:
+                view.log_scale = not self.room.loss_on_log_axis()
+                return Outcome({CURVES}, f"loss on a {'log' if view.log_scale else 'linear'} scale")
+            case Action.TOGGLE_SMOOTHING:
+                view.smooth = not view.smooth
+                return Outcome({CURVES}, "curves smoothed (EMA), raw faint behind" if view.smooth else "raw curves")
+            case Action.HISTOGRAM_SOURCE:
+                view.kind = HISTOGRAM_KINDS[(HISTOGRAM_KINDS.index(view.kind) + 1) % len(HISTOGRAM_KINDS)]
+                return Outcome({LAYERS}, f"histograms of {view.kind}", timeout=2)
+            case Action.COMPARE:
+                view.compare = not view.compare
+                return Outcome({LAYERS})
+            case Action.NEXT_LAYER:
+                depth = max((len(run.life.layers) for run in self.model.runs.values()), default=1) or 1
+                view.compare_layer = (view.compare_layer % depth + 1) % depth
+                view.compare = True
+                return Outcome({LAYERS})
+            case Action.TOGGLE_OVER_TIME:
+                return self._toggle_over_time()
+            case Action.NEXT_DEPTH_PANEL:
+                return self._next_depth_panel()
+            case Action.NEXT_METRIC:
+                outcome = self.show_page("atlas") if view.page != "atlas" else Outcome()
+                view.atlas_metric = ATLAS_METRICS[(ATLAS_METRICS.index(view.atlas_metric) + 1) % len(ATLAS_METRICS)]
+                outcome.dirty |= {LAYERS}
+                return outcome
+            case Action.ADD_RUN:
+                return self._add_run()
+            case Action.REMOVE_RUN:
+                return self._remove_run()
+            case Action.CURSOR_BACK:
+                return self._cursor(self.model.move_cursor(-1))
+            case Action.CURSOR_FORWARD:
+                return self._cursor(self.model.move_cursor(1))
+            case Action.CURSOR_FIRST:
+                return self._cursor(self.model.cursor_to_first())
+            case Action.CURSOR_LIVE:
+                return self._cursor(self.model.cursor_to_live())
+            case Action.TOGGLE_PAUSE:
+                return self._toggle_pause()
+            case Action.RESTART_RUN:
+                run = self.model.selected
+                if run is None:
+                    return Outcome()
+                return self._send(lambda request: Restart(run.id, request), [run.id], None,
+                                  f"restarting run {run.id} {run.record.name}")
+            case Action.RESTART_ALL:
+                ids = list(self.model.runs)
+                return self._send(lambda request: RestartAll(request), ids, None, "restarting every run")
+            case Action.NEXT_DEVICE:
+                return self._next_device()
+        raise ValueError(f"unknown action {action!r}")
+
+    # ------------------------------------------------------------------ pages and view toggles
+    def show_page(self, page: str) -> Outcome:
+        if page == self.model.view.page or page not in PAGE_NAMES:
+            return Outcome()
+        self.model.view.page = page
+        return Outcome(set(EVERYTHING), relayout=True)
+
+    def _toggle_over_time(self) -> Outcome:
+        view = self.model.view
+        if view.page != "layers":
+            return self.show_page("layers")
+        if self.room.layers_fit_both():
+            return Outcome(message="histograms and distributions over time both fit at this size: nothing to switch")
+        view.layers_over_time = not view.layers_over_time
+        return Outcome({LAYERS}, relayout=True)
+
+    def _next_depth_panel(self) -> Outcome:
+        view = self.model.view
+        outcome = self.show_page("depth") if view.page not in ("depth", "overview") else Outcome()
+        view.depth_panel = (view.depth_panel + 1) % len(DEPTH_PANELS)
+        outcome.dirty |= {LAYERS}
+        if self.room.depth_panels_fit():
+            outcome.message = "all three panels fit at this size"
+        else:
+            outcome.message, outcome.timeout = f"depth view: {DEPTH_PANELS[view.depth_panel]}", 2
+        return outcome
+
+    def _cursor(self, dirty: set[str]) -> Outcome:
+        if not self.model.steps.steps:
+            return Outcome(message="no statistics steps yet for the time cursor", severity="warning")
+        return Outcome(dirty)
+
+    # ------------------------------------------------------------------ commands to the engine
+    def why_not(self) -> str | None:
+        """Why keys that act on training cannot now, or None."""
+        model = self.model
+        if model.status.read_only:
+            return f"read-only: this is {'the probe view' if model.experiment.state == 'probe' else 'a run log being viewed'}"
+        if model.status.ended:
+            return f"training has ended ({model.status.ended}); p starts a preset"
+        if self.target() is None:
+            return "training has not started yet"
+        return None
+
+    def _send(self, command: Callable[[int], Command], run_ids: list[int], spec: RunSpec | None, message: str = "") -> Outcome:
+        refusal = self.why_not()
+        if refusal is not None:
+            return Outcome(message=refusal, severity="warning")
+        target = self.target()
+        assert target is not None  # _why_not said so
+        target.send(command(self.model.request(run_ids, spec)))
+        return Outcome({TABLE, CURVES, LAYERS}, message)
+
+    def _cycle(self, names: tuple[str, ...], step: int, *, init: bool) -> Outcome:
+        run = self.model.selected
+        if run is None:
+            return Outcome()
+        shown = shown_record(self.model, run).spec
+        current = shown.init if init else shown.activation
+        new = names[(names.index(current) + step) % len(names)] if current in names else names[0]
+        spec = RunSpec(new, shown.activation) if init else RunSpec(shown.init, new)
+        changes = {"init": new} if init else {"activation": new}
+        return self._send(lambda request: SetRun(run.id, **changes, request=request), [run.id], spec)
+
+    def _add_run(self) -> Outcome:
+        run = self.model.selected
+        if run is None:
+            return Outcome()
+        spec = run.record.spec
+        init = INITIALIZER_NAMES[(INITIALIZER_NAMES.index(spec.init) + 1) % len(INITIALIZER_NAMES)] if spec.init in INITIALIZER_NAMES else INITIALIZER_NAMES[0]
+        new = RunSpec(init, spec.activation)
+        return self._send(lambda request: AddRun(new, request), [], None, f"adding a run {new.name}")
+
+    def _remove_run(self) -> Outcome:
+        run = self.model.selected
+        if run is None:
+            return Outcome()
+        refusal = self.why_not()
+        if refusal is not None:
+            return Outcome(message=refusal, severity="warning")
+        if len(self.model.shown_runs()) == 1:
+            return Outcome(message="the last run cannot be removed", severity="warning")
+        armed, self._remove_armed = self._remove_armed, None
+        if armed != run.id:
+            self._remove_armed = run.id
+            return Outcome(message=f"remove run {run.id} {run.record.name}? press - again to remove it "
+                           "(any other key keeps it)", severity="warning", timeout=5)
+        target = self.target()
+        assert target is not None
+        target.send(RemoveRun(run.id, self.model.request_removal(run.id)))
+        return Outcome({TABLE, CURVES, LAYERS}, f"run {run.id} {run.record.name} removed")
+
+    def _toggle_pause(self) -> Outcome:
+        refusal = self.why_not()
+        if refusal is not None:
+            return Outcome(message=refusal, severity="warning")
+        target = self.target()
+        assert target is not None
+        target.send(TogglePause())
+        experiment = self.model.experiment
+        if experiment.state in ("running", "paused"):
+            # shown at once; the engine's StateChanged confirms it
+            experiment.state = "paused" if experiment.state == "running" else "running"
+            return Outcome({HEADER, TABLE})
+        return Outcome()
+
+    def _next_device(self) -> Outcome:
+        refusal = self.why_not()
+        if refusal is not None:
+            return Outcome(message=refusal, severity="warning")
+        devices = self.devices()
+        current = self.model.experiment.device or "cpu"
+        if len(devices) == 1:
+            return Outcome(message=f"only one device here: {devices[0]}", severity="warning")
+        following = devices[(devices.index(current) + 1) % len(devices)] if current in devices else devices[0]
+        target = self.target()
+        assert target is not None
+        target.send(SetDevice(following))
+        return Outcome(message=f"moving training to {following}")

@@ -1,0 +1,328 @@
+"""Where every number on the screen comes from: what each widget shows, read from the view model.
+
+Each function takes the :class:`~inittui.dashboard.model.DashboardModel` and returns plain data
+(:mod:`inittui.dashboard.views`). A run is shown as the engine last told it, or as the user has just asked for
+it (a change not yet confirmed: "starting", no numbers), or, with the time cursor on a past step, as the life
+of the run that was training then.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from inittui.core import format as fmt
+from inittui.core.events import LayerStat, RunRecord, unit_shares
+from inittui.dashboard.model import DashboardModel
+from inittui.dashboard.views import (
+    Curve,
+    CurvesView,
+    DepthSeries,
+    HeaderView,
+    HistogramsView,
+    LegendEntry,
+    Location,
+    Panel,
+    Points,
+    TableRow,
+)
+from inittui.runlog.fold import FoldedRun, RunLife
+
+# one colour per run id, the same in the table, the curves and the histograms
+RUN_COLOURS = (
+    "#e06c75",  # red
+    "#61afef",  # blue
+    "#98c379",  # green
+    "#e5c07b",  # yellow
+    "#c678dd",  # magenta
+    "#56b6c2",  # cyan
+    "#d19a66",  # orange
+    "#abb2bf",  # grey
+)
+# the legend names every run up to LEGEND_ALL; beyond that the selected run and the LEGEND_BEST best
+LEGEND_ALL, LEGEND_BEST = 8, 3
+# more runs than this in compare mode: all but the selected one are drawn faint in the depth view
+DIM_BEYOND = 6
+# what the histogram panel's σ reads for each source, and what the prediction is of
+MEASURED = {"activations": "std", "preactivations": "preactivation_std", "gradients": "grad_norm",
+            "weights": "weight_std"}
+
+
+def run_colour(run_id: int) -> str:
+    return RUN_COLOURS[run_id % len(RUN_COLOURS)]
+
+
+# ---------------------------------------------------------------------------------------------- one run
+def shown_life(model: DashboardModel, run: FoldedRun) -> RunLife | None:
+    """The life of ``run`` the screen shows: the one training at the time cursor's step, or the latest."""
+    return run.life if model.cursor_step is None else run.life_at(model.cursor_step)
+
+
+def shown_record(model: DashboardModel, run: FoldedRun) -> RunRecord:
+    """``run`` as the table, the atlas and the legend show it (its status as shown: an experiment-wide pause or
+    stop shows on every running run)."""
+    pending = model.pending_change(run.id)
+    if pending is not None and pending.spec is not None:
+        return RunRecord(run.id, pending.spec, "starting")
+    life = shown_life(model, run)
+    if life is None:
+        return RunRecord(run.id, run.record.spec, "not started")
+    if model.cursor_step is None:
+        record = life.record
+    else:
+        record = life.record_at(model.cursor_step - life.started_at)
+        layers, _, _ = shown_layers(model, run)
+        record = replace(record, **dict(zip(("dead", "saturated"), unit_shares(layers))))
+    state = model.experiment.state
+    if record.status == "running" and state in ("paused", "stopped", "error", "interrupted"):
+        record = replace(record, status=state)
+    return record
+
+
+def shown_layers(model: DashboardModel, run: FoldedRun) -> tuple[list[LayerStat], list[float | None], int | None]:
+    """``run``'s hidden layers as every page draws them (index 0 is hidden layer 1), their predicted std and
+    the statistics step they were measured at: the latest, or the time cursor's."""
+    pending = model.pending_change(run.id)
+    if pending is not None and pending.spec is not None:
+        return [], [], None
+    if model.cursor_step is None:
+        life = run.life
+        return life.layers, life.predicted, life.layers_step
+    stats = model.cursor_stats
+    if stats is None or run.id not in stats.run_ids or run.life_at(model.cursor_step) is None:
+        return [], [], None
+    index = stats.run_ids.index(run.id)
+    predicted = list(stats.predicted_std[index]) if index < len(stats.predicted_std) else []
+    return stats.layers[index], predicted, model.cursor_step
+
+
+# ---------------------------------------------------------------------------------------------- the table
+def _unknown_last(value: float | None, sign: float) -> tuple[bool, float]:
+    """A sort key: known finite values by ``sign`` × value, then unknown, NaN and infinite ones."""
+    known = value is not None and math.isfinite(value)
+    return (not known, sign * value if known else 0.0)
+
+
+# (name, key) of each order the table cycles through; ties keep the order of run ids
+SORT_ORDERS: tuple[tuple[str, Callable[[RunRecord], object]], ...] = (
+    ("id", lambda record: record.id),
+    ("best test accuracy", lambda record: _unknown_last(record.best_test_acc, -1.0)),
+    ("train loss", lambda record: _unknown_last(record.train_loss, 1.0)),
+    ("name", lambda record: record.name),
+)
+
+
+def matches(record: RunRecord, text: str) -> bool:
+    """Whether a run is shown under the filter ``text``: a case-insensitive part of its id, its
+    ``init:activation`` name or its status (``relu``, ``he:``, ``diverged``)."""
+    wanted = text.strip().lower()
+    return not wanted or wanted in f"{record.id} {record.name} {record.status}".lower()
+
+
+def table_records(model: DashboardModel) -> list[RunRecord]:
+    """The runs the table lists, as shown, in its order and under its filter."""
+    records = [shown_record(model, run) for run in model.shown_runs()]
+    shown = [record for record in records if matches(record, model.view.filter_text)]
+    return sorted(shown, key=SORT_ORDERS[model.view.sort_order][1])
+
+
+def row_cells(record: RunRecord, steps_per_epoch: float) -> dict[str, str]:
+    return {
+        "run": f"● {record.id}",
+        "init": record.spec.init,
+        "activation": record.spec.activation,
+        "status": record.status,
+        "epoch": fmt.epoch_cell(record.step / max(steps_per_epoch, 1)),
+        "step": fmt.step_cell(record.step),
+        "loss": fmt.loss_cell(record.train_loss),
+        "acc": fmt.percent_cell(record.train_acc),
+        "test": fmt.percent_cell(record.test_acc),
+        "best": fmt.percent_cell(record.best_test_acc),
+        "deadsat": fmt.shares_cell(record.dead, record.saturated),
+    }
+
+
+def table_rows(model: DashboardModel) -> list[TableRow]:
+    per_epoch = model.experiment.steps_per_epoch
+    return [TableRow(record.id, run_colour(record.id), record.status, row_cells(record, per_epoch))
+            for record in table_records(model)]
+
+
+def neighbour(model: DashboardModel, step: int) -> int | None:
+    """The run ``step`` rows below (above, negative) the selected one in the table, staying at its ends."""
+    ids = [record.id for record in table_records(model)]
+    if not ids:
+        return None
+    here = ids.index(model.view.selected) if model.view.selected in ids else 0
+    return ids[min(max(here + step, 0), len(ids) - 1)]
+
+
+# ---------------------------------------------------------------------------------------------- curves
+def _rank(record: RunRecord) -> tuple[float, float]:
+    """Best first: the highest best test accuracy, then the lowest train loss; unknowns last."""
+    accuracy = record.best_test_acc if record.best_test_acc is not None and math.isfinite(record.best_test_acc) else -1.0
+    loss = record.train_loss if record.train_loss is not None and math.isfinite(record.train_loss) else math.inf
+    return (-accuracy, loss)
+
+
+def legend_entries(records: list[RunRecord], selected: int | None) -> list[LegendEntry]:
+    """The runs the legend names (all up to LEGEND_ALL; beyond that the selected one and the LEGEND_BEST best
+    others), with the run id where two runs share a name."""
+    if len(records) <= LEGEND_ALL:
+        named = list(records)
+    else:
+        others = sorted((record for record in records if record.id != selected), key=_rank)
+        named = [record for record in records if record.id == selected] + others[:LEGEND_BEST]
+    names = [record.name for record in records]
+    return [
+        LegendEntry(record.name if names.count(record.name) == 1 else f"{record.id} {record.name}",
+                    run_colour(record.id), record.id == selected)
+        for record in named
+    ]
+
+
+def curves(model: DashboardModel) -> CurvesView:
+    """Every shown run's loss and accuracy curves, of the life the screen shows; a run whose change is not
+    confirmed yet has none."""
+    selected = model.view.selected
+    loss: list[Curve] = []
+    accuracy: list[Curve] = []
+    tests: list[Curve] = []
+    records: list[RunRecord] = []
+    marker = None
+    for run in model.shown_runs():
+        records.append(shown_record(model, run))
+        life = shown_life(model, run)
+        pending = model.pending_change(run.id)
+        if life is None or (pending is not None and pending.spec is not None):
+            continue
+        colour, chosen = run_colour(run.id), run.id == selected
+        loss.append(Curve(colour, life.loss, selected=chosen))
+        accuracy.append(Curve(colour, life.accuracy, selected=chosen))
+        test_x = np.array([step for step, _ in life.test], dtype=np.float64)
+        test_y = np.array([value for _, value in life.test], dtype=np.float64)
+        tests.append(Curve(colour, Points(test_x, test_y), scatter=True, selected=chosen))
+        if chosen and model.cursor_step is not None:
+            marker = float(model.cursor_step - life.started_at)
+    return CurvesView(loss, accuracy + tests, legend_entries(records, selected), len(records),
+                      model.experiment.steps_per_epoch, marker)
+
+
+# ---------------------------------------------------------------------------------------------- layers
+def _measured(stat: LayerStat, kind: str) -> float | None:
+    return getattr(stat, MEASURED[kind])
+
+
+def _predicted(stat: LayerStat, kind: str, predicted_std: float | None) -> float | None:
+    if kind == "activations":
+        return predicted_std
+    return stat.predicted_weight_std if kind == "weights" else None
+
+
+def _panel(title: str, run_id: int, stat: LayerStat | None, predicted_std: float | None, kind: str) -> Panel:
+    label = "|g|" if kind == "gradients" else "σ"
+    if stat is None:
+        return Panel(title, run_colour(run_id), None, None, None, label)
+    return Panel(title, run_colour(run_id), stat.histograms.get(kind), _measured(stat, kind),
+                 _predicted(stat, kind, predicted_std), label)
+
+
+def histograms(model: DashboardModel) -> HistogramsView:
+    """The selected run's hidden layers, or in compare mode one layer of every run, of the histogram source
+    the user chose."""
+    view = model.view
+    kind = view.kind
+    source = "probe: activations on random input" if model.experiment.state == "probe" else kind
+    if model.cursor_step is not None:
+        source += f" at {model.cursor_label()}" + (" (line unreadable)" if model.cursor_unreadable else "")
+    if view.compare:
+        shown = [(run, shown_layers(model, run)) for run in model.shown_runs()]
+        depth = max((len(layers) for _, (layers, _, _) in shown), default=0)
+        layer = view.compare_layer % depth if depth else 0
+        panels = []
+        for run, (layers, predicted, _) in shown:
+            stat = layers[layer] if layer < len(layers) else None
+            panels.append(_panel(f"{run.id} {shown_record(model, run).name}", run.id, stat,
+                                 predicted[layer] if layer < len(predicted) else None, kind))
+        return HistogramsView(panels, f"{source} · layer {layer + 1} of every run (c: back, l: next layer)")
+    run = model.selected
+    if run is None:
+        return HistogramsView([], source, "no runs")
+    layers, predicted, _ = shown_layers(model, run)
+    panels = [_panel(f"L{index + 1}", run.id, stat, predicted[index] if index < len(predicted) else None, kind)
+              for index, stat in enumerate(layers)]
+    name = shown_record(model, run).name
+    return HistogramsView(panels, f"{source} · run {run.id} {name} (h: source, c: compare)", "no layer statistics yet")
+
+
+def depth_series(model: DashboardModel) -> list[DepthSeries]:
+    """What the depth view plots: the selected run, or every run in compare mode with the selected on top."""
+    selected = model.selected
+    runs = list(model.shown_runs()) if model.view.compare else [selected] if selected is not None else []
+    if selected is not None and selected in runs:
+        runs.remove(selected)
+        runs.append(selected)  # drawn last, on top
+    dim = len(runs) > DIM_BEYOND
+    result = []
+    for run in runs:
+        layers, predicted, _ = shown_layers(model, run)
+        result.append(DepthSeries(
+            f"{run.id} {shown_record(model, run).name}",
+            run_colour(run.id),
+            activation_std=[stat.std for stat in layers],
+            predicted_std=[predicted[i] if i < len(predicted) else None for i in range(len(layers))],
+            gradient_std=[stat.activation_grad_std for stat in layers],
+            weight_gradient_norm=[stat.grad_norm for stat in layers],
+            update_ratio=[stat.update_ratio for stat in layers],
+            dim=dim and run is not selected,
+        ))
+    return result
+
+
+def atlas_records(model: DashboardModel) -> list[RunRecord]:
+    """Every shown run as the atlas's cells show it: at the time cursor's step, as the runs table does."""
+    return [shown_record(model, run) for run in model.shown_runs()]
+
+
+# ---------------------------------------------------------------------------------------------- header
+def device_label(model: DashboardModel) -> str:
+    experiment = model.experiment
+    if not experiment.device_name:
+        return ""
+    if experiment.device.startswith("cuda") and experiment.device_memory_mb is not None:
+        return f"{experiment.device_name} ({experiment.device}), {experiment.device_memory_mb:,.0f} MiB in use"
+    if experiment.device.startswith("cuda"):
+        return f"{experiment.device_name} ({experiment.device})"
+    return experiment.device_name
+
+
+def location(model: DashboardModel) -> Location | None:
+    """The run log's directory, as the header shows it (shortened) and the help screen (in full)."""
+    status = model.status
+    if status.viewing is not None:
+        return Location(status.viewing, "viewing ", " (read-only)")
+    if status.run_dir is not None and not status.data_message:
+        return Location(status.run_dir)
+    return None
+
+
+def header(model: DashboardModel, page: str) -> HeaderView:
+    experiment = model.experiment
+    return HeaderView(
+        page=page,
+        state=experiment.state,
+        preset=experiment.preset,
+        probe=experiment.state == "probe",
+        cursor=model.cursor_label(),
+        progress=f"epoch {experiment.epoch:.2f} step {experiment.step:,}/{experiment.total_steps:,}",
+        speed=f"{experiment.samples_per_s:,.0f} samples/s",
+        elapsed=fmt.elapsed(model.elapsed_s()),
+        device=device_label(model),
+        dataset=experiment.dataset,
+        extra="no MNIST: --data-dir DIR or INITTUI_DATA_DIR" if model.status.data_message else "",
+        location=location(model),
+        problems=list(model.status.problems),
+    )

@@ -1,0 +1,142 @@
+"""What each widget is handed to draw: plain data, built by :mod:`inittui.dashboard.selectors` (no Textual)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from inittui.core.events import Histogram
+from inittui.series.curve import MinMaxSeries
+from inittui.series.density import DensityGrid
+
+Values = Sequence[float | None]
+
+
+@dataclass
+class Points:
+    """A curve given point by point (a run's test accuracies, once an epoch; a benchmark's raw data)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass
+class Curve:
+    colour: str  # "#rrggbb", the run's colour
+    # a bounded curve, drawn at the chart's resolution, or points
+    series: MinMaxSeries | Points
+    # points only (test accuracy, measured once an epoch), not a line through them
+    scatter: bool = False
+    # the selected run: drawn last and bright
+    selected: bool = False
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    label: str
+    colour: str
+    selected: bool = False
+
+
+@dataclass
+class CurvesView:
+    """A page's two charts: the loss and the accuracy (train lines, test points)."""
+
+    loss: list[Curve]
+    accuracy: list[Curve]
+    legend: list[LegendEntry]
+    runs: int
+    steps_per_epoch: float
+    # the time cursor's step on the selected run's axis; None while live
+    marker: float | None = None
+
+
+@dataclass
+class Panel:
+    """One histogram panel: a layer of a run."""
+
+    title: str
+    colour: str
+    histogram: Histogram | None
+    measured: float | None
+    predicted: float | None
+    measured_label: str = "σ"
+
+
+@dataclass
+class HistogramsView:
+    panels: list[Panel]
+    title: str
+    message: str = ""
+
+
+@dataclass
+class DepthSeries:
+    """One run's per-layer numbers (index 0 is hidden layer 1); None where not measured."""
+
+    label: str
+    colour: str  # "#rrggbb"
+    activation_std: Values = ()
+    predicted_std: Values = ()
+    # std of ∂loss/∂activation per layer, at a statistics step
+    gradient_std: Values = ()
+    weight_gradient_norm: Values = ()
+    # ‖ΔW‖/‖W‖ of the optimiser's last step per layer
+    update_ratio: Values = ()
+    # drawn faint (the unselected runs when there are many)
+    dim: bool = False
+
+    @property
+    def layers(self) -> int:
+        return max(len(self.activation_std), len(self.predicted_std), len(self.gradient_std),
+                   len(self.weight_gradient_norm), len(self.update_ratio))
+
+
+@dataclass
+class HeatmapPanel:
+    """One layer's distribution over time."""
+
+    title: str  # e.g. "L3"
+    grid: DensityGrid
+    colour: str = "#e5c07b"  # the title's colour (the run's)
+
+
+@dataclass
+class TableRow:
+    """One run as the runs table shows it: plain text per column, the run's colour and shown status."""
+
+    run_id: int
+    colour: str
+    status: str
+    cells: dict[str, str]
+
+
+@dataclass
+class Location:
+    """A path the header shows shortened to the room left: ``prefix`` + path + ``suffix``."""
+
+    path: Path | str
+    prefix: str = "log "
+    suffix: str = ""
+
+
+@dataclass
+class HeaderView:
+    """The header's fields, each plain text."""
+
+    page: str
+    state: str
+    preset: str
+    probe: bool
+    cursor: str  # the time cursor's label; empty while live
+    progress: str  # epoch and step
+    speed: str
+    elapsed: str
+    device: str
+    dataset: str
+    extra: str = ""
+    location: Location | None = None
+    problems: list[str] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""The modal screens: the help (every key and formula) and the preset chooser."""

@@ -1,0 +1,127 @@
+"""The one fold of an event stream: each run's lives, curves fed every step, numbers that never leak from one
+life into the next, and a fixture log of the format logs were written in before records carried numbers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from support.logs import folded, train_to_log
+from support.records import record
+from inittui.core.events import (
+    Evaluation,
+    ExperimentStarted,
+    LayerStats,
+    RunsChanged,
+    TrainProgress,
+)
+from inittui.runlog.catalogue import read_run, summarise_run
+from inittui.runlog.fold import LIVES_KEPT, PAST_LIFE_BUCKETS
+from inittui.runlog.reader import read_events
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def started(*runs) -> ExperimentStarted:
+    return ExperimentStarted({"preset": "compare"}, "cpu", "CPU", "data", 1000, 100, list(runs), 0.0)
+
+
+def test_curves_keep_every_step_min_max_and_mean(tmp_path):
+    run_dir = train_to_log(tmp_path)
+    events = read_events(run_dir)
+    fold = folded(events)
+    for run_id in (0, 1):
+        losses: dict[int, float] = {}
+        for event in events:
+            if isinstance(event, TrainProgress):
+                row = event.run_ids.index(run_id)
+                chunk = event.losses[row]
+                for k, value in enumerate(chunk):
+                    if value is not None:
+                        losses[event.run_steps[row] - len(chunk) + 1 + k] = value
+        curve = fold.runs[run_id].life.loss
+        assert curve.last_step == max(losses)
+        columns = [c for c in curve.columns(3) if c is not None]
+        assert min(c.minimum for c in columns) == min(losses.values())
+        assert max(c.maximum for c in columns) == max(losses.values())
+        assert sum(curve.count) == len(losses)
+        assert math.fsum(curve.total) == pytest.approx(math.fsum(losses.values()))
+        tests = [e.test_acc[e.run_ids.index(run_id)] for e in events if isinstance(e, Evaluation)]
+        assert [acc for _, acc in fold.runs[run_id].life.test] == tests
+
+
+def test_a_restart_begins_a_life_and_the_old_one_keeps_its_numbers():
+    fold = folded([
+        started(record(0, "he", "relu"), record(1, "xavier", "tanh")),
+        TrainProgress(20, 0.2, [0, 1], [20, 20], [[2.0] * 20, [3.0] * 20], [[0.5] * 20] * 2, 1.0, 1.0),
+        Evaluation(20, 0.2, [0, 1], [0.9, 0.8], [0.1, 0.2]),
+        # the engine restarted run 0 (its next draw) and told the new table; run 1 went on
+        RunsChanged(20, "restart", [record(0, "he", "relu", draw=1), record(1, "xavier", "tanh", step=20)], 3),
+        TrainProgress(25, 0.25, [0, 1], [5, 25], [[9.0] * 5, [3.0] * 5], [[0.1] * 5] * 2, 1.0, 1.0),
+    ])
+    restarted, kept = fold.runs[0], fold.runs[1]
+    assert [life.started_at for life in restarted.lives] == [0, 20]
+    old, new = restarted.lives
+    assert (old.record.best_test_acc, old.record.step) == (0.9, 20)
+    assert (new.record.step, new.record.test_acc, new.record.best_test_acc) == (5, None, None)
+    # a run's k-th step is at x = k, as the dashboard draws it
+    assert new.loss.minimum[:6].tolist() == [math.inf] + [9.0] * 5 and new.loss.last_step == 5
+    assert len(old.loss.minimum) == PAST_LIFE_BUCKETS and old.loss.last_step == 20
+    assert len(kept.lives) == 1 and kept.record.step == 25 and kept.record.best_test_acc == 0.8
+    assert restarted.life_at(19) is old and restarted.life_at(20) is new and restarted.life_at(-1) is None
+
+
+def test_an_evaluation_folded_before_the_restart_stays_with_the_life_it_measured():
+    """The engine evaluates at an epoch's end and restarts after: the evaluation is the old life's."""
+    fold = folded([
+        started(record(0, "he", "tanh")),
+        TrainProgress(100, 1.0, [0], [100], [[0.5] * 100], [[0.9] * 100], 1.0, 1.0),
+        Evaluation(100, 1.0, [0], [0.943], [0.2]),
+        RunsChanged(100, "restart", [record(0, "he", "tanh", draw=1)], 1),
+        TrainProgress(101, 1.01, [0], [1], [[2.3]], [[0.1]], 1.0, 1.0),
+    ])
+    record_now = fold.runs[0].record
+    assert (record_now.test_acc, record_now.best_test_acc, record_now.train_acc) == (None, None, 0.1)
+
+
+def test_a_step_that_goes_back_without_a_word_is_a_restart_too():
+    """Logs written before restarts were told by the run's draw: a step going back begins a life."""
+    fold = folded([
+        started(record(0, "he", "relu")),
+        TrainProgress(30, 0.3, [0], [30], [[1.0] * 30], [[0.5] * 30], 1.0, 1.0),
+        TrainProgress(40, 0.4, [0], [10], [[2.0] * 10], [[0.5] * 10], 1.0, 1.0),
+    ])
+    assert [life.started_at for life in fold.runs[0].lives] == [0, 30]
+
+
+def test_a_run_keeps_at_most_its_latest_lives():
+    events = [started(record(0, "he", "relu"))]
+    for draw in range(1, LIVES_KEPT + 10):
+        events.append(RunsChanged(draw, "restart", [record(0, "he", "relu", draw=draw)]))
+    fold = folded(events)
+    assert len(fold.runs[0].lives) == LIVES_KEPT and fold.runs[0].record.draw == LIVES_KEPT + 9
+
+
+def test_layer_statistics_give_the_runs_dead_and_saturated_share():
+    from support.records import layer
+
+    fold = folded([
+        started(record(0, "he", "relu"), record(1, "xavier", "tanh")),
+        LayerStats(5, [0, 1], [[layer(dead=0.2), layer(dead=0.4)], [layer(saturated=0.1), layer(saturated=0.3)]],
+                   [[1.0, 1.0], [0.5, 0.5]]),
+    ])
+    assert fold.runs[0].record.dead == pytest.approx(0.3) and fold.runs[0].record.saturated is None
+    assert fold.runs[1].record.saturated == pytest.approx(0.2) and fold.runs[1].life.layers_step == 5
+
+
+def test_a_log_in_the_format_before_run_records_still_reads():
+    """tests/runlog/fixtures/old-format: written by the engine before runs carried their numbers and draw."""
+    run = read_run(FIXTURES / "old-format")
+    assert run.index.skipped == 0 and run.status == "done"
+    assert [r.record.name for r in run.fold.runs.values()] == ["he:relu", "xavier:tanh"]
+    assert all(r.record.best_test_acc is not None and r.record.step > 0 for r in run.fold.runs.values())
+    assert all(len(r.life.loss) > 0 and r.life.layers for r in run.fold.runs.values())
+    summary = summarise_run(FIXTURES / "old-format")
+    assert summary.runs == ["he:relu", "xavier:tanh"] and set(summary.best_test_acc) == {"he:relu", "xavier:tanh"}
