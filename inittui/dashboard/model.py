@@ -281,11 +281,11 @@ class DashboardModel:
         target = here + delta
         if target >= len(steps) - 1 and delta > 0:
             return self.cursor_to_live()
-        return self._load_cursor(steps[min(max(target, 0), len(steps) - 1)])
+        return self.cursor_to(steps[min(max(target, 0), len(steps) - 1)])
 
     def cursor_to_first(self) -> set[str]:
         steps = self.steps.steps
-        return self._load_cursor(steps[0]) if steps else set()
+        return self.cursor_to(steps[0]) if steps else set()
 
     def cursor_to_live(self) -> set[str]:
         if self.cursor_step is None:
@@ -293,7 +293,8 @@ class DashboardModel:
         self.cursor_step, self.cursor_stats, self.cursor_unreadable = None, None, False
         return set(EVERYTHING)
 
-    def _load_cursor(self, step: int) -> set[str]:
+    def cursor_to(self, step: int) -> set[str]:
+        """The cursor on the last statistics step at or before ``step``."""
         steps = self.steps.steps
         position = bisect.bisect_right(steps, step) - 1
         if position < 0:

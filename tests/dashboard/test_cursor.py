@@ -346,7 +346,7 @@ def test_a_restarted_runs_history_is_reached_by_the_cursor_and_shown_as_it_was()
         model.apply(event)
     for run_id in RUNS:
         assert [life.started_at for life in model.runs[run_id].lives] == [0, 30]
-    model._load_cursor(20)
+    model.cursor_to(20)
     shown = shown_record(model, model.runs[0])
     assert shown.step == 20 and shown.train_loss == pytest.approx(loss_at(0, 20)) and shown.test_acc == 0.7
     model.cursor_to_live()
@@ -401,3 +401,22 @@ def test_the_viewer_starts_without_torch():
     code = "import sys, inittui.cli, inittui.ui.app; print(sorted(m for m in ('torch', 'markdown_it') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "[]"
+
+
+async def test_the_heatmaps_mark_the_time_cursors_step(recorded):
+    app = make_app(run_dir=recorded, fps=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await press(pilot, "3")
+        heatmaps = app.pages["layers"].distributions
+        await wait_for(pilot, lambda: heatmaps.drawings and len(heatmaps.panels[0].grid.first_steps) == len(STEPS))
+        assert heatmaps.cursor_step is None
+        await press(pilot, "left", "left")
+        await wait_for(pilot, lambda: heatmaps.cursor_step == 20 and heatmaps.drawings)
+        drawing = heatmaps.drawings[0]
+        axis = "".join(text for text, _ in _cells_of(heatmaps.render_line(drawing.top + drawing.rows + 1)))
+        assert axis.index("▲") == drawing.column_of_step(20)
+
+
+def _cells_of(strip):
+    return [(character, segment.style) for segment in strip for character in segment.text]
