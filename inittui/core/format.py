@@ -31,7 +31,7 @@ def panel_number(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return DASH
     if value != 0 and (abs(value) < 0.01 or abs(value) >= 1000):
-        return f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e")
+        return exponent(value)
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.0f}"
 
 

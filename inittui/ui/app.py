@@ -103,6 +103,7 @@ class InitApp(App):
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size)
+        self.redraw(set(EVERYTHING))  # what a new size shows (the depth view beside the histograms) is drawn now
 
     def _fit(self, size: Size) -> None:
         """Below MIN_SIZE the dashboard cannot be read: one line says what size it needs instead."""
@@ -242,9 +243,8 @@ class InitApp(App):
         self.push_screen(HelpScreen(str(location.path) if location else ""))
 
     def action_choose_preset(self) -> None:
-        refusal = self.controller.why_not()
-        if self.make_source is None or refusal:
-            self.notify(refusal or "read-only: this is a run log being viewed", severity="warning")
+        if self.make_source is None or self.model.status.read_only:  # training that has ended may start again
+            self.notify(self.controller.why_not() or "read-only: this is a run log being viewed", severity="warning")
             return
         from inittui.ui.screens.preset import PresetScreen
 

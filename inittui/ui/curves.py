@@ -359,7 +359,8 @@ def render_curves(
     if legend and height > 3 + MIN_PLOT_HEIGHT:
         # a second legend line only where the plot keeps LEGEND_ROOM rows
         room = 2 if height - 5 >= LEGEND_ROOM else 1
-        lines += render_legend(legend, max(runs, len(legend)), width, room)
+        # a column short of the width: the chart beside it starts with its axis labels
+        lines += render_legend(legend, max(runs, len(legend)), width - 1, room)
     plot_height = height - len(lines) - 2
     if plot_height < MIN_PLOT_HEIGHT:
         return lines[:1]

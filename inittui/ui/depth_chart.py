@@ -142,10 +142,14 @@ def _draw_panel(
     dots = axis.to_dots(values)
     is_dotted = np.arange(len(values)) < (len(series) if dotted.size else 0)
     low, high = column_spans([(xs, line) for line in dots], (0.0, dot_columns - 1.0), dot_columns)
-    low[np.ix_(np.flatnonzero(is_dotted), np.arange(1, dot_columns, 2))] = np.inf  # dotted: every other column
+    # dotted: every other cell left empty, and faint, so that it is told from the solid line in any terminal
+    gap = (np.arange(dot_columns) // 2) % 2 == 1
+    gap[np.clip(np.rint(xs).astype(np.int64), 0, dot_columns - 1)] = False  # each layer's own value is always drawn
+    gaps = np.flatnonzero(gap)
+    low[np.ix_(np.flatnonzero(is_dotted), gaps)] = np.inf
     code, owner = rasterise(low, high, (0.0, dot_rows - 1.0), plot_width, rows)
     owners = list(series) * (2 if dotted.size else 1)
-    colour_styles = [style(item.colour, dim=item.dim) for item in owners]
+    colour_styles = [style(item.colour, dim=item.dim or bool(is_dotted[index])) for index, item in enumerate(owners)]
 
     cells = BRAILLE[code].tolist()
     styles: list[list[Style | None]] = [

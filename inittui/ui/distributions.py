@@ -296,10 +296,18 @@ def render_distributions(
     body = height - 1
     layout = heatmap_layout(len(panels), width, body, show_std, min_heat_rows)
     steps = max((p.grid.steps_per_column for p in panels), default=1)
-    note = f"each column {steps} statistics step{'s' if steps > 1 else ''}"
+    note = f"{steps} step{'s' if steps > 1 else ''} a column"
     if len(layout.shown) < len(panels):
-        note += f" · {len(layout.shown)} of {len(panels)} layers shown"
+        hidden = [panels[index].title for index in range(len(panels)) if index not in layout.shown]
+        note += f" · not shown: {_names(hidden)}"
     head = Line(width).add(heading + ("  " if heading else ""), style(bold=True)).add(note, NOTE_STYLE)
+    # the colour scale, where the heading leaves room for it: a bin's share of its column's densest bin
+    scale, low, high = 8, "0 ", " densest"
+    if width - head.used >= 2 + len(low) + scale + len(high):
+        head.pad_to(width - len(low) - scale - len(high), NOTE_STYLE).add(low, NOTE_STYLE)
+        for level in range(scale):
+            head.add("█", style(PALETTE[round(level * LEVELS / (scale - 1))]))
+        head.add(high, NOTE_STYLE)
     canvas: list[list[Strip]] = []
     drawings = []
     for position, panel_index in enumerate(layout.shown):
@@ -322,6 +330,11 @@ def render_distributions(
             result.append(Strip.join(pieces).crop_extend(0, width, None))
     result.extend(Strip.blank(width) for _ in range(height - len(result)))
     return result[:height], drawings
+
+
+def _names(titles: list[str], most: int = 4) -> str:
+    """``L2``, ``L2, L4``, or the first few of many and how many in all."""
+    return ", ".join(titles) if len(titles) <= most else f"{', '.join(titles[:most])}, … ({len(titles)})"
 
 
 class DistributionsOverTime(StripsWidget):

@@ -26,7 +26,9 @@ class Key:
     display: str = ""  # how the keys are written for people; default: ``keys`` as they are
     title: str = ""  # the command palette's entry; empty: not in the palette
     group: str = ""  # keys of one group share a place in the Footer
-    show: bool = True  # in the Footer
+    # in the Footer: the keys needed to find the rest (every key is in the help, the palette and the README), so
+    # that the Footer fits 80 columns
+    show: bool = True
     # checked before the focused widget sees the key: for a key that moves the focus, so that the keys typed
     # right after it (already queued) go where the focus now is
     priority: bool = False
@@ -71,29 +73,37 @@ KEYS: tuple[Key, ...] = (
           group="pages") for page, number, text in PAGES),
     Key("down,j", Action.SELECT_NEXT, "next run", "select the next run", "↓ / j", group="run"),
     Key("up,k", Action.SELECT_PREVIOUS, "previous run", "select the previous run", "↑ / k", group="run"),
-    Key("i", Action.NEXT_INIT, "next initialiser",
+    Key("i", Action.NEXT_INIT, "init",
         "next initialiser for the selected run (it restarts, the others go on)", title="Next initialiser",
         group="init"),
     Key("I", Action.PREVIOUS_INIT, "previous initialiser", "previous initialiser for the selected run (same)",
-        title="Previous initialiser", group="init"),
-    Key("a", Action.NEXT_ACTIVATION, "next activation",
+        title="Previous initialiser", group="init", show=False),
+
+    Key("a", Action.NEXT_ACTIVATION, "act",
         "next activation for the selected run (it restarts, the others go on)", title="Next activation",
         group="act"),
     Key("A", Action.PREVIOUS_ACTIVATION, "previous activation", "previous activation for the selected run (same)",
-        title="Previous activation", group="act"),
+        title="Previous activation", group="act", show=False),
+
     Key("o", Action.SORT_RUNS, "sort", "sort the runs table: by id, best test accuracy, train loss, name",
-        title="Sort runs", group="table"),
+        title="Sort runs", group="table", show=False),
+
     Key("slash", "filter_runs", "filter", "filter the runs table by text (relu, he:, diverged)", "/",
-        title="Filter runs", group="table", priority=True),
+        title="Filter runs", group="table", priority=True, show=False),
+
     Key("escape", "clear_filter", "clear filter", "clear the runs table's filter", "esc", show=False, priority=True),
     Key("y", Action.TOGGLE_LOG_SCALE, "log y", "loss on a log or a linear scale", title="Log / linear loss scale",
-        group="curves"),
+        group="curves", show=False),
+
     Key("e", Action.TOGGLE_SMOOTHING, "EMA", "smooth the curves (moving average), the raw curves faint behind",
-        title="Smooth curves (EMA)", group="curves"),
+        title="Smooth curves (EMA)", group="curves", show=False),
+
     Key("h", Action.HISTOGRAM_SOURCE, "hist", "histogram source: activations, pre-activations, weight gradients, weights",
-        title="Histogram source"),
+        title="Histogram source", show=False),
+
     Key("c", Action.COMPARE, "compare", "compare mode: one layer of every run in the histograms, every run in the depth view",
-        title="Compare mode"),
+        title="Compare mode", show=False),
+
     Key("l", Action.NEXT_LAYER, "layer", "compare mode: the next layer", title="Next layer", show=False),
     Key("t", Action.TOGGLE_OVER_TIME, "over time",
         "layers page: histograms or distributions over time, where the two do not fit together",
@@ -107,26 +117,36 @@ KEYS: tuple[Key, ...] = (
         "in the filter: keep it and go back to the table; on the atlas: select the run under the cursor for the "
         "other pages (arrow keys move over the cells)", show=False, priority=True),
     Key("plus", Action.ADD_RUN, "add run", "add a run: a copy of the selected one with the next initialiser", "+",
-        title="Add run", group="add/del"),
-    Key("minus", Action.REMOVE_RUN, "remove run", "remove the selected run", "-", title="Remove run", group="add/del"),
+        title="Add run", group="add/del", show=False),
+
+    Key("minus", Action.REMOVE_RUN, "remove run", "remove the selected run", "-", title="Remove run", group="add/del", show=False),
+
     Key("left", Action.CURSOR_BACK, "step back", "time cursor: the previous statistics step (in a log being viewed, or "
         "paused); the histograms, depth view, table and a mark on the curves follow it", "←",
-        title="Time cursor: previous step", group="cursor"),
+        title="Time cursor: previous step", group="cursor", show=False),
+
     Key("right", Action.CURSOR_FORWARD, "step on", "time cursor: the next statistics step; past the latest it is live "
-        "again", "→", title="Time cursor: next step", group="cursor"),
+        "again", "→", title="Time cursor: next step", group="cursor", show=False),
+
     Key("home", Action.CURSOR_FIRST, "first step", "time cursor: the first statistics step", title="Time cursor: first step",
-        group="cursor"),
+        group="cursor", show=False),
+
     Key("end", Action.CURSOR_LIVE, "live", "time cursor: back to live (the latest step)", title="Time cursor: live",
-        group="cursor"),
+        group="cursor", show=False),
+
     Key("space", Action.TOGGLE_PAUSE, "pause", "pause / resume training", title="Pause / resume"),
-    Key("r", Action.RESTART_RUN, "restart run", "restart the selected run", title="Restart run", group="restart"),
-    Key("R", Action.RESTART_ALL, "restart all", "restart every run", title="Restart all", group="restart"),
+    Key("r", Action.RESTART_RUN, "restart run", "restart the selected run", title="Restart run", group="restart", show=False),
+
+    Key("R", Action.RESTART_ALL, "restart all", "restart every run", title="Restart all", group="restart", show=False),
+
     Key("d", Action.NEXT_DEVICE, "device",
         "move training to the next device (cpu, cuda:0, …), continuing from the current weights and optimiser state",
-        title="Next device"),
+        title="Next device", show=False),
+
     Key("p", "choose_preset", "preset", "choose a preset", title="Choose preset"),
     Key("s", "screenshot", "svg", "save an SVG screenshot into ./screenshots/ and say where",
-        title="Save SVG screenshot"),
+        title="Save SVG screenshot", show=False),
+
     Key("question_mark", "help", "help", "help: every key and every initialiser's formula", "?",
         title="Keys and formulas"),
     Key("q", "quit", "quit", "quit (also ctrl+q): training stops and the run log is complete before the process exits"),

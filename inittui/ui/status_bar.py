@@ -17,7 +17,8 @@ from inittui.dashboard.views import HeaderView, Location
 
 STATE_STYLES = {"running": "bold green", "paused": "bold yellow", "done": "bold cyan", "stopped": "bold red",
                 "error": "bold red", "interrupted": "bold red", "probe": "bold magenta", "starting": "dim"}
-ONE_LINE_WIDTH = 120  # from this width on the header takes one line; below, two
+ONE_LINE_WIDTH = 120  # from this terminal width on the header takes one line; below, two
+PADDING = 2  # the header's padding, left and right: its text is this much narrower than the terminal
 SEPARATOR = " │ "
 MIN_PATH = 12  # a path shortened below this says nothing: it is left out instead
 ELLIPSIS = "…"
@@ -73,7 +74,7 @@ def header_lines(pieces: list[Piece], width: int, location: Location | None = No
     dropping the lowest-ranked first; then ``location``, shortened to the room left on the last line."""
     if width <= 0:
         return []
-    room = 1 if width >= ONE_LINE_WIDTH else 2
+    room = 1 if width + PADDING >= ONE_LINE_WIDTH else 2
     kept = list(pieces)
     lines = _pack(kept, width)
     while len(lines) > room:
@@ -150,7 +151,7 @@ class StatusBar(Static):
     def _repack(self) -> None:
         if self.header is None:
             return
-        width = self.size.width or self.app.size.width - 2  # before the first layout: the screen less padding
+        width = self.size.width or self.app.size.width - PADDING  # before the first layout: the screen less padding
         self.update(status_text(self.header, width=max(width, 1)))
 
     def on_resize(self, event: events.Resize) -> None:

@@ -184,3 +184,24 @@ def test_a_refused_change_leaves_the_run_as_it_was_and_says_why():
     model.apply(Notice("my-init failed: NaN in the weights", "error", target.sent[0].request))
     assert selectors.shown_record(model, model.runs[0]).spec == RunSpec("he", "relu") and model.pending == {}
     assert [note.message for note in model.take_notifications()] == ["my-init failed: NaN in the weights"]
+
+
+def test_restart_at_an_epochs_end_shows_no_number_of_the_runs_previous_life():
+    """R pressed as an epoch ends: the engine evaluates the old weights, then restarts; that evaluation
+    belongs to the old life and never shows on the restarted run."""
+    model = DashboardModel()
+    model.apply(started([0, 1]))
+    model.apply(TrainProgress(100, 1.0, [0, 1], [100, 100], [[0.4] * 100] * 2, [[0.9] * 100] * 2, 1.0, 1.0))
+    target = Recorder()
+    Controller(model, lambda: target, Room(), lambda: ["cpu"]).handle(Action.RESTART_ALL)
+    model.apply(Evaluation(100, 1.0, [0, 1], [0.943, 0.912], [0.2, 0.3]))  # computed before the restart
+    for run in model.runs.values():
+        shown = selectors.shown_record(model, run)
+        assert (shown.status, shown.test_acc, shown.best_test_acc, shown.train_loss) == ("starting", None, None, None)
+    request = target.sent[0].request
+    model.apply(RunsChanged(100, "restart", [record(i, "he", "relu", "running", 0, draw=1) for i in (0, 1)], request))
+    model.apply(TrainProgress(101, 1.01, [0, 1], [1, 1], [[2.3]] * 2, [[0.1]] * 2, 1.0, 1.0))
+    for run in model.runs.values():
+        shown = selectors.shown_record(model, run)
+        assert (shown.status, shown.step, shown.test_acc, shown.best_test_acc) == ("running", 1, None, None)
+        assert run.lives[0].record.best_test_acc is not None  # the old life keeps its own

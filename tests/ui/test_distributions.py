@@ -143,8 +143,10 @@ async def test_a_layer_per_panel_evenly_chosen_when_too_many():
         titles = [d.title for d in widget.drawings]
         assert titles[0] == "L1" and titles[-1] == "L30" and len(titles) < 30
         heading = text_of(screen_lines(widget)[0])
-        assert f"{len(titles)} of 30 layers shown" in heading
-        assert "each column 1 statistics step" in heading
+        hidden = [f"L{layer + 1}" for layer in range(30) if f"L{layer + 1}" not in titles]
+        assert f"not shown: {', '.join(hidden[:4])}, … ({len(hidden)})" in heading  # which layers are left out
+        assert "1 step a column" in heading
+        assert heading.rstrip().endswith("0 ████████ densest")  # the colour scale
 
 
 def test_layout_gives_heatmaps_room():

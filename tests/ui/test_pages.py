@@ -17,7 +17,7 @@ from inittui.dashboard.model import DashboardModel
 from inittui.dashboard.selectors import atlas_records, header
 from inittui.dashboard.sources import probe_events
 from inittui.dashboard.views import Location
-from inittui.ui.status_bar import shorten_path, status_text
+from inittui.ui.status_bar import PADDING, shorten_path, status_text
 
 from test_ui_snapshots import synthetic_events
 from support.views import cells, colour_of, screen_lines
@@ -187,12 +187,13 @@ def test_the_header_takes_one_line_from_120_columns_and_two_below():
         model.apply(event)
     view = replace(header(model, "2 curves"), device="NVIDIA H100 80GB HBM3 (cuda:0), 1,234 MiB in use",
                    location=Location("/home/someone/experiments/inittui/runs/2026-11-28T07-00-00-compare-seed0"))
-    for width, most in ((80, 2), (100, 2), (120, 1), (200, 1)):
+    for terminal, most in ((80, 2), (100, 2), (120, 1), (200, 1)):
+        width = terminal - PADDING  # the header's text is narrower than the terminal by its padding
         text = status_text(view, width=width).plain
         lines = text.split("\n")
         assert len(lines) <= most and all(len(line) <= width for line in lines), (width, text)
         assert "2 curves" in lines[0] and "running" in lines[0]
-    assert "…" in status_text(replace(view, device="CPU"), width=120).plain
+    assert "…" in status_text(replace(view, device="CPU"), width=140 - PADDING).plain  # the path, shortened
 
 
 def test_the_probe_header_says_probe_once():
@@ -209,3 +210,14 @@ def test_paths_are_shortened_with_a_tilde_and_an_ellipsis_in_the_middle():
     short = shorten_path(path, 24, home="/root")
     assert len(short) == 24 and short.startswith("/data/exp") and short.endswith("ompare-seed0") and "…" in short
     assert shorten_path(path, 1, home="/") == "…"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_footer_fits_and_ends_with_help_and_quit(size):
+    from support.dashboard import screen_text
+
+    app = make_app(events=synthetic_events())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert footer.rstrip().endswith("? help q quit") and "1 2 3 4 5 pages" in footer

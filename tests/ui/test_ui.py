@@ -54,6 +54,7 @@ async def test_dashboard_shows_runs_curves_histograms_and_logs(tmp_path):
         assert len(app.query_one("#histograms", LayerHistograms).panels) == 3  # one per hidden layer
         assert len(app.model.runs[0].life.loss), "loss curve has points"
         assert "running" in status_text(app) and "CPU" in status_text(app)
+        assert app.status_bar.size.height == 1  # one line from 120 columns, the run log's path included
         assert engine.step > 0
     events = [json.loads(line)["type"] for line in (next((tmp_path / "runs").iterdir()) / EVENTS_FILE).open()]
     assert events[0] == "started" and "progress" in events and events[-1] == "finished"
@@ -208,6 +209,7 @@ async def test_screenshot_key(tmp_path):
         await press(pilot, "s")
         shots = list((tmp_path / "shots").glob("*.svg"))
         assert len(shots) == 1 and shots[0].read_text().lstrip().startswith("<svg")
+        assert "help" in shots[0].read_text() and "quit" in shots[0].read_text()  # the Footer is in the picture
         assert any(str(shots[0]) in note for note in app.notes)
 
 

@@ -100,6 +100,7 @@ async def test_the_real_child_process_path_and_a_killed_child(tmp_path, tiny_mni
     """The dashboard as ``inittui`` runs it: training in a child process. Keys reach it; if it is killed,
     the dashboard stays open with what it has and says so."""
     app = make_app(dashboard_config(stats_every=5), data_dir=str(tiny_mnist), log_dir=tmp_path / "runs", fps=20)
+    record_notes(app)
     assert isinstance(app.source, ProcessSource)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.model.experiment.step > 5 and app.query_one(RunsTable).row_count == 6, timeout=90)
@@ -116,6 +117,15 @@ async def test_the_real_child_process_path_and_a_killed_child(tmp_path, tiny_mni
         await press(pilot, "k")
         assert app.model.view.selected == 0  # still answering keys
         assert app.model.runs[0].record.step > 0 and len(app.model.runs[0].life.loss) > 0  # what it had is still shown
+        # keys that act on training say why they cannot, and change nothing
+        init, loss = cell(app, 0, "init"), cell(app, 0, "loss")
+        await press(pilot, "i", "R")
+        assert [note for note in app.notes[-2:] if "training has ended" in note and "-9" in note] == app.notes[-2:]
+        assert (cell(app, 0, "init"), cell(app, 0, "status"), cell(app, 0, "loss")) == (init, "stopped", loss)
+        # a new experiment: the notice that no longer holds goes
+        await press(pilot, "p", "enter")
+        await wait_for(pilot, lambda: not app.model.status.problems and app.model.experiment.step > 0, timeout=90)
+        assert "ended unexpectedly" not in str(app.query_one(StatusBar).render())
 
 
 async def test_q_stops_the_training_child_and_completes_the_log(tmp_path, tiny_mnist):
