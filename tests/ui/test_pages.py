@@ -193,7 +193,7 @@ def test_the_header_takes_one_line_from_120_columns_and_two_below():
         lines = text.split("\n")
         assert len(lines) <= most and all(len(line) <= width for line in lines), (width, text)
         assert "2 curves" in lines[0] and "running" in lines[0]
-    assert "…" in status_text(replace(view, device="CPU"), width=140 - PADDING).plain  # the path, shortened
+    assert "…" in status_text(replace(view, device="CPU"), width=170 - PADDING).plain  # the path, shortened
 
 
 def test_the_probe_header_says_probe_once():
