@@ -95,11 +95,18 @@ def test_dashboard_in_a_real_terminal(tmux, tmp_path):
     tmux("send-keys", "i")
     screen = tmux.wait_for(lambda s: "glorot" in _row(s, 1), 5)
     assert "xavier" not in _row(screen, 1)
+    (dashboard,) = _children(int(tmux("display", "-p", "#{pane_pid}")))
+    training = _children(dashboard)
+    assert training, "the dashboard trains in a child process"
     began = time.monotonic()
     tmux("send-keys", "q")
     screen = tmux.wait_for(lambda s: marker in s, 5)
     assert time.monotonic() - began < 3.0  # the bound the dashboard promises, busy or not
     assert f"{marker}:0" in screen
+    # quitting prints nothing (no warning of leaked semaphores) and leaves no process behind
+    after = screen[screen.index("≋") if "≋" in screen else 0 :]
+    assert "Warning" not in after and "leaked" not in after and "Traceback" not in after, after
+    _wait_gone([dashboard, *training], max(0.0, 3.0 - (time.monotonic() - began)) + 0.5)
     events = read_events(next(logs.iterdir()))
     kinds = {event.type for event in events}
     assert {"started", "progress", "layers", "runs", "finished"} <= kinds
