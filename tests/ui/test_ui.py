@@ -218,7 +218,7 @@ async def test_help_screen_shows_every_key_and_formula(tmp_path):
     async with app.run_test(size=(200, 100)) as pilot:
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: "inittui keys" in screen_text(app))  # the Markdown is laid out
         # the help is longer than the screen: read it a page at a time, down to its end
         body = app.screen.query_one("#help-body")
         pages = [screen_text(app)]
