@@ -31,6 +31,7 @@ from inittui.ui.curves import CurvePlot
 from inittui.ui.histograms import LayerHistograms
 from inittui.dashboard.selectors import run_colour
 from inittui.dashboard.views import Curve, LegendEntry, Panel, Points
+from inittui.runlog.fold import CURVE_BUCKETS
 from inittui.series.curve import MinMaxSeries
 
 TARGET_MS = 30.0
@@ -62,7 +63,7 @@ def curves(runs: int, points: int, raw: bool) -> list[Curve]:
         if raw:
             series = Points(x, y)
         else:  # as the dashboard keeps a run's loss: every step in its bounded curve
-            series = MinMaxSeries()
+            series = MinMaxSeries(CURVE_BUCKETS)
             series.extend(0, y.tolist())
         result.append(Curve(run_colour(run), series))
     return result

@@ -36,7 +36,7 @@ from inittui.series.curve import MinMaxSeries
 HEADER, TABLE, CURVES, LAYERS = "header", "table", "curves", "layers"
 EVERYTHING = frozenset({HEADER, TABLE, CURVES, LAYERS})
 # buckets of a life's curves; a past life keeps fewer, and a run keeps at most LIVES_KEPT lives
-CURVE_BUCKETS = 2048
+CURVE_BUCKETS = 1024
 PAST_LIFE_BUCKETS = 256
 LIVES_KEPT = 32
 

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 
+# steps, lowest, highest and mean values of the columns of a curve that hold a value
+Envelope = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_EMPTY = np.empty(0)
+
+
 @dataclass
 class Column:
     """What one screen column of a curve shows: the range of values that fell in it, and their mean."""
@@ -39,8 +44,8 @@ class MinMaxSeries:
             raise ValueError(f"capacity must be an even number >= 2, got {capacity}")
         self.capacity = capacity
         self.version = 0
-        # what envelope() last computed, and for which (version, width, start, stop)
-        self._drawn: tuple[tuple, tuple[np.ndarray, ...]] | None = None
+        # what envelopes() last computed for this curve, and for which (version, width, start, stop)
+        self._drawn: tuple[tuple[int, int, float, float], Envelope] | None = None
         self.clear()
 
     def clear(self) -> None:
@@ -156,33 +161,11 @@ class MinMaxSeries:
         mean = self.total[index] / self.count[index]
         return float(min(max(mean, self.minimum[index]), self.maximum[index]))
 
-    def envelope(self, width: int, start: float, stop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def envelope(self, width: int, start: float, stop: float) -> Envelope:
         """The curve at ``width`` columns spanning steps [start, stop]: for each column that holds a value, its
         middle step, and the lowest, highest and mean value of the buckets whose middle falls in it (so spikes
-        survive). What a chart draws; computed again only when the curve changed."""
-        key = (self.version, width, start, stop)
-        if self._drawn is not None and self._drawn[0] == key:
-            return self._drawn[1]  # type: ignore[return-value]
-        empty = np.empty(0)
-        arrays: tuple[np.ndarray, ...] = (empty, empty, empty, empty)
-        filled = self._filled()
-        span = max(float(stop) - float(start), 1e-9)
-        middles = (filled + 0.5) * self.width - 0.5
-        inside = (middles >= start - 0.5) & (middles <= stop + 0.5)
-        filled, middles = filled[inside], middles[inside]
-        if width > 0 and filled.size:
-            index = np.clip(((middles - start) / span * width).astype(np.int64), 0, width - 1)
-            # buckets are in step order, so each column's buckets are one contiguous run
-            starts = np.concatenate(([0], np.flatnonzero(np.diff(index)) + 1))
-            minimum = np.minimum.reduceat(self.minimum[filled], starts)
-            maximum = np.maximum.reduceat(self.maximum[filled], starts)
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                mean = np.add.reduceat(self.total[filled], starts) / np.add.reduceat(self.count[filled], starts)
-            # no finite value (only ±inf), or a sum of huge values that overflowed: the mean stays in the range
-            mean = np.clip(np.where(np.isnan(mean), minimum, mean), minimum, maximum)
-            arrays = (start + (index[starts] + 0.5) * span / width, minimum, maximum, mean)
-        self._drawn = (key, arrays)
-        return arrays  # type: ignore[return-value]
+        survive). What a chart draws; computed again only when the curve changed (see :func:`envelopes`)."""
+        return envelopes([self], width, start, stop)[0]
 
     def columns(self, width: int, start: float | None = None, stop: float | None = None) -> list[Column | None]:
         """:meth:`envelope` as one entry per column (default: steps 0 to the last), None where nothing fell."""
@@ -195,3 +178,45 @@ class MinMaxSeries:
         for step, low, high, mean in zip(*(array.tolist() for array in self.envelope(width, start, stop))):
             result[min(int((step - start) / span * width), width - 1)] = Column(step, low, high, mean)
         return result
+
+
+def envelopes(curves: Sequence[MinMaxSeries], width: int, start: float, stop: float) -> list[Envelope]:
+    """:meth:`MinMaxSeries.envelope` of every curve, those that changed since they were last drawn computed
+    together: one pass of numpy over all their buckets, so sixty curves cost about what one does."""
+    start, stop = float(start), float(stop)
+    stale = [curve for curve in curves
+             if curve._drawn is None or curve._drawn[0] != (curve.version, width, start, stop)]
+    for capacity in {curve.capacity for curve in stale}:
+        group = [curve for curve in stale if curve.capacity == capacity]
+        for curve, envelope in zip(group, _compute(group, width, start, stop)):
+            curve._drawn = ((curve.version, width, start, stop), envelope)
+    return [curve._drawn[1] for curve in curves]  # type: ignore[index]
+
+
+def _compute(curves: list[MinMaxSeries], width: int, start: float, stop: float) -> list[Envelope]:
+    """The envelopes of curves of one capacity, their buckets stacked ``[curves, capacity]``."""
+    if width <= 0:
+        return [(_EMPTY, _EMPTY, _EMPTY, _EMPTY) for _ in curves]
+    minimum = np.stack([curve.minimum for curve in curves])
+    maximum = np.stack([curve.maximum for curve in curves])
+    widths = np.array([curve.width for curve in curves], dtype=np.float64)[:, None]
+    span = max(stop - start, 1e-9)
+    middles = (np.arange(minimum.shape[1]) + 0.5)[None, :] * widths - 0.5
+    inside = (minimum <= maximum) & (middles >= start - 0.5) & (middles <= stop + 0.5)
+    rows, buckets = np.nonzero(inside)  # by curve, then by bucket: each column's buckets one contiguous run
+    if rows.size == 0:
+        return [(_EMPTY, _EMPTY, _EMPTY, _EMPTY) for _ in curves]
+    column = np.clip(((middles[rows, buckets] - start) / span * width).astype(np.int64), 0, width - 1)
+    key = rows * width + column
+    starts = np.flatnonzero(np.diff(key, prepend=-1))
+    low = np.minimum.reduceat(minimum[rows, buckets], starts)
+    high = np.maximum.reduceat(maximum[rows, buckets], starts)
+    total = np.stack([curve.total for curve in curves])[rows, buckets]
+    count = np.stack([curve.count for curve in curves])[rows, buckets]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        mean = np.add.reduceat(total, starts) / np.add.reduceat(count, starts)
+    # no finite value (only ±inf), or a sum of huge values that overflowed: the mean stays in the range
+    mean = np.clip(np.where(np.isnan(mean), low, mean), low, high)
+    steps = start + (column[starts] + 0.5) * span / width
+    bounds = np.searchsorted(rows[starts], np.arange(len(curves) + 1))
+    return [tuple(array[a:b] for array in (steps, low, high, mean)) for a, b in zip(bounds[:-1], bounds[1:])]  # type: ignore[misc]

@@ -20,7 +20,7 @@ import numpy as np
 
 from inittui.core.format import short as format_number
 from inittui.dashboard.views import Curve, LegendEntry
-from inittui.series.curve import MinMaxSeries
+from inittui.series.curve import MinMaxSeries, envelopes
 from inittui.ui.braille import BRAILLE, column_spans, pixel_rows, rasterise
 from inittui.ui.lines import LinesWidget, StyledLine
 
@@ -184,17 +184,23 @@ def _extent(curve: Curve) -> float | None:
     return float(x.max()) if x.size else None
 
 
-def curve_arrays(curve: Curve, columns: int, stop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x, y) of the line as drawn raw and (x, y) of its means, in steps, at ``columns`` columns over
-    [0, stop]: a bounded curve gives each column's lowest and highest value (its mean for smoothing), points
-    are drawn as they are."""
-    if isinstance(curve.series, MinMaxSeries):
-        steps, low, high, mean = curve.series.envelope(columns, 0.0, stop)
-        return np.repeat(steps, 2), np.column_stack((low, high)).reshape(-1), steps, mean
-    x, y = _as_array(curve.series.x), _as_array(curve.series.y)
-    if x.shape != y.shape:
-        x, y = np.empty(0), np.empty(0)
-    return x, y, x, y
+def curve_arrays(curves: Sequence[Curve], columns: int, stop: float) -> list[tuple[np.ndarray, ...]]:
+    """For each curve, (x, y) of its line as drawn raw and (x, y) of its means, in steps, at ``columns``
+    columns over [0, stop]: a bounded curve gives each column's lowest and highest value (its mean for
+    smoothing); points are drawn as they are."""
+    bounded = [curve.series for curve in curves if isinstance(curve.series, MinMaxSeries)]
+    drawn = iter(envelopes(bounded, columns, 0.0, stop))
+    result = []
+    for curve in curves:
+        if isinstance(curve.series, MinMaxSeries):
+            steps, low, high, mean = next(drawn)
+            result.append((np.repeat(steps, 2), np.column_stack((low, high)).reshape(-1), steps, mean))
+            continue
+        x, y = _as_array(curve.series.x), _as_array(curve.series.y)
+        if x.shape != y.shape:
+            x, y = np.empty(0), np.empty(0)
+        result.append((x, y, x, y))
+    return result
 
 
 def render_legend(entries: Sequence[LegendEntry], total: int, width: int, max_lines: int = 1) -> list[StyledLine]:
@@ -368,8 +374,7 @@ def render_curves(
     # every curve at the chart's resolution over the same steps, so that their columns line up
     stop = max((extent for extent in map(_extent, curves) if extent is not None and math.isfinite(extent)), default=0.0)
     arrays, means = [], []
-    for curve in curves:
-        x, y, mean_x, mean_y = curve_arrays(curve, 2 * width, stop)
+    for x, y, mean_x, mean_y in curve_arrays(curves, 2 * width, stop):
         if steps_per_epoch:
             x, mean_x = x / steps_per_epoch, mean_x / steps_per_epoch
         arrays.append((x, y))
