@@ -102,10 +102,11 @@ class SyntheticLog:
                 "gradients": self._histogram(-grad, grad, WIDTH * fan_in),
                 "weights": self._histogram(-weight * 4, weight * 4, WIDTH * fan_in),
             },
+            "activation_grad_std": grad * 10, "update_ratio": 1e-3,
         }
 
     def layers(self, step: int) -> str:
-        layers = [[self._layer(layer, run.activation == "tanh") for layer in range(DEPTH)] for run in self.runs]
+        layers = [[self._layer(layer, run.spec.activation == "tanh") for layer in range(DEPTH)] for run in self.runs]
         predicted = [[float(x) for x in self.rng.random(DEPTH)] for _ in self.runs]
         return _json({"type": "layers", "step": step, "run_ids": self.ids, "layers": layers, "predicted_std": predicted})
 
@@ -159,8 +160,7 @@ def measure_index(run_dir: Path) -> dict:
 
     index = LogIndex.of(run_dir)
     fold = RunFold()
-    for event in index.ordered(index.update()):
-        fold.apply(event)
+    index.update(fold.apply)
     curves = {run_id: (run.life.loss.columns(120), run.life.accuracy.columns(120)) for run_id, run in fold.runs.items()}
     middle = index.layer_stats(len(index.stats) // 2)
     seconds = time.perf_counter() - began

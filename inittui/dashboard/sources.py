@@ -125,22 +125,33 @@ class FollowSource(Source):
             header = read_config(self.run_dir)
         except RunLogError:  # the header only tells whether the writer lives, and the runs if line 1 is lost
             header = {}
-        with self.lock:
-            update = self.index.update()
-            events = self.index.ordered(update)
-        if not events or not isinstance(events[0], ExperimentStarted):
-            # the log's first line is lost: rebuild what it said from config.json, so the rest shows
-            started = started_from_header(header)
-            events = [started, *events] if started is not None else events
-        finished = self._send(events, sink)
+        first, finished = True, False
+
+        def hand_on(event: Event | None) -> None:
+            """Each event on to the screen; ``None``: the log has no event yet."""
+            nonlocal first, finished
+            if first and not isinstance(event, ExperimentStarted):
+                # the log's first line is lost: rebuild what it said from config.json, so the rest shows
+                started = started_from_header(header)
+                if started is not None:
+                    sink(started)
+            first = False
+            if event is None:
+                return
+            sink(event)
+            finished = isinstance(event, ExperimentFinished) or (finished and not isinstance(event, ExperimentStarted))
+
         quiet = QUIET_POLLS_BEFORE_CHECK - 1  # whether the writer lives is checked at once
-        while not finished:
+        while True:
             with self.lock:
-                update = self.index.update()
-                events = self.index.ordered(update) if update.changed else []
+                update = self.index.update(hand_on)
+            if first:
+                hand_on(None)
+            self._report_skipped(sink)
+            if finished:
+                break
             if update.changed:
                 quiet = 0
-                finished = self._send(events, sink)
                 continue
             quiet += 1
             if quiet == QUIET_POLLS_BEFORE_CHECK and not writer_alive(header):
@@ -149,6 +160,12 @@ class FollowSource(Source):
             if self._stop.wait(self.poll_s):
                 return
         self._end(sink)
+
+    def _report_skipped(self, sink: Sink) -> None:
+        lines = self.index.skipped_lines[self._skipped_reported :]
+        if lines:
+            self._skipped_reported += len(lines)
+            sink(SkippedLines(lines))
 
     def _end(self, sink: Sink) -> None:
         """Nobody writes the log any more: a cut last line is a damaged one."""

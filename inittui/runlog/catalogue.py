@@ -11,7 +11,7 @@ from typing import Any
 
 from inittui.core.config import ExperimentConfig
 from inittui.core.errors import RunLogError
-from inittui.core.events import ExperimentStarted, RunRecord
+from inittui.core.events import Event, ExperimentStarted, RunRecord
 from inittui.runlog.fold import RunFold
 from inittui.runlog.index import LogIndex
 from inittui.runlog.layout import EVENTS_FILE
@@ -59,18 +59,24 @@ def read_run(run_dir: Path) -> ReadRun:
     except RunLogError as error:
         header, problem = {}, str(error)
     index = LogIndex.of(run_dir)
+    fold = RunFold()
+
+    def apply(event: Event) -> None:
+        if not fold.experiment.config and not isinstance(event, ExperimentStarted):
+            # the log's first line is lost: what it said is rebuilt from config.json, as the viewer does
+            started = started_from_header(header)
+            if started is not None:
+                fold.apply(started)
+        fold.apply(event)
+
     try:
-        update = index.update()
+        index.update(apply)  # the newest statistics step too, as the viewer reads it
     except OSError as error:
         raise RunLogError(f"cannot read {index.path}: {error.strerror or error}") from None
-    events = index.ordered(update)  # the newest statistics step too, as the viewer reads it
-    if not events or not isinstance(events[0], ExperimentStarted):
-        # the log's first line is lost: what it said is rebuilt from config.json, as the viewer does
+    if not fold.experiment.config:  # an empty log
         started = started_from_header(header)
-        events = [started, *events] if started is not None else events
-    fold = RunFold()
-    for event in events:
-        fold.apply(event)
+        if started is not None:
+            fold.apply(started)
     read = ReadRun(Path(run_dir), header, fold, index, problem)
     if read.status != "running":
         index.end()  # nobody is writing the last line: if it is cut, it is damaged

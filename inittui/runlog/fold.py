@@ -218,12 +218,12 @@ class RunFold:
             life.accuracy.extend(first, accuracies)
             record = life.record
             record.step = int(run_step)
-            known = [v for v in losses if v is not None]
-            if known:
-                record.train_loss = float(known[-1])
-            hits = [v for v in accuracies if v is not None and math.isfinite(v)]
-            if hits:
-                record.train_acc = sum(hits) / len(hits)
+            last = next((v for v in reversed(losses) if v is not None), None)
+            if last is not None:
+                record.train_loss = float(last)
+            accuracy = _mean(accuracies)
+            if accuracy is not None:
+                record.train_acc = accuracy
         experiment.step, experiment.epoch = int(event.step), float(event.epoch)
         experiment.samples_per_s, experiment.elapsed_s = float(event.samples_per_s), float(event.elapsed_s)
         experiment.device_memory_mb = event.device_memory_mb
@@ -263,6 +263,18 @@ class RunFold:
             if run is not None and result.spec == run.record.spec and result.draw == run.record.draw:
                 run.life.record = _merged(run.record, result)
         return {HEADER, TABLE}
+
+
+def _mean(values: list[float | None]) -> float | None:
+    """The mean of the finite values, None without one."""
+    try:
+        total = math.fsum(values)  # the usual case, at C speed: every value a finite number
+        if math.isfinite(total) and values:
+            return total / len(values)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else None
 
 
 def _merged(known: RunRecord, told: RunRecord) -> RunRecord:

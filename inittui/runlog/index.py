@@ -2,10 +2,11 @@
 
 Reading a log goes through it once, in large blocks:
 
-- every event but the statistics steps is decoded and handed on, in log order, to be folded
-  (:mod:`inittui.runlog.fold`), whether by ``inittui view`` or by ``inittui runs``;
+- every event but the statistics steps is decoded and handed on as it is read, in log order, to be folded
+  (:mod:`inittui.runlog.fold`), whether by ``inittui view`` or by ``inittui runs``; nothing of them is kept;
 - each statistics step (a ``layers`` line, nearly all of a log's bytes) is recognised by its first bytes and
-  only its step and byte offset are kept: a time cursor reads that one line when it lands on it.
+  only its step and byte offset are kept: a time cursor reads that one line when it lands on it. The newest
+  step of what was read is decoded and handed on in its place among the events, for the latest state.
 
 :meth:`LogIndex.update` reads what was appended since the last call, so a growing log is followed
 incrementally. A line that does not decode into an event of the right shape is skipped and counted, the same
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,12 +48,7 @@ class StatsEntry:
 class IndexUpdate:
     """What one :meth:`LogIndex.update` found."""
 
-    # the new events in log order, statistics steps aside
-    events: list[Event] = field(default_factory=list)
-    # the newest statistics step found (a position in :attr:`LogIndex.stats`), and how many of ``events``
-    # came before it: where it goes when the events are folded in order
-    latest_stats: int | None = None
-    latest_stats_after: int = 0
+    events: int = 0  # events handed on, the newest statistics step among them
     new_stats: int = 0
     skipped: int = 0
     # a new ``started`` event: every statistics step before it belonged to another experiment and was dropped
@@ -97,9 +94,14 @@ class LogIndex:
         return [entry.step for entry in self.stats]
 
     # ------------------------------------------------------------------ reading the file
-    def update(self) -> IndexUpdate:
-        """Index every complete line appended since the last call (raises OSError if the log cannot be read)."""
+    def update(self, on_event: Callable[[Event], None]) -> IndexUpdate:
+        """Index every complete line appended since the last call, handing each event to ``on_event`` in log
+        order, the newest statistics step among them (raises OSError if the log cannot be read)."""
         update = IndexUpdate()
+        # events read since this update's newest statistics step: they follow it, so wait for it to be known
+        self._after_stats: list[Event] = []
+        self._newest: int | None = None
+        self._on_event = on_event
         with open(self.path, "rb") as file:
             file.seek(self.offset)
             pending = b""
@@ -115,7 +117,31 @@ class LogIndex:
                 self._index_block(data, end, self.offset, update)
                 self.offset += end + 1
                 pending = data[end + 1 :]
+        if self._newest is not None:
+            newest = self._readable_before(self._newest, len(self.stats) - update.new_stats)
+            if newest is not None:
+                self._hand_on(newest, update)
+        for event in self._after_stats:
+            self._hand_on(event, update)
         return update
+
+    def _hand_on(self, event: Event, update: IndexUpdate) -> None:
+        update.events += 1
+        self._on_event(event)
+
+    def _event(self, event: Event, update: IndexUpdate) -> None:
+        if self._newest is None:
+            self._hand_on(event, update)
+        else:
+            self._after_stats.append(event)
+
+    def _readable_before(self, position: int, first: int) -> LayerStats | None:
+        """The statistics at ``position``, or at the one before it down to ``first`` if it is damaged."""
+        for candidate in range(position, first - 1, -1):
+            stats = self.layer_stats(candidate)
+            if stats is not None:
+                return stats
+        return None
 
     def _index_block(self, data: bytes, end: int, base: int, update: IndexUpdate) -> None:
         """Index the complete lines of ``data[:end + 1]``, which starts at byte ``base`` of the file."""
@@ -143,15 +169,22 @@ class LogIndex:
             self._add_stats(StatsEntry(event.step, base + start, stop - start, self.lines), update)
         else:
             if isinstance(event, ExperimentStarted):
+                for held in self._after_stats:  # they followed a statistics step of the experiment that ended
+                    self._hand_on(held, update)
+                self._after_stats, self._newest = [], None
                 self.stats.clear()
                 self._decoded.clear()
-                update.restarted, update.latest_stats = True, None
-            update.events.append(event)
+                update.restarted, update.new_stats = True, 0
+            self._event(event, update)
 
     def _add_stats(self, entry: StatsEntry, update: IndexUpdate) -> None:
+        # the events held since the step before now precede a newer one: they go on
+        held, self._after_stats = self._after_stats, []
+        for event in held:
+            self._hand_on(event, update)
         self.stats.append(entry)
         update.new_stats += 1
-        update.latest_stats, update.latest_stats_after = len(self.stats) - 1, len(update.events)
+        self._newest = len(self.stats) - 1
 
     def _skip(self, line: int, update: IndexUpdate | None) -> None:
         self.skipped += 1
@@ -189,19 +222,3 @@ class LogIndex:
         if len(self._decoded) > DECODED_KEPT:
             self._decoded.popitem(last=False)
         return event
-
-    def ordered(self, update: IndexUpdate) -> list[Event]:
-        """The update's events in log order with its newest statistics step (decoded) in its place: what a
-        fold needs for the latest state. A damaged newest step gives way to the newest one that decodes."""
-        events = list(update.events)
-        position = update.latest_stats
-        while position is not None and position >= 0:
-            stats = self.layer_stats(position)
-            if stats is not None:
-                at = update.latest_stats_after if position == update.latest_stats else 0
-                events.insert(at, stats)
-                break
-            position -= 1
-            if position < len(self.stats) - update.new_stats:
-                break  # older than this update: already folded with an earlier one
-        return events

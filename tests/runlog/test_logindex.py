@@ -32,10 +32,17 @@ def tiny_log(tmp_path_factory) -> Path:
                         runs=[RunSpec("he", "relu")])
 
 
+def read(index: LogIndex) -> list:
+    """What one update of ``index`` hands on."""
+    events: list = []
+    index.update(events.append)
+    return events
+
+
 def opened(run_dir: Path) -> tuple[LogIndex, list]:
-    """The index of a log read once, and the events it handed on."""
+    """The index of a log read once, and the events it handed on but the newest statistics step."""
     index = LogIndex.of(run_dir)
-    return index, index.update().events
+    return index, not_stats(read(index))
 
 
 def not_stats(events: list) -> list:
@@ -63,10 +70,9 @@ def test_each_offset_reads_its_own_statistics_step(real_log):
         index.layer_stats(len(stats))
 
 
-def test_ordered_puts_the_newest_statistics_step_where_it_was_written(real_log):
+def test_the_newest_statistics_step_is_handed_on_where_it_was_written(real_log):
     events = read_events(real_log)
-    index = LogIndex.of(real_log)
-    ordered = index.ordered(index.update())
+    ordered = read(LogIndex.of(real_log))
     positions = [events.index(e) for e in ordered]
     assert positions == sorted(positions)  # in log order
     assert [e for e in ordered if isinstance(e, LayerStats)] == [[e for e in events if isinstance(e, LayerStats)][-1]]
@@ -129,8 +135,7 @@ def test_the_newest_statistics_step_damaged_gives_way_to_the_one_before(real_log
     lines[last] = lines[last][:60] + "#garbage#" + lines[last][69:]
     path.write_text("\n".join(lines))
     index = LogIndex.of(run_dir)
-    ordered = index.ordered(index.update())
-    stats = [e for e in ordered if isinstance(e, LayerStats)]
+    stats = [e for e in read(index) if isinstance(e, LayerStats)]
     assert [e.step for e in stats] == [index.steps[-2]] and index.skipped == 1
 
 
@@ -178,15 +183,16 @@ def test_following_a_growing_log_matches_opening_it_whole(real_log, tmp_path):
     for start in range(0, len(data), 997):
         with open(path, "ab") as file:
             file.write(data[start : start + 997])
-        update = index.update()
-        seen_events.extend(update.events)
+        events: list = []
+        update = index.update(events.append)
+        seen_events.extend(not_stats(events))
         seen_stats += update.new_stats
         assert not update.restarted or start == 0
     whole, handed = opened(real_log)
     assert seen_events == handed
     assert seen_stats == len(whole.stats)
     assert [(s.step, s.offset, s.length) for s in index.stats] == [(s.step, s.offset, s.length) for s in whole.stats]
-    assert index.update().changed is False
+    assert index.update(seen_events.append).changed is False
 
 
 def test_a_new_experiment_in_the_same_log_replaces_the_old(real_log, tmp_path):
@@ -195,13 +201,14 @@ def test_a_new_experiment_in_the_same_log_replaces_the_old(real_log, tmp_path):
     data = (real_log / EVENTS_FILE).read_bytes()
     (run_dir / EVENTS_FILE).write_bytes(data + data)
     index = LogIndex.of(run_dir)
-    update = index.update()
+    events: list = []
+    update = index.update(events.append)
     whole, handed = opened(real_log)
-    assert update.restarted and update.events == handed + handed  # the fold starts again at the second
+    assert update.restarted and not_stats(events) == handed + handed  # the fold starts again at the second
     assert index.steps == whole.steps  # statistics steps of the first experiment are gone
     assert index.stats[0].offset == len(data) + whole.stats[0].offset
     assert index.layer_stats(0) == whole.layer_stats(0)
-    assert folded(index.ordered(update)).experiment == folded(read_events(real_log)).experiment
+    assert folded(events).experiment == folded(read_events(real_log)).experiment
 
 
 @pytest.fixture(params=["orjson", "json"])
@@ -233,7 +240,7 @@ def test_numbers_beyond_the_json_the_writer_allows_are_taken_or_skipped_never_ra
                  '"losses":[[NaN,Infinity,1e999]],"accuracies":[[null,-Infinity,0.5]],"samples_per_s":1,"elapsed_s":1}')
     path.write_text("\n".join(lines) + "\n")
     index = LogIndex(path)
-    fold = folded(index.update().events)
+    fold = folded(read(index))
     assert index.skipped == 0
     life = fold.runs[0].life
     # NaN is a gap; Infinity and 1e999 (inf to a parser) are values beyond any axis, kept out of the mean
@@ -280,7 +287,7 @@ def test_a_long_log_opened_whole_keeps_the_same_curve_as_followed_line_by_line(t
     for line in lines:
         with open(followed_path, "a") as file:
             file.write(line + "\n")
-        events += index.update().events
+        events += read(index)
     followed = folded(events).runs[0].life.loss
     assert whole.width == followed.width
     assert [a.tolist() for a in (whole.minimum, whole.maximum, whole.count)] == [
