@@ -303,7 +303,7 @@ def location(model: DashboardModel) -> Location | None:
     """The run log's directory, as the header shows it (shortened) and the help screen (in full)."""
     status = model.status
     if status.viewing is not None:
-        return Location(status.viewing, "viewing ", " (read-only)")
+        return Location(status.viewing, "viewing ", " (read-only)", essential=True)
     if status.run_dir is not None and not status.data_message:
         return Location(status.run_dir)
     return None

@@ -121,6 +121,8 @@ class Location:
     path: Path | str
     prefix: str = "log "
     suffix: str = ""
+    #: kept before the device and the dataset when room runs short (a viewer must go on saying "read-only")
+    essential: bool = False
 
 
 @dataclass

@@ -22,6 +22,8 @@ PADDING = 2  # the header's padding, left and right: its text is this much narro
 SEPARATOR = " │ "
 MIN_PATH = 12  # a path shortened below this says nothing: it is left out instead
 ELLIPSIS = "…"
+ESSENTIAL_LOCATION_RANK = 5  # a viewed log's path: kept before the device (3) and the dataset (2)
+LOCATION_RANK = 1  # a live run's log: the first left out
 
 
 def shorten_middle(text: str, width: int) -> str:
@@ -71,25 +73,26 @@ def _pack(pieces: Sequence[Piece], width: int) -> list[list[Piece]]:
 
 def header_lines(pieces: list[Piece], width: int, location: Location | None = None) -> list[list[Piece]]:
     """The pieces that fit into the header's lines at ``width`` (one line from ONE_LINE_WIDTH, else two),
-    dropping the lowest-ranked first; then ``location``, shortened to the room left on the last line."""
+    dropping the lowest-ranked first; ``location`` holds a place (an essential one ranked above the device and
+    the dataset: a viewer that stops saying "read-only" misleads), then takes the room left on its line."""
     if width <= 0:
         return []
     room = 1 if width + PADDING >= ONE_LINE_WIDTH else 2
     kept = list(pieces)
+    if location is not None:
+        rank = ESSENTIAL_LOCATION_RANK if location.essential else LOCATION_RANK
+        kept.append(Piece(" " * (len(location.prefix) + MIN_PATH + len(location.suffix)), "italic", rank))
     lines = _pack(kept, width)
     while len(lines) > room:
         lowest = min(range(len(kept)), key=lambda index: (kept[index].rank, -index))
         del kept[lowest]
         lines = _pack(kept, width)
-    if location is not None:
-        used = sum(len(piece.text) for piece in lines[-1]) + len(SEPARATOR) * len(lines[-1])
+    placeholder = next((line for line in lines if line and not line[-1].text.strip()), None)
+    if location is not None and placeholder is not None:
+        placeholder.pop()
+        used = sum(len(piece.text) for piece in placeholder) + len(SEPARATOR) * len(placeholder)
         spare = width - used - len(location.prefix) - len(location.suffix)
-        if spare < MIN_PATH and len(lines) < room:
-            lines.append([])
-            spare = width - len(location.prefix) - len(location.suffix)
-        if spare >= MIN_PATH:
-            text = f"{location.prefix}{shorten_path(location.path, spare)}{location.suffix}"
-            lines[-1].append(Piece(text, "italic"))
+        placeholder.append(Piece(f"{location.prefix}{shorten_path(location.path, spare)}{location.suffix}", "italic"))
     return lines
 
 
