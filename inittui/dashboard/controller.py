@@ -53,6 +53,7 @@ class Action(Enum):
     TOGGLE_LOG_SCALE = "toggle_log_scale"
     TOGGLE_SMOOTHING = "toggle_smoothing"
     HISTOGRAM_SOURCE = "histogram_source"
+    TOGGLE_HISTOGRAM_RANGES = "toggle_histogram_ranges"
     COMPARE = "compare"
     NEXT_LAYER = "next_layer"
     TOGGLE_OVER_TIME = "toggle_over_time"
@@ -137,6 +138,10 @@ class Controller:
             case Action.HISTOGRAM_SOURCE:
                 view.kind = HISTOGRAM_KINDS[(HISTOGRAM_KINDS.index(view.kind) + 1) % len(HISTOGRAM_KINDS)]
                 return Outcome({LAYERS}, f"histograms of {view.kind}", timeout=2)
+            case Action.TOGGLE_HISTOGRAM_RANGES:
+                view.shared_ranges = not view.shared_ranges
+                said = "one range for every histogram" if view.shared_ranges else "each histogram over its own range"
+                return Outcome({LAYERS}, f"histograms: {said}", timeout=2)
             case Action.COMPARE:
                 view.compare = not view.compare
                 return Outcome({LAYERS})

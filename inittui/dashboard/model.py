@@ -74,6 +74,9 @@ class ViewSettings:
     smooth: bool = False
     sort_order: int = 0
     filter_text: str = ""
+    # the histograms drawn over one range (what shows a collapse) or each over its layer's own (what shows a
+    # deep layer's shape)
+    shared_ranges: bool = True
     # where the layers page fits only one of them: distributions over time (True) or histograms
     layers_over_time: bool = False
     # where the depth view fits only one panel: which

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from inittui.core import format as fmt
-from inittui.core.events import LayerStat, RunRecord, unit_shares
+from inittui.core.events import Histogram, LayerStat, RunRecord, unit_shares
 from inittui.dashboard.model import DashboardModel
 from inittui.dashboard.views import (
     Curve,
@@ -30,6 +30,7 @@ from inittui.dashboard.views import (
     TableRow,
 )
 from inittui.runlog.fold import FoldedRun, RunLife
+from inittui.series.density import onto_range
 
 # one colour per run id, the same in the table, the curves and the histograms
 RUN_COLOURS = (
@@ -230,6 +231,23 @@ def _panel(title: str, run_id: int, stat: LayerStat | None, predicted_std: float
                  _predicted(stat, kind, predicted_std), label)
 
 
+def on_one_range(panels: list[Panel]) -> list[Panel]:
+    """The panels' histograms re-binned onto the range that holds them all, so that their layers compare."""
+    shown = [panel.histogram for panel in panels if panel.histogram is not None
+             and math.isfinite(panel.histogram.low) and math.isfinite(panel.histogram.high)]
+    if len(shown) < 2:
+        return panels
+    low, high = min(h.low for h in shown), max(h.high for h in shown)
+    bins = max(len(h.counts) for h in shown)
+    result = []
+    for panel in panels:
+        histogram = panel.histogram
+        counts = None if histogram is None else onto_range(histogram.counts, histogram.low, histogram.high,
+                                                           low, high, bins)
+        result.append(panel if counts is None else replace(panel, histogram=Histogram(low, high, counts)))
+    return result
+
+
 def histograms(model: DashboardModel) -> HistogramsView:
     """The selected run's hidden layers, or in compare mode one layer of every run, of the histogram source
     the user chose."""
@@ -247,7 +265,8 @@ def histograms(model: DashboardModel) -> HistogramsView:
             stat = layers[layer] if layer < len(layers) else None
             panels.append(_panel(f"{run.id} {shown_record(model, run).name}", run.id, stat,
                                  predicted[layer] if layer < len(predicted) else None, kind))
-        return HistogramsView(panels, f"{source} · layer {layer + 1} of every run (c: back, l: next layer)")
+        return HistogramsView(_ranged(model, panels),
+                              f"{source} · layer {layer + 1} of every run{_range_note(model)} (c: back, l: next layer)")
     run = model.selected
     if run is None:
         return HistogramsView([], source, "no runs")
@@ -255,7 +274,16 @@ def histograms(model: DashboardModel) -> HistogramsView:
     panels = [_panel(f"L{index + 1}", run.id, stat, predicted[index] if index < len(predicted) else None, kind)
               for index, stat in enumerate(layers)]
     name = shown_record(model, run).name
-    return HistogramsView(panels, f"{source} · run {run.id} {name} (h: source, c: compare)", "no layer statistics yet")
+    return HistogramsView(_ranged(model, panels), f"{source} · run {run.id} {name}{_range_note(model)} "
+                          "(h: source, u: ranges, c: compare)", "no layer statistics yet")
+
+
+def _ranged(model: DashboardModel, panels: list[Panel]) -> list[Panel]:
+    return on_one_range(panels) if model.view.shared_ranges else panels
+
+
+def _range_note(model: DashboardModel) -> str:
+    return " · one range" if model.view.shared_ranges else " · each its own range"
 
 
 def depth_series(model: DashboardModel) -> list[DepthSeries]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from inittui.science.activations import ACTIVATIONS, get_activation
+from inittui.science.activations import ACTIVATIONS, Activation, get_activation
 from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.core.events import Histogram
 from inittui.science.initializers import get_initializer, lsuv_rescale_, needs_data
@@ -78,6 +78,15 @@ def _draw_weights(
     return [torch.stack([per_trial[t][layer] for t in range(trials)]) for layer in range(depth)]
 
 
+def _layer_range(act: Activation, outputs: torch.Tensor) -> tuple[float, float]:
+    """The histogram's range for one layer: a bounded activation's own, else the layer's finite values'."""
+    low, high = act.value_range if act.value_range is not None else _data_range(outputs)
+    if high <= low:  # every value the same: give the one bar some width
+        span = max(abs(low) * 1e-3, 1e-12)
+        low, high = low - span, high + span
+    return low, high
+
+
 def _data_range(outputs: torch.Tensor) -> tuple[float, float]:
     """Smallest and largest finite value of ``outputs`` (0, 1 when there is none)."""
     low, high = (v.item() for v in torch.aminmax(outputs))
@@ -128,16 +137,11 @@ def _probe_one(
             entry["dead"] = (pre.amax(dim=1) <= 0).count_nonzero().item() / (trials * width)
         stats.append(entry)
 
-    if act.value_range is not None:
-        low, high = act.value_range
-    else:
-        low, high = _data_range(torch.stack(outputs))
-    if high <= low:  # every value the same: give the one bar some width
-        span = max(abs(low) * 1e-3, 1e-12)
-        low, high = low - span, high + span
+    ranges = [_layer_range(act, layer) for layer in outputs]  # each layer its own, as training's statistics
     # one draw's histograms, with the dashboard's binning (values outside the range land in the end bins)
     counts = batched_histograms(
-        [layer.unsqueeze(0) for layer in outputs], torch.tensor([low]), torch.tensor([high]), bins
+        [layer.unsqueeze(0) for layer in outputs],
+        torch.tensor([[low] for low, _ in ranges]), torch.tensor([[high] for _, high in ranges]), bins,
     )[0].tolist()
     layers = [
         ProbeLayer(
@@ -147,7 +151,7 @@ def _probe_one(
             saturated=entry["saturated"],
             dead=entry["dead"],
             predicted_std=predicted[layer],
-            histogram=Histogram(float(low), float(high), counts[layer]),
+            histogram=Histogram(float(ranges[layer][0]), float(ranges[layer][1]), counts[layer]),
         )
         for layer, entry in enumerate(stats)
     ]

@@ -33,7 +33,8 @@ _SCALARS = (
 def batched_histograms(
     values: Sequence[torch.Tensor], low: torch.Tensor, high: torch.Tensor, bins: int
 ) -> torch.Tensor:
-    """Counts ``[runs, layers, bins]`` for ``values[l]`` shaped ``[runs, ...]``, one range per run.
+    """Counts ``[runs, layers, bins]`` for ``values[l]`` shaped ``[runs, ...]``, over ``low[l, r]``…``high[l, r]``:
+    one range per layer of each run.
 
     One ``bincount`` per layer over offset bin indices replaces runs × layers separate ``histc`` calls.
     """
@@ -48,8 +49,8 @@ def batched_histograms(
         for first in range(0, runs, step):
             part = slice(first, first + step)
             # in place on one temporary
-            scaled = rows[part] - low[part].unsqueeze(1)
-            scaled.mul_(scale[part].unsqueeze(1)).nan_to_num_(0.0)
+            scaled = rows[part] - low[layer, part].unsqueeze(1)
+            scaled.mul_(scale[layer, part].unsqueeze(1)).nan_to_num_(0.0)
             # values outside the range land in the end bins; truncation is floor once clamped at 0
             bin_index = scaled.clamp_(0, bins - 1).long()
             offsets = (torch.arange(first, first + len(scaled), device=tensor.device) * layers + layer) * bins
@@ -69,19 +70,22 @@ def std_mean_rows(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _symmetric_range(values: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """-m…m per layer and run (``[layers, runs]``), m the largest |value| of that layer: each layer's own
+    range, so that a deep layer's narrow distribution is not one bar of a range its first layer sets."""
     runs = values[0].shape[0]
     # the largest |value|: two reductions, no |values| temporary
     largest = torch.stack(
         [torch.maximum(t.reshape(runs, -1).amax(dim=1), -t.reshape(runs, -1).amin(dim=1)) for t in values]
-    ).amax(dim=0)
+    )
     largest = torch.nan_to_num(largest, nan=1.0, posinf=1.0).clamp(min=1e-12)
     return -largest, largest
 
 
 def _activation_range(values: Sequence[torch.Tensor], per_run: Sequence[Activation]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each layer's min…max (``[layers, runs]``); a bounded activation's own range instead, where it saturates."""
     runs = values[0].shape[0]
-    low = torch.stack([t.reshape(runs, -1).amin(dim=1) for t in values]).amin(dim=0)
-    high = torch.stack([t.reshape(runs, -1).amax(dim=1) for t in values]).amax(dim=0)
+    low = torch.stack([t.reshape(runs, -1).amin(dim=1) for t in values])
+    high = torch.stack([t.reshape(runs, -1).amax(dim=1) for t in values])
     fixed_low = torch.tensor([a.value_range[0] if a.value_range else 0.0 for a in per_run], device=low.device)
     fixed_high = torch.tensor([a.value_range[1] if a.value_range else 0.0 for a in per_run], device=low.device)
     is_fixed = torch.tensor([a.value_range is not None for a in per_run], device=low.device)
@@ -159,7 +163,7 @@ def layer_statistics(
     }
     sources = {"activations": activations, "preactivations": preactivations, "gradients": gradients, "weights": weights}
     counts = torch.stack([batched_histograms(sources[k], *ranges[k], bins) for k in HISTOGRAM_KINDS])
-    bounds = torch.stack([torch.stack(ranges[k]) for k in HISTOGRAM_KINDS])  # [kinds, 2, runs]
+    bounds = torch.stack([torch.stack(ranges[k]) for k in HISTOGRAM_KINDS])  # [kinds, 2, layers, runs]
 
     scalar_rows = scalar_table.cpu().tolist()
     count_rows = counts.cpu().tolist()
@@ -170,7 +174,7 @@ def layer_statistics(
         for layer, row in enumerate(scalar_rows[r]):
             values = dict(zip(_SCALARS, (_finite_or_none(v) for v in row)))
             histograms = {
-                kind: Histogram(bound_rows[k][0][r], bound_rows[k][1][r], count_rows[k][r][layer])
+                kind: Histogram(bound_rows[k][0][layer][r], bound_rows[k][1][layer][r], count_rows[k][r][layer])
                 for k, kind in enumerate(HISTOGRAM_KINDS)
             }
             layers.append(

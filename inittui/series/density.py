@@ -299,3 +299,27 @@ class DistributionHistory:
     def _std_list(self) -> list[float | None]:
         counts = self.std_count[: self.count].tolist()
         return [float(m) if c else None for m, c in zip(self.std_mean[: self.count].tolist(), counts)]
+
+
+def onto_range(counts: Sequence[float], low: float, high: float, new_low: float, new_high: float,
+               bins: int) -> list[float] | None:
+    """A histogram over [low, high] re-binned onto ``bins`` equal bins over [new_low, new_high] ⊇ [low, high],
+    each source bin's count spread over the new bins it overlaps (exact where the bins nest; within one
+    source bin's width elsewhere). None where the ranges cannot be worked with (not finite, not nested)."""
+    values = np.nan_to_num(np.asarray(counts, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = new_high - new_low
+        if not (values.size and bins > 0 and math.isfinite(span) and span > 0
+                and new_low <= low < high <= new_high):
+            return None
+        if (low, high) == (new_low, new_high) and values.size == bins:
+            return values.tolist()  # the same bins: as they are, not interpolated
+        # in units of the new range, so that bounds as wide as the floats do not overflow
+        first, last = (low - new_low) / span * bins, (high - new_low) / span * bins
+    if not last - first > 1e-9:  # narrower than the new bins can tell apart: all in one
+        result = np.zeros(bins)
+        result[min(max(math.floor(first), 0), bins - 1)] = values.sum()
+        return result.tolist()
+    cumulative = np.concatenate(([0.0], np.cumsum(values / (values.max() or 1.0))))
+    spread = np.interp(_grid_edges(bins), first + (last - first) * _unit_edges(values.size), cumulative)
+    return (np.diff(spread) * (values.max() or 1.0)).tolist()

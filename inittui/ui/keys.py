@@ -101,6 +101,10 @@ KEYS: tuple[Key, ...] = (
     Key("h", Action.HISTOGRAM_SOURCE, "hist", "histogram source: activations, pre-activations, weight gradients, weights",
         title="Histogram source", show=False),
 
+    Key("u", Action.TOGGLE_HISTOGRAM_RANGES, "ranges",
+        "histograms over one shared range (shows a collapse) or each over its layer's own (shows a deep layer's "
+        "shape); the range is written under each", title="Shared / per-layer histogram ranges", show=False),
+
     Key("c", Action.COMPARE, "compare", "compare mode: one layer of every run in the histograms, every run in the depth view",
         title="Compare mode", show=False),
 

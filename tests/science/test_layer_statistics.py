@@ -107,10 +107,27 @@ def test_histograms_binned_a_few_runs_at_a_time_count_the_same(monkeypatch):
 
     generator = torch.Generator().manual_seed(1)
     layers = [torch.randn(7, 300, generator=generator), torch.randn(7, 20, 5, generator=generator) * 3]
-    low, high = torch.full((7,), -2.0), torch.linspace(1.0, 4.0, 7)
+    low, high = torch.full((2, 7), -2.0), torch.stack([torch.linspace(1.0, 4.0, 7), torch.linspace(0.5, 2.0, 7)])
     whole = statistics.batched_histograms(layers, low, high, bins=12)
     monkeypatch.setattr(statistics, "HISTOGRAM_CHUNK_VALUES", 250)  # under one run's values: a run at a time
     assert torch.equal(statistics.batched_histograms(layers, low, high, bins=12), whole)
     monkeypatch.setattr(statistics, "HISTOGRAM_CHUNK_VALUES", 650)  # two or three runs at a time, a ragged end
     assert torch.equal(statistics.batched_histograms(layers, low, high, bins=12), whole)
     assert whole.sum(dim=2).tolist() == [[300, 100]] * 7
+
+
+def test_every_layer_has_a_histogram_range_of_its_own(tiny_data):
+    # std 0.01 shrinks the activations about tenfold a layer: in a range the first layer sets, the last would
+    # be one bar; in its own it spreads over many bins
+    config = ExperimentConfig(runs=[RunSpec("normal-0.01", "relu")], depth=4, width=64, batch_size=32, epochs=None,
+                              steps=1, stats_every=1, device="cpu")
+    events: list = []
+    assert Engine(config, tiny_data, events.append).run().status == "done"
+    (stats,) = [e for e in events if isinstance(e, LayerStats)]
+    layers = stats.layers[0]
+    for kind in ("activations", "preactivations", "gradients", "weights"):
+        first, last = layers[0].histograms[kind], layers[-1].histograms[kind]
+        assert first.high != last.high, kind
+    activations = [layer.histograms["activations"] for layer in layers]
+    assert activations[-1].high < activations[0].high / 100
+    assert all(sum(count > 0 for count in histogram.counts) > 5 for histogram in activations)

@@ -23,20 +23,22 @@ from inittui.science.statistics import batched_histograms, layer_statistics
 def test_batched_histograms_match_histc_per_run_and_layer():
     generator = torch.Generator().manual_seed(0)
     layers = [torch.randn(3, 64, 10, generator=generator) * scale for scale in (1.0, 0.1, 3.0)]
-    low = torch.tensor([-2.0, -1.0, -5.0])
-    high = torch.tensor([2.0, 1.0, 5.0])
+    # [layers, runs]: every layer of every run its own range
+    low = torch.tensor([[-2.0, -1.0, -5.0], [-0.2, -0.1, -0.5], [-6.0, -3.0, -9.0]])
+    high = -low
     counts = batched_histograms(layers, low, high, bins=16)
     for run in range(3):
         for layer, values in enumerate(layers):
             # histc drops values outside the range; batched_histograms puts them in the end bins
-            clipped = values[run].clamp(low[run].item(), high[run].item())
-            expected = torch.histc(clipped, bins=16, min=low[run].item(), max=high[run].item())
+            bounds = low[layer, run].item(), high[layer, run].item()
+            clipped = values[run].clamp(*bounds)
+            expected = torch.histc(clipped, bins=16, min=bounds[0], max=bounds[1])
             assert counts[run, layer].tolist() == expected.long().tolist()
 
 
 def test_non_finite_values_are_counted_not_lost():
     values = [torch.tensor([[[float("nan"), float("inf"), -float("inf"), 0.0]]])]
-    counts = batched_histograms(values, torch.tensor([-1.0]), torch.tensor([1.0]), bins=4)
+    counts = batched_histograms(values, torch.tensor([[-1.0]]), torch.tensor([[1.0]]), bins=4)
     # NaN and -inf in the first bin, inf in the last, 0 in the third
     assert counts.flatten().tolist() == [2, 0, 1, 1]
 
@@ -151,22 +153,22 @@ def hist_size(kind: str, layer: int) -> int:
     return WIDTH * (N_IN if layer == 0 else WIDTH)
 
 
-def test_histogram_ranges_fixed_or_shared_by_the_layers_of_a_run():
+def test_histogram_ranges_fixed_or_each_layers_own():
     pre, post, weights, grads = _layers()
     result = _layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)
     tanh, relu = result
-    # tanh's activations: its fixed range; ReLU's: the run's smallest and largest value over every layer
+    # tanh's activations: its fixed range; ReLU's: each layer's smallest and largest value
     assert all((s.histograms["activations"].low, s.histograms["activations"].high) == (-1.0, 1.0) for s in tanh)
-    relu_values = np.concatenate([post[layer][1].numpy().ravel() for layer in range(LAYERS)])
     for stat, layer in zip(relu, range(LAYERS)):
         hist = stat.histograms["activations"]
-        assert (hist.low, hist.high) == pytest.approx((relu_values.min(), relu_values.max()))
-        assert hist.counts == _histogram(post[layer][1].numpy().ravel(), hist.low, hist.high, 12)
-    # the others: symmetric about 0, as wide as the run's largest magnitude over every layer
+        values = post[layer][1].numpy().ravel()
+        assert (hist.low, hist.high) == pytest.approx((values.min(), values.max()))
+        assert hist.counts == _histogram(values, hist.low, hist.high, 12)
+    # the others: symmetric about 0, as wide as the layer's largest magnitude
     for kind, source in (("preactivations", pre), ("weights", weights), ("gradients", grads)):
         for run in range(2):
-            largest = max(np.abs(t[run].numpy()).max() for t in source)
             for layer in range(LAYERS):
+                largest = np.abs(source[layer][run].numpy()).max()
                 hist = result[run][layer].histograms[kind]
                 assert (hist.low, hist.high) == pytest.approx((-largest, largest)), kind
                 assert hist.counts == _histogram(source[layer][run].numpy().ravel(), hist.low, hist.high, 12), kind
@@ -186,9 +188,14 @@ def test_non_finite_numbers_become_none_and_histograms_keep_a_range():
     for stat in relu:
         for hist in stat.histograms.values():
             assert math.isfinite(hist.low) and math.isfinite(hist.high) and hist.low < hist.high
-    # a NaN anywhere in the run's activations: the range falls back to [0, 1]; NaN and inf magnitudes to ±1
-    assert all((s.histograms["activations"].low, s.histograms["activations"].high) == (0.0, 1.0) for s in relu)
+    # a NaN in a layer's activations: its range falls back to [0, 1]; NaN and inf magnitudes to ±1
+    assert (relu[0].histograms["activations"].low, relu[0].histograms["activations"].high) == (0.0, 1.0)
     assert relu[0].histograms["weights"].high == 1.0 and relu[0].histograms["gradients"].high == 1.0
+    assert relu[1].histograms["preactivations"].high == 1.0
+    # the other layers keep ranges of their own
+    values = post[1][1].numpy()
+    assert (relu[1].histograms["activations"].low, relu[1].histograms["activations"].high) == pytest.approx(
+        (values.min(), values.max()))
 
 
 def test_infinite_activations_fall_back_to_a_unit_range():
@@ -196,7 +203,7 @@ def test_infinite_activations_fall_back_to_a_unit_range():
     post[0][1, 0, 0] = math.inf
     post[1][1, 0, 0] = -math.inf
     relu = _layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)[1]
-    assert all((s.histograms["activations"].low, s.histograms["activations"].high) == (-1.0, 1.0) for s in relu)
+    assert relu[0].histograms["activations"].high == 1.0 and relu[1].histograms["activations"].low == -1.0
 
 
 def test_saturation_is_strictly_beyond_the_margin():
@@ -236,6 +243,8 @@ def test_a_symmetric_range_is_as_wide_as_the_largest_negative_value():
     weights = [-w.abs() for w in weights]  # every weight negative
     weights[1][0, 0, 0] = -7.0
     result = _layer_statistics(pre, post, weights, grads, [TANH, RELU], [[None] * LAYERS] * 2, bins=12)
-    assert all((stat.histograms["weights"].low, stat.histograms["weights"].high) == (-7.0, 7.0) for stat in result[0])
-    largest = max(w[1].abs().max().item() for w in weights)
-    assert all(stat.histograms["weights"].high == pytest.approx(largest) for stat in result[1])
+    assert (result[0][1].histograms["weights"].low, result[0][1].histograms["weights"].high) == (-7.0, 7.0)
+    for run in range(2):
+        for layer, stat in enumerate(result[run]):
+            largest = weights[layer][run].abs().max().item()
+            assert (stat.histograms["weights"].low, stat.histograms["weights"].high) == pytest.approx((-largest, largest))
