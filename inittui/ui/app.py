@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # torch: never loaded by the dashboard's own process
     from inittui.training.data import MNISTData
 
 MIN_SIZE = (80, 24)
-SCREENSHOT_WAIT_S = 1.0  # how long `s` waits for the Footer to have its keys
+SCREENSHOT_WAIT_S = 3.0  # how long `s` waits for the Footer to have its keys
 # builds the producer of a preset chosen with p, from the producer it replaces
 MakeSource = Callable[[str, Source], Source]
 
@@ -263,10 +263,10 @@ class InitApp(App):
 
     async def action_screenshot(self) -> None:
         # the Footer lays out its keys on an idle after the bindings change: a picture taken before has a blank
-        # Footer, so wait (a second at most) until it has them and the screen has been refreshed with them
+        # Footer, so wait (3 s at most) until they are laid out and the screen has been refreshed with them
         footer = self.query_one(Footer)
         deadline = time.monotonic() + SCREENSHOT_WAIT_S
-        while not footer.children and time.monotonic() < deadline:
+        while not (footer.children and footer.children[0].region.width) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         self.call_after_refresh(self._save_screenshot)
 
