@@ -254,8 +254,11 @@ def histograms(model: DashboardModel) -> HistogramsView:
     layers, predicted, _ = shown_layers(model, run)
     panels = [_panel(f"L{index + 1}", run.id, stat, predicted[index] if index < len(predicted) else None, kind)
               for index, stat in enumerate(layers)]
-    name = shown_record(model, run).name
-    return HistogramsView(panels, f"{source} · run {run.id} {name} (h: source, c: compare)", "no layer statistics yet")
+    spec = shown_record(model, run).spec
+    # a user's initialiser states no variance: its p is the mean field of the variance its weights were drawn with
+    drawn = " · p from the drawn variance" if spec.init in model.experiment.config.get("user_initializers", {}) else ""
+    return HistogramsView(panels, f"{source} · run {run.id} {spec.name}{drawn} (h: source, c: compare)",
+                          "no layer statistics yet")
 
 
 def depth_series(model: DashboardModel) -> list[DepthSeries]:

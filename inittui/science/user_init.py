@@ -79,7 +79,7 @@ def check_initializer(initializer: Initializer, declaration: Declaration, layer_
     shapes = list(dict.fromkeys((n_out, n_in) for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])))
     for activation in map(get_activation, activations):
         for shape in shapes:
-            first, second = torch.empty(shape), torch.empty(shape)
+            first, second = torch.zeros(shape), torch.zeros(shape)
             initializer.fill(first, activation, torch.Generator().manual_seed(CHECK_SEED))
             initializer.fill(second, activation, torch.Generator().manual_seed(CHECK_SEED))
             if not torch.equal(first, second):

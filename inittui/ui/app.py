@@ -240,7 +240,8 @@ class InitApp(App):
         from inittui.ui.screens.help import HelpScreen
 
         location = header(self.model, "").location
-        self.push_screen(HelpScreen(str(location.path) if location else ""))
+        self.push_screen(HelpScreen(str(location.path) if location else "",
+                                    self.model.experiment.config.get("user_initializers", {})))
 
     def action_choose_preset(self) -> None:
         if self.make_source is None or self.model.status.read_only:  # training that has ended may start again
