@@ -130,7 +130,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def _add_init_files(config: ExperimentConfig, paths: list[str]) -> None:
-    """The initialisers the preset's and the user's ``--init-file``\ s declare, read without running them."""
+    """The initialisers declared by the preset's and the user's --init-file files, read without running them."""
     from inittui.science.init_files import read_all_declarations
 
     files = [*config.init_files, *paths]

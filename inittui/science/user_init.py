@@ -1,4 +1,4 @@
-"""Loading the user's ``--init-file``\\ s in the process that trains, and checking every initialiser in them.
+"""Loading the user's --init-file files in the process that trains, and checking every initialiser in them.
 
 A file runs as Python runs it (it is the user's own code), once, here; :mod:`inittui.science.init_files` has
 already read what it declares without running it. Each initialiser is then drawn for every activation and
