@@ -121,22 +121,14 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         device=args.device,
         stats_every=args.stats_every,
     )
-    _add_init_files(config, args.init_file)
+    from inittui.science.init_files import declare_init_files
+
+    declare_init_files(config, args.init_file)
     if args.runs:
         config = config.with_runs(parse_runs(args.runs, config.initializer_names))
         config.preset = "custom" if args.preset == "compare" else f"{args.preset}+runs"
     config.validate()
     return config
-
-
-def _add_init_files(config: ExperimentConfig, paths: list[str]) -> None:
-    """The initialisers declared by the preset's and the user's --init-file files, read without running them."""
-    from inittui.science.init_files import read_all_declarations
-
-    files = [*config.init_files, *paths]
-    declarations = read_all_declarations(files)
-    config.init_files = list(dict.fromkeys(declaration.path for declaration in declarations))
-    config.user_initializers = {declaration.name: declaration.docstring for declaration in declarations}
 
 
 def _check_directory_option(value: str | None, option: str) -> None:

@@ -14,7 +14,9 @@ import pytest
 from support.idx import write_mnist_files
 from support.paths import ROOT
 
-from inittui.cli import main
+from inittui.cli import build_parser, config_from_args, main
+from inittui.core.config import ExperimentConfig, RunSpec
+from inittui.core.presets import PRESETS, Preset
 from inittui.science.initializers import USER_INITIALIZERS
 
 EXAMPLE = ROOT / "examples" / "my_init.py"
@@ -145,3 +147,18 @@ def test_the_example_trains_headless_beside_he(tmp_path, synthetic_mnist):
     for run in range(2):  # the weights moved, in every layer
         assert all(layer["update_ratio"] > 0 for layer in last[run])
         assert [layer["weight_std"] for layer in first[run]] != [layer["weight_std"] for layer in last[run]]
+
+
+def test_a_preset_entry_may_name_init_files_and_the_command_line_adds_to_them(monkeypatch, tmp_path):
+    other = init_file(tmp_path, CLASH.replace('"xavier"', '"lecun"'))
+    base = ExperimentConfig([RunSpec("critical-tanh", "tanh"), RunSpec("he", "relu")], init_files=[str(EXAMPLE)])
+    monkeypatch.setitem(PRESETS, "mine", Preset("mine", "critical tanh beside he", "-", base))
+    config = config_from_args(build_parser().parse_args(["train", "--preset", "mine"]))
+    assert [spec.name for spec in config.runs] == ["critical-tanh:tanh", "he:relu"]
+    assert config.init_files == [str(EXAMPLE)] and list(config.user_initializers) == ["critical-tanh", "sparse"]
+    assert config.user_initializers["sparse"].startswith("W_ij ~ N(0, 1) for 15 inputs j per unit i")
+    argv = ["train", "--preset", "mine", "--init-file", str(other), "--init-file", str(EXAMPLE), "--runs", "lecun:tanh"]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert config.init_files == [str(EXAMPLE), str(other)] and config.initializer_names[-3:] == ("critical-tanh", "sparse", "lecun")
+    assert [spec.name for spec in config.runs] == ["lecun:tanh"]
+    assert base.init_files == [str(EXAMPLE)] and base.user_initializers == {}  # the preset itself is untouched

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from inittui.core.config import INITIALIZER_NAMES
+from inittui.core.config import INITIALIZER_NAMES, ExperimentConfig
 from inittui.core.errors import ConfigError
 
 DECORATOR = "initializer"
@@ -138,3 +138,11 @@ def read_all_declarations(paths: Sequence[str]) -> list[Declaration]:
                                           f"(first by {other.path}: {other.function}())")
             declarations[declaration.name] = declaration
     return list(declarations.values())
+
+
+def declare_init_files(config: ExperimentConfig, paths: Sequence[str]) -> None:
+    """Give ``config`` the initialisers its own ``init_files`` (a preset's) and ``paths`` declare, read without
+    running them: their paths, and each name with its docstring, which the run log keeps."""
+    declarations = read_all_declarations([*config.init_files, *paths])
+    config.init_files = list(dict.fromkeys(declaration.path for declaration in declarations))
+    config.user_initializers = {declaration.name: declaration.docstring for declaration in declarations}

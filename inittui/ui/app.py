@@ -316,7 +316,10 @@ def make_app(
     def make_source(preset: str, previous: Source) -> Source:
         from inittui.core.presets import get_preset
 
+        from inittui.science.init_files import declare_init_files
+
         new_config = get_preset(preset).config(device=config.device, seed=config.seed)
+        declare_init_files(new_config, config.init_files)  # the user's --init-file stays loaded for every preset
         if isinstance(previous, LiveSource):
             return LiveSource(new_config, data=previous.data, data_dir=data_dir, log_dir=log_dir)
         return ProcessSource(new_config, threads=threads, data_dir=data_dir, log_dir=log_dir)
