@@ -94,6 +94,14 @@ def load_init_files(paths: Sequence[str], layer_sizes: Sequence[int],
     usable by name. (Every later draw is checked too, for an exception and for NaN or inf.)"""
     declarations = read_all_declarations(paths)
     modules = {path: _execute(path, index) for index, path in enumerate(dict.fromkeys(d.path for d in declarations))}
+    declared = {(d.path, d.name) for d in declarations}
+    for path, module in modules.items():
+        for value in vars(module).values():
+            name = getattr(value, INITIALIZER_ATTRIBUTE, None)
+            if isinstance(name, str) and (path, name) not in declared:
+                raise InitFileError(f"{path}: {getattr(value, '__name__', name)}(): decorated in a way inittui cannot "
+                                    f'read without running the file; write @inittui.initializer("{name}") on a '
+                                    "top-level function")
     loaded = []
     for declaration in declarations:
         function = getattr(modules[declaration.path], declaration.function, None)

@@ -193,6 +193,19 @@ BAD = {
         def broken(weight, *, activation, generator:
             """W = 0"""
     ''', [":6: syntax error"]),
+    "aliased": ('''
+        from inittui import initializer as mark
+
+        @inittui.initializer("plain")
+        def plain(weight, *, activation, generator):
+            """W = 0"""
+            weight.zero_()
+
+        @mark("hidden")
+        def hidden(weight, *, activation, generator):
+            """W = 0"""
+            weight.zero_()
+    ''', ["hidden()", "decorated in a way inittui cannot read without running the file"]),
     "no docstring": ('''
         @inittui.initializer("silent")
         def silent(weight, *, activation, generator):
