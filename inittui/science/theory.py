@@ -5,9 +5,10 @@ independent terms, so over units and inputs it is close to N(0, q) with
 
     q_l = sigma_w,l² · n_in,l · m_{l-1} (+ bias variance),    m_l = E[phi(sqrt(q_l) z)²],  z ~ N(0, 1),
 
-m_0 being the input's second moment. The reported value is the std of phi(sqrt(q_l) z),
-sqrt(E[phi²] - E[phi]²): not the RMS, since ReLU-like activations have a non-zero mean.
-Expectations are exact where a closed form exists (linear, ReLU, leaky ReLU) and by
+m_0 being the input's second moment. sigma_w,l² · n_in,l is what a built-in initialiser states; for a user's
+(--init-file), which states nothing, it is measured on the weights it drew (:func:`predicted_from_weights`).
+The reported value is the std of phi(sqrt(q_l) z), sqrt(E[phi²] - E[phi]²): not the RMS, since ReLU-like
+activations have a non-zero mean. Expectations are exact where a closed form exists (linear, ReLU, leaky ReLU) and by
 Gauss–Hermite quadrature otherwise (composite Gauss–Legendre for steep or kinked cases).
 
 No textual, no UI: numpy and torch only (torch only to evaluate the activation functions).
