@@ -10,6 +10,7 @@ import pytest
 from support.dashboard import SIZE, press, record_notes, wait_for
 from support.idx import write_mnist_files
 from support.paths import ROOT
+from support.records import record
 
 from inittui.cli import build_parser, config_from_args
 from inittui.core.reports import Failed
@@ -17,6 +18,7 @@ from inittui.dashboard.selectors import histograms
 from inittui.dashboard.sources import ProcessSource
 from inittui.training.process import EngineProcess
 from inittui.ui.app import make_app
+from inittui.ui.atlas import grid_problem, render_atlas
 
 EXAMPLE = ROOT / "examples" / "my_init.py"
 SMALL = ["--width", "16", "--depth", "3", "--steps", "1000000", "--stats-every", "5", "--batch-size", "64",
@@ -103,3 +105,12 @@ def test_the_child_refuses_a_file_that_fails_when_run_in_one_line_and_logs_nothi
     assert items == [Failed(f"{path}: boom(): raises ValueError for a 16×784 weight with relu: no good")]
     assert process.join(timeout=30)
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_atlas_takes_the_users_initialisers_as_rows_after_the_built_ins():
+    pairs = [(init, activation) for init in ("sparse", "he", "critical-tanh") for activation in ("relu", "tanh")]
+    assert grid_problem(pairs) is None
+    cells = [record(i, init, activation, "done", 10, best_test_acc=0.5 + i / 100) for i, (init, activation) in enumerate(pairs)]
+    lines, layout = render_atlas(cells, 100, 30)
+    assert layout is not None and len(lines) == 30
+    assert [label.strip() for label in layout.row_labels] == ["he", "sparse", "critical-tanh"]
