@@ -45,6 +45,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=list(PRESETS), default="compare", help="named experiment (default: compare)")
     parser.add_argument("--runs", help=f"comma-separated INIT:ACTIVATION pairs, e.g. he:relu,xavier:tanh; inits: "
                         f"{', '.join(INITIALIZER_NAMES)}; activations: {', '.join(ACTIVATION_NAMES)}")
+    parser.add_argument("--init-file", action="append", default=[], metavar="PATH.py",
+                        help='your own initialisers: each function decorated @inittui.initializer("name") in the file '
+                        "(repeatable; the file runs as Python runs it, in the process that trains)")
     parser.add_argument("--depth", type=int, help="number of hidden layers")
     parser.add_argument("--width", type=int, help="units per hidden layer")
     parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES, help="sgd, momentum (0.9) or adam")
@@ -118,8 +121,11 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         device=args.device,
         stats_every=args.stats_every,
     )
+    from inittui.science.init_files import declare_init_files
+
+    declare_init_files(config, args.init_file)
     if args.runs:
-        config = config.with_runs(parse_runs(args.runs))
+        config = config.with_runs(parse_runs(args.runs, config.initializer_names))
         config.preset = "custom" if args.preset == "compare" else f"{args.preset}+runs"
     config.validate()
     return config
@@ -174,7 +180,9 @@ def command_train(args: argparse.Namespace) -> int:
     from inittui.training.data import load_mnist
     from inittui.experiments.headless import run_headless
     from inittui.runlog.writer import RunLog
+    from inittui.science.user_init import install_init_files
 
+    install_init_files(config)  # the user's code runs here, before any data or log: a bad file exits 2
     data = load_mnist(args.data_dir)
     log = RunLog.create(log_dir, config, {"dataset": data.description})
     return run_headless(config, data, log, json_output=args.json)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from inittui.core.errors import ConfigError
@@ -47,24 +48,25 @@ class RunSpec:
         return f"{self.init}:{self.activation}"
 
     @classmethod
-    def parse(cls, text: str) -> RunSpec:
+    def parse(cls, text: str, initializers: Sequence[str] = INITIALIZER_NAMES) -> RunSpec:
         init, sep, activation = text.strip().partition(":")
         if not sep or not init or not activation:
             raise ConfigError(f"run {text!r} is not of the form INIT:ACTIVATION (e.g. he:relu)")
         spec = cls(init, activation)
-        spec.validate()
+        spec.validate(initializers)
         return spec
 
-    def validate(self) -> None:
-        if self.init not in INITIALIZER_NAMES:
-            raise ConfigError(f"unknown initialiser {self.init!r}; choose from {', '.join(INITIALIZER_NAMES)}")
+    def validate(self, initializers: Sequence[str] = INITIALIZER_NAMES) -> None:
+        """``initializers``: the names known, the built-ins and any the user's ``--init-file`` declares."""
+        if self.init not in initializers:
+            raise ConfigError(f"unknown initialiser {self.init!r}; choose from {', '.join(initializers)}")
         if self.activation not in ACTIVATION_NAMES:
             raise ConfigError(f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATION_NAMES)}")
 
 
-def parse_runs(text: str) -> list[RunSpec]:
+def parse_runs(text: str, initializers: Sequence[str] = INITIALIZER_NAMES) -> list[RunSpec]:
     """Parse ``he:relu,xavier:tanh`` into run specs."""
-    specs = [RunSpec.parse(part) for part in text.split(",") if part.strip()]
+    specs = [RunSpec.parse(part, initializers) for part in text.split(",") if part.strip()]
     if not specs:
         raise ConfigError("--runs names no run")
     return specs
@@ -91,6 +93,15 @@ class ExperimentConfig:
     stats_every: int | None = None
     histogram_bins: int = 40
     preset: str = "custom"
+    # the user's --init-file paths (absolute) and the initialisers they declare, name -> formula (the docstring):
+    # the run log keeps both, so a log reads without running any code; only the process that trains loads them
+    init_files: list[str] = field(default_factory=list)
+    user_initializers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def initializer_names(self) -> tuple[str, ...]:
+        """Every initialiser a run may use: the built-ins, then the user's."""
+        return (*INITIALIZER_NAMES, *self.user_initializers)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -109,7 +120,7 @@ class ExperimentConfig:
         if not self.runs:
             raise ConfigError("an experiment needs at least one run")
         for spec in self.runs:
-            spec.validate()
+            spec.validate(self.initializer_names)
         if self.depth < 1:
             raise ConfigError(f"--depth must be at least 1, got {self.depth}")
         if self.width < 1:
@@ -147,6 +158,7 @@ class ExperimentConfig:
     def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
-        values["runs"] = [RunSpec.parse(name) for name in data.get("runs", [])]
+        user = dict(values.get("user_initializers") or {})
+        values["runs"] = [RunSpec.parse(name, (*INITIALIZER_NAMES, *user)) for name in data.get("runs", [])]
         return cls(**values)
 

@@ -123,7 +123,7 @@ class Controller:
                 view.selected = chosen
                 return Outcome({TABLE, CURVES, LAYERS})
             case Action.NEXT_INIT | Action.PREVIOUS_INIT:
-                return self._cycle(INITIALIZER_NAMES, 1 if action is Action.NEXT_INIT else -1, init=True)
+                return self._cycle(self._initializer_names(), 1 if action is Action.NEXT_INIT else -1, init=True)
             case Action.NEXT_ACTIVATION | Action.PREVIOUS_ACTIVATION:
                 return self._cycle(ACTIVATION_NAMES, 1 if action is Action.NEXT_ACTIVATION else -1, init=False)
             case Action.SORT_RUNS:
@@ -250,12 +250,17 @@ class Controller:
         changes = {"init": new} if init else {"activation": new}
         return self._send(lambda request: SetRun(run.id, **changes, request=request), [run.id], spec)
 
+    def _initializer_names(self) -> tuple[str, ...]:
+        """The built-ins, then the user's from --init-file (names only: their code runs in the training process)."""
+        return (*INITIALIZER_NAMES, *self.model.experiment.config.get("user_initializers", {}))
+
     def _add_run(self) -> Outcome:
         run = self.model.selected
         if run is None:
             return Outcome()
         spec = run.record.spec
-        init = INITIALIZER_NAMES[(INITIALIZER_NAMES.index(spec.init) + 1) % len(INITIALIZER_NAMES)] if spec.init in INITIALIZER_NAMES else INITIALIZER_NAMES[0]
+        names = self._initializer_names()
+        init = names[(names.index(spec.init) + 1) % len(names)] if spec.init in names else names[0]
         new = RunSpec(init, spec.activation)
         return self._send(lambda request: AddRun(new, request), [], None, f"adding a run {new.name}")
 

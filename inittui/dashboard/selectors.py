@@ -273,8 +273,10 @@ def histograms(model: DashboardModel) -> HistogramsView:
     layers, predicted, _ = shown_layers(model, run)
     panels = [_panel(f"L{index + 1}", run.id, stat, predicted[index] if index < len(predicted) else None, kind)
               for index, stat in enumerate(layers)]
-    name = shown_record(model, run).name
-    return HistogramsView(_ranged(model, panels), f"{source} · run {run.id} {name}{_range_note(model)} "
+    spec = shown_record(model, run).spec
+    # a user's initialiser states no variance: its p is the mean field of the variance its weights were drawn with
+    drawn = " · p from the drawn variance" if spec.init in model.experiment.config.get("user_initializers", {}) else ""
+    return HistogramsView(_ranged(model, panels), f"{source} · run {run.id} {spec.name}{drawn}{_range_note(model)} "
                           "(h: source, u: ranges, c: compare)", "no layer statistics yet")
 
 

@@ -124,8 +124,17 @@ INITIALIZERS: dict[str, Initializer] = {
 assert tuple(INITIALIZERS) == INITIALIZER_NAMES
 
 
+# the user's initialisers, loaded from --init-file by inittui.science.user_init in the process that trains
+USER_INITIALIZERS: dict[str, Initializer] = {}
+
+
 def get_initializer(name: str) -> Initializer:
-    return INITIALIZERS[name]
+    return INITIALIZERS[name] if name in INITIALIZERS else USER_INITIALIZERS[name]
+
+
+def is_user_initializer(name: str) -> bool:
+    """True for an initialiser from the user's file: its theory comes from the drawn variance."""
+    return name in USER_INITIALIZERS
 
 
 def needs_data(name: str) -> bool:

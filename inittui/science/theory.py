@@ -5,9 +5,10 @@ independent terms, so over units and inputs it is close to N(0, q) with
 
     q_l = sigma_w,l² · n_in,l · m_{l-1} (+ bias variance),    m_l = E[phi(sqrt(q_l) z)²],  z ~ N(0, 1),
 
-m_0 being the input's second moment. The reported value is the std of phi(sqrt(q_l) z),
-sqrt(E[phi²] - E[phi]²): not the RMS, since ReLU-like activations have a non-zero mean.
-Expectations are exact where a closed form exists (linear, ReLU, leaky ReLU) and by
+m_0 being the input's second moment. sigma_w,l² · n_in,l is what a built-in initialiser states; for a user's
+(--init-file), which states nothing, it is measured on the weights it drew (:func:`predicted_from_weights`).
+The reported value is the std of phi(sqrt(q_l) z), sqrt(E[phi²] - E[phi]²): not the RMS, since ReLU-like
+activations have a non-zero mean. Expectations are exact where a closed form exists (linear, ReLU, leaky ReLU) and by
 Gauss–Hermite quadrature otherwise (composite Gauss–Legendre for steep or kinked cases).
 
 No textual, no UI: numpy and torch only (torch only to evaluate the activation functions).
@@ -114,8 +115,8 @@ def predicted_activation_std(
     """Predicted std of every weight layer's output after the activation, len(layer_sizes) - 1 values.
 
     ``layer_sizes`` is [n_in, hidden..., ...]. None where the mean field does not apply:
-    ``constant`` (weights not random) or an initialiser with no predicted weight std.
-    ``lsuv`` is predicted from its definition: every pre-activation has variance 1.
+    ``constant`` (weights not random) or an initialiser with no predicted weight std (a user's: see
+    :func:`predicted_from_weights`). ``lsuv`` is predicted from its definition: every pre-activation has variance 1.
     """
     count = max(len(layer_sizes) - 1, 0)
     if init == "constant":
@@ -124,15 +125,43 @@ def predicted_activation_std(
         return [activation_std(activation, 1.0)] * count
     initializer = get_initializer(init)
     act = get_activation(activation)
-    predictions: list[float | None] = []
-    second_moment: float | None = float(input_second_moment)
+    gains: list[float | None] = []
     for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
         sigma = initializer.weight_std(n_in, n_out, act)
-        if sigma is None or second_moment is None:
+        gains.append(None if sigma is None else sigma * sigma * n_in)
+    return predicted_from_gains(activation, gains, input_second_moment, bias_variance)
+
+
+def drawn_gains(weights: Sequence[torch.Tensor]) -> list[float]:
+    """Each drawn weight's variance times its fan-in, Var(W)·n_in, for weights ``[n_out, n_in]``."""
+    return [float(weight.double().var(correction=0)) * weight.shape[1] for weight in weights]
+
+
+def predicted_from_weights(
+    activation: str, weights: Sequence[torch.Tensor], input_second_moment: float = 1.0, bias_variance: float = 0.0
+) -> list[float | None]:
+    """The mean-field prediction for any initialiser, from the variance of the weights it drew."""
+    return predicted_from_gains(activation, drawn_gains(weights), input_second_moment, bias_variance)
+
+
+def predicted_from_gains(
+    activation: str,
+    gains: Sequence[float | None],
+    input_second_moment: float = 1.0,
+    bias_variance: float = 0.0,
+) -> list[float | None]:
+    """The recursion q_l = gains[l] · m_{l-1} + bias variance, ``gains[l]`` = sigma_w,l² · n_in,l.
+
+    None for a layer whose gain is unknown, and for every layer after it (its input is unknown).
+    """
+    predictions: list[float | None] = []
+    second_moment: float | None = float(input_second_moment)
+    for gain in gains:
+        if gain is None or second_moment is None:
             predictions.append(None)
             second_moment = None  # later layers depend on an unknown input
             continue
-        q = sigma * sigma * n_in * second_moment + bias_variance
+        q = gain * second_moment + bias_variance
         if not math.isfinite(q):
             predictions.append(None)
             second_moment = None

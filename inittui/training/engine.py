@@ -61,11 +61,11 @@ from inittui.core.events import (
     TrainProgress,
     unit_shares,
 )
-from inittui.science.initializers import get_initializer
-from inittui.training.model import ForwardRecord
+from inittui.science.initializers import get_initializer, is_user_initializer
+from inittui.training.model import ForwardRecord, initial_weights, run_seed
 from inittui.training.stacked import GraphCaptureFailed, StackedRuns
 from inittui.science.statistics import layer_statistics
-from inittui.science.theory import input_second_moment, predicted_activation_std
+from inittui.science.theory import input_second_moment, predicted_activation_std, predicted_from_weights
 
 # evaluation goes through the test set in chunks of at most this many activation values ([runs, chunk, width])
 EVAL_VALUES = 2**22
@@ -393,6 +393,8 @@ class Engine:
 
     def _predictions(self, spec: RunSpec) -> tuple[list[float | None], list[float | None]]:
         """Per hidden layer: the initialiser's weight std and the mean-field activation std at initialisation."""
+        if spec not in self._predicted and is_user_initializer(spec.init):
+            self._predicted[spec] = self._drawn_predictions(spec)
         if spec not in self._predicted:
             sizes = self.config.layer_sizes
             initializer, activation = get_initializer(spec.init), get_activation(spec.activation)
@@ -400,6 +402,14 @@ class Engine:
             activation_std = predicted_activation_std(spec.init, spec.activation, sizes[:-1], self._input_second_moment)
             self._predicted[spec] = (weight_std, activation_std)
         return self._predicted[spec]
+
+    def _drawn_predictions(self, spec: RunSpec) -> tuple[list[float | None], list[float | None]]:
+        """A user's initialiser states no variance: the prediction is from the variance of the weights it drew
+        (the spec's first draw; the draw is deterministic, so these are the run's own weights)."""
+        weights, _ = initial_weights(spec, self.config.layer_sizes, run_seed(self.config.seed, spec, 0), None)
+        hidden = weights[:-1]
+        weight_std: list[float | None] = [float(weight.std(correction=0)) for weight in hidden]
+        return weight_std, predicted_from_weights(spec.activation, hidden, self._input_second_moment)
 
     # ------------------------------------------------------------------ from the device to events
     def _flush(self, wait: bool = False) -> None:
@@ -576,7 +586,9 @@ class Engine:
 
     def _spec_problem(self, spec: RunSpec) -> str | None:
         try:
-            spec.validate()
+            spec.validate(self.config.initializer_names)
+            if is_user_initializer(spec.init):  # the user's code may fail on a new activation: refused, run kept
+                initial_weights(spec, self.config.layer_sizes, run_seed(self.config.seed, spec, 0), None)
         except ConfigError as error:
             return str(error)
         return None

@@ -91,11 +91,17 @@ def _train(config: ExperimentConfig, data_dir: str | None, log_dir: Path | None,
            connection: Connection, send: Callable[[object], None]) -> None:
     import torch
 
-    from inittui.core.errors import DataError
+    from inittui.core.errors import ConfigError, DataError
+    from inittui.science.user_init import install_init_files
     from inittui.training.data import load_mnist
 
     if threads:
         torch.set_num_threads(threads)
+    try:  # the user's --init-file runs here, where it trains, and only here: the dashboard read it with ast
+        install_init_files(config)
+    except ConfigError as error:
+        send(Failed(str(error)))
+        return
     try:
         data = load_mnist(data_dir)
     except DataError as error:

@@ -241,7 +241,8 @@ class InitApp(App):
         from inittui.ui.screens.help import HelpScreen
 
         location = header(self.model, "").location
-        self.push_screen(HelpScreen(str(location.path) if location else ""))
+        self.push_screen(HelpScreen(str(location.path) if location else "",
+                                    self.model.experiment.config.get("user_initializers", {})))
 
     def action_choose_preset(self) -> None:
         if self.make_source is None or self.model.status.read_only:  # training that has ended may start again
@@ -325,7 +326,10 @@ def make_app(
     def make_source(preset: str, previous: Source) -> Source:
         from inittui.core.presets import get_preset
 
+        from inittui.science.init_files import declare_init_files
+
         new_config = get_preset(preset).config(device=config.device, seed=config.seed)
+        declare_init_files(new_config, config.init_files)  # the user's --init-file stays loaded for every preset
         if isinstance(previous, LiveSource):
             return LiveSource(new_config, data=previous.data, data_dir=data_dir, log_dir=log_dir)
         return ProcessSource(new_config, threads=threads, data_dir=data_dir, log_dir=log_dir)
