@@ -12,6 +12,7 @@ gRPC servers listen on every interface, so the token is what keeps others out.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import os
 import secrets
@@ -25,33 +26,37 @@ from inittui.experiments.sweep_task import ExperimentTask
 INSTALL_HINT = "--ray needs Ray, which is not installed: python3 -m pip install 'inittui[ray]'"
 
 
-def import_ray():  # noqa: ANN201 - the ray module, or a one-line ConfigError saying how to install it
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(INSTALL_HINT) from None
-    return ray
+def require_ray() -> None:
+    """A one-line ConfigError saying how to install Ray where it is not installed (Ray itself not imported)."""
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError(INSTALL_HINT)
 
 
-def start_local_ray(num_cpus: int | None = None) -> None:
+def start_local_ray() -> None:
     """A Ray for this process alone: 127.0.0.1, token authentication with a fresh token, no dashboard."""
-    ray = import_ray()
+    # Ray reads its authentication mode once, when it is imported: set it first
     os.environ["RAY_AUTH_MODE"] = "token"
     os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             logging_level="warning")
+    import ray
+
+    try:
+        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, logging_level="warning")
+    except Exception as error:  # noqa: BLE001 - Ray raises several kinds; each is one line here
+        raise ConfigError(f"--ray: cannot start a local Ray: {error}".splitlines()[0]) from None
 
 
 class RayBackend:
     """Ray tasks; the slots are as many tasks as the cluster's CPUs and GPUs hold at once."""
 
     def __init__(self, execution: Execution) -> None:
-        ray = import_ray()
-        self.ray = ray
+        require_ray()
         started = time.perf_counter()
         if execution.ray_address is None:
             start_local_ray()
-        else:
+        import ray
+
+        self.ray = ray
+        if execution.ray_address is not None:
             try:
                 ray.init(address=execution.ray_address, log_to_driver=False, logging_level="warning")
             except Exception as error:  # noqa: BLE001 - Ray raises several kinds; each is one line here
