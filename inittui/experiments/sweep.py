@@ -8,6 +8,7 @@ Standard library only: a sweep is read, checked and listed (``--dry-run``) witho
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -116,7 +117,8 @@ class SweepPlan:
 
 
 def _value_text(value: object) -> str:
-    return repr(value) if not isinstance(value, str) else f'"{value}"'
+    """A value as the file wrote it, on one line (a string's newline escaped)."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
 
 
 def _checked(path: Path, key: str, value: object) -> object:

@@ -4,8 +4,8 @@ A task asks for ``num_cpus`` = its torch threads and ``num_gpus`` = ``--gpus-per
 the cluster has GPUs; fractions let small experiments share one). Ray's own retries are off: the sweep runner
 retries, so that each attempt is counted in ``sweep.json`` and starts its log afresh.
 
-The local Ray is started with its web dashboard off and Ray's token authentication on, with a fresh random
-token held only in this process's environment (and so in the Ray processes it starts). Ray 2.x still has its
+The local Ray is started with its web dashboard off, its usage statistics off and Ray's token authentication on,
+with a fresh random token held only in this process's environment (and so in the Ray processes it starts). Ray 2.x still has its
 gRPC servers listen on every interface, so the token is what keeps others out.
 """
 
@@ -37,6 +37,7 @@ def start_local_ray() -> None:
     # Ray reads its authentication mode once, when it is imported: set it first
     os.environ["RAY_AUTH_MODE"] = "token"
     os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray would otherwise report usage to its makers
     import ray
 
     try:
