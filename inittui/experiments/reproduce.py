@@ -434,8 +434,7 @@ def train_preset(
     names: dict[int, str] = dict(enumerate(spec.name for spec in config.runs))
     counter = StepCounter(label, config.total_steps(len(data.train_labels)), progress)
 
-    def emit(event: Event) -> None:
-        log.write(event)
+    def emit(event: Event) -> None:  # train_logged has written it to the log already
         if isinstance(event, TrainProgress):
             for run_id, losses in zip(event.run_ids, event.losses):
                 outcome.losses[names[run_id]].extend(losses)

@@ -36,7 +36,8 @@ def start_local_ray() -> None:
     """A Ray for this process alone: 127.0.0.1, token authentication with a fresh token, no dashboard."""
     # Ray reads its authentication mode once, when it is imported: set it first
     os.environ["RAY_AUTH_MODE"] = "token"
-    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    # one token for the process: Ray keeps the first it reads, and a second local Ray must take the same
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray would otherwise report usage to its makers
     import ray
 

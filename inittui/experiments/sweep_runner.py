@@ -272,7 +272,9 @@ def run_tasks(
     interrupted; every change of state saved in ``manifest``."""
     report = SweepReport()
     queue = deque(tasks)
-    attempts = {task.name: 0 for task in tasks}
+    # attempts count on from those of an earlier run of the sweep (--resume); the retries are this run's
+    attempts = {task.name: manifest.entry(task.name).attempts if manifest is not None else 0 for task in tasks}
+    earlier = dict(attempts)
     running: dict[Future, Attempt] = {}
     progress = SweepProgress(len(tasks), backend.slots, stream)
 
@@ -302,12 +304,12 @@ def run_tasks(
             raise
         except BaseException as error:  # noqa: BLE001 - any failure of a task is retried, then recorded
             reason = one_line(error)
-            if attempt.number <= retries:
+            if attempt.number - earlier[task.name] <= retries:
                 progress.say(f"{task.label}: attempt {attempt.number} failed ({reason}); retrying from scratch")
                 record(task.name, PENDING, error=reason)
                 queue.appendleft(task)
             else:
-                progress.say(f"{task.label}: failed after {attempt.number} attempts ({reason})")
+                progress.say(f"{task.label}: failed after {attempt.number - earlier[task.name]} attempts ({reason})")
                 record(task.name, FAILED, error=reason, elapsed_s=round(elapsed, 3))
                 report.failures[task.name] = reason
             return

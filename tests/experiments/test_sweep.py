@@ -244,7 +244,7 @@ def test_a_local_sweep_writes_every_log_and_sweep_json_and_jobs_2_gives_the_same
 
 def test_ctrl_c_mid_sweep_then_resume_runs_only_what_was_not_done(tmp_path, mnist_files):
     # the middle experiment is long enough to be interrupted on a loaded machine
-    path = write_sweep(tmp_path / "s.toml", 'runs = "he:relu"\ndepth = 2\nsteps = [30, 20000, 30]\n')
+    path = write_sweep(tmp_path / "s.toml", 'runs = "he:relu"\ndepth = 2\nsteps = [30, 3000, 30]\n')
     common = [str(path), "--data-dir", str(mnist_files), "--threads", "1", "--stats-every", "25", "--device", "cpu",
               "--log-dir", str(tmp_path)]
     process = start_sweep(common)
@@ -256,7 +256,7 @@ def test_ctrl_c_mid_sweep_then_resume_runs_only_what_was_not_done(tmp_path, mnis
             states = [e["state"] for e in manifest(sweep_dir)["experiments"]]
         except (OSError, ValueError):
             return False
-        events = sweep_dir / "001-steps20000" / "events.jsonl"
+        events = sweep_dir / "001-steps3000" / "events.jsonl"
         return states[:2] == ["done", "running"] and events.exists() and events.read_text().count('"progress"') >= 2
 
     wait_for(middle_training, what="the second experiment to train")
@@ -275,7 +275,7 @@ def test_ctrl_c_mid_sweep_then_resume_runs_only_what_was_not_done(tmp_path, mnis
     assert [e["state"] for e in final["experiments"]] == ["done"] * 3
     assert [e["attempts"] for e in final["experiments"]] == [1, 2, 1]
     assert (first_log.stat().st_ino, first_log.stat().st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
-    assert_whole_log(sweep_dir / "001-steps20000", 20000)
+    assert_whole_log(sweep_dir / "001-steps3000", 3000)
     assert_whole_log(sweep_dir / "002-steps30", 30)
 
 
