@@ -1,5 +1,5 @@
 """The ``inittui`` command: the dashboard by default, ``train --headless``, ``probe``, ``runs``, ``view``,
-``reproduce``."""
+``reproduce``, ``sweep``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, OPTIMIZER_N
 from inittui.core.errors import ConfigError, DataError, RunLogError
 from inittui.core.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS, get_preset
 
-SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce")
+SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce", "sweep")
+LOCAL_RAY = "local"  # --ray without an address
 DEFAULT_FPS = 4.0
 
 
@@ -67,6 +68,23 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS, help=f"dashboard redraws per second (default {DEFAULT_FPS:g})")
 
 
+def _add_execution_options(parser: argparse.ArgumentParser) -> None:
+    """Where the experiments run: here one at a time (default), in local processes, or as Ray tasks."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, default=1, help="experiments at once, in local processes, the CPU "
+                       "threads split between them (default 1: one at a time in this process)")
+    where.add_argument("--ray", nargs="?", const=LOCAL_RAY, metavar="ADDRESS", help="each experiment a Ray task: "
+                       "on a local Ray started for it, or on the cluster at ADDRESS (host:port); needs inittui[ray]")
+    parser.add_argument("--gpus-per-experiment", type=float, metavar="X", help="with --ray: GPUs each experiment "
+                        "asks for (fractions share a GPU; default 1 where the cluster has GPUs, else 0)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch, per experiment (with --ray its num_cpus; "
+                        "with --jobs default: the CPUs split between the jobs)")
+    parser.add_argument("--retries", type=int, default=2, help="times a failed or killed experiment is rerun from "
+                        "scratch (default 2)")
+    parser.add_argument("--ship-logs", action="store_true", help="with --ray: send every log back through Ray's "
+                        "object store even where the workers see --log-dir (otherwise only where they do not)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog="inittui",
@@ -103,7 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--presets", default=",".join(REPRODUCTIONS),
                            help=f"comma-separated presets, and {DEPTH_SWEEP.name} for the depth sweep "
                            f"(default: {','.join(REPRODUCTIONS)}); the probe always runs")
-    reproduce.add_argument("--threads", type=int)
+    _add_execution_options(reproduce)
+
+    sweep = commands.add_parser("sweep", help="run a sweep file's experiments (TOML: a list is an axis), here, "
+                                "in processes or on Ray; sweep.json and a run log per experiment")
+    sweep.add_argument("file", help="the sweep file; keys: runs, preset, depth, width, optimizer, lr, batch_size, "
+                       "epochs, steps, seeds")
+    sweep.add_argument("--dry-run", action="store_true", help="list the experiments and their cost; train nothing")
+    sweep.add_argument("--resume", metavar="DIR", help="the directory of a stopped sweep: run what it did not finish")
+    sweep.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    sweep.add_argument("--data-dir")
+    sweep.add_argument("--log-dir", help="where the sweep's directory goes (default: the user data directory)")
+    sweep.add_argument("--stats-every", type=int)
+    _add_execution_options(sweep)
     return parser
 
 
@@ -250,6 +280,7 @@ def command_reproduce(args: argparse.Namespace) -> int:
             choices = ", ".join([*PRESETS, DEPTH_SWEEP.name])
             raise ArgumentError(f"unknown preset {name!r} in --presets; choose from {choices}")
     _check_directory_option(args.data_dir, "--data-dir")
+    execution = _execution_from_args(args)
     _set_threads(args.threads)
     from inittui.training.engine import resolve_device
 
@@ -257,7 +288,62 @@ def command_reproduce(args: argparse.Namespace) -> int:
     from inittui.experiments.reproduce import run_reproduce
 
     log_dir = _writable_log_dir(args.log_dir)
-    return run_reproduce(presets, seeds, device=args.device, data_dir=args.data_dir, log_dir=log_dir)
+    return run_reproduce(presets, seeds, device=args.device, data_dir=_absolute(args.data_dir), log_dir=log_dir,
+                         execution=execution)
+
+
+def _absolute(directory: str | None) -> str | None:
+    """A directory as workers elsewhere (another working directory, another node) can find it."""
+    return None if directory is None else str(Path(directory).expanduser().resolve())
+
+
+def _execution_from_args(args: argparse.Namespace):  # noqa: ANN202 - an Execution; its module loads on demand
+    from inittui.experiments.sweep_runner import Execution
+
+    if args.jobs < 1:
+        raise ArgumentError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.retries < 0:
+        raise ArgumentError(f"--retries must be 0 or more, got {args.retries}")
+    if args.threads is not None and args.threads < 1:
+        raise ArgumentError(f"--threads must be at least 1, got {args.threads}")
+    if args.gpus_per_experiment is not None:
+        if args.ray is None:
+            raise ArgumentError("--gpus-per-experiment needs --ray")
+        if not args.gpus_per_experiment >= 0:
+            raise ArgumentError(f"--gpus-per-experiment must be 0 or more, got {args.gpus_per_experiment:g}")
+    if args.ship_logs and args.ray is None:
+        raise ArgumentError("--ship-logs needs --ray")
+    address = None if args.ray in (None, LOCAL_RAY) else args.ray
+    return Execution(jobs=args.jobs, ray=args.ray is not None, ray_address=address, threads=args.threads,
+                     gpus_per_experiment=args.gpus_per_experiment, retries=args.retries, ship_logs=args.ship_logs)
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from inittui.experiments.sweep import format_dry_run, load_sweep
+
+    source = Path(args.file).expanduser()
+    if args.stats_every is not None and args.stats_every < 1:
+        raise ArgumentError(f"--stats-every must be at least 1, got {args.stats_every}")
+    plan = load_sweep(source, device=args.device, stats_every=args.stats_every)
+    execution = _execution_from_args(args)
+    if args.dry_run:
+        print(format_dry_run(plan))
+        return 0
+    _check_directory_option(args.data_dir, "--data-dir")
+    _check_directory_option(args.resume, "--resume")
+    if execution.ray:
+        from inittui.experiments.sweep_ray import require_ray
+
+        require_ray()  # without Ray: one line saying how to install it, before anything starts
+    _set_threads(args.threads if execution.jobs == 1 and not execution.ray else None)
+    from inittui.training.engine import resolve_device
+
+    resolve_device(args.device)
+    from inittui.experiments.sweep_driver import run_sweep
+
+    log_dir = _writable_log_dir(args.log_dir)
+    resume = Path(args.resume).expanduser() if args.resume else None
+    return run_sweep(plan, source, log_dir, execution, data_dir=_absolute(args.data_dir), resume=resume)
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
@@ -276,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": command_runs,
         "view": command_view,
         "reproduce": command_reproduce,
+        "sweep": command_sweep,
     }
 
     try:

@@ -12,11 +12,13 @@ Core module: torch only, no textual, nothing from ``inittui.ui``.
 from __future__ import annotations
 
 import math
+import socket
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +27,8 @@ import torch
 from inittui.core.config import ExperimentConfig
 from inittui.training.data import MNISTData, load_mnist
 from inittui.experiments.depth_sweep import BANDS, StdRatio, band_for, measure_std_ratios, verdict
+from inittui.experiments.sweep_runner import Execution, make_backend, run_tasks, share_token
+from inittui.experiments.sweep_task import ExperimentTask, TaskResult
 from inittui.training.logged import train_logged
 from inittui.core.events import Evaluation, Event, TrainProgress
 from inittui.core.presets import DEPTH_SWEEP, Sweep, get_preset
@@ -411,15 +415,26 @@ class StepCounter:
             self.stream.flush()
 
 
-def train_preset(config: ExperimentConfig, data: MNISTData, log_dir: Path, label: str) -> TrainOutcome:
-    """Train ``config`` to the end (logged under ``log_dir``) and collect what the criteria look at."""
-    log = RunLog.create(log_dir, config, {"dataset": data.description, "reproduce": True})
+def train_preset(
+    config: ExperimentConfig,
+    data: MNISTData,
+    log_dir: Path,
+    label: str,
+    *,
+    run_dir: Path | None = None,
+    header: dict | None = None,
+    progress: IO[str] | None = None,
+    keep_weights: bool = True,
+) -> TrainOutcome:
+    """Train ``config`` to the end (logged under ``log_dir``, or at ``run_dir``) and collect what the criteria
+    look at. ``header`` replaces the log's ``reproduce`` mark; ``progress`` takes the step counter (stderr)."""
+    extra = {"dataset": data.description, **(header if header is not None else {"reproduce": True})}
+    log = RunLog.create(log_dir, config, extra) if run_dir is None else RunLog(run_dir, config, extra)
     outcome = TrainOutcome(losses={spec.name: [] for spec in config.runs})
     names: dict[int, str] = dict(enumerate(spec.name for spec in config.runs))
-    counter = StepCounter(label, config.total_steps(len(data.train_labels)))
+    counter = StepCounter(label, config.total_steps(len(data.train_labels)), progress)
 
-    def emit(event: Event) -> None:
-        log.write(event)
+    def emit(event: Event) -> None:  # train_logged has written it to the log already
         if isinstance(event, TrainProgress):
             for run_id, losses in zip(event.run_ids, event.losses):
                 outcome.losses[names[run_id]].extend(losses)
@@ -441,8 +456,9 @@ def train_preset(config: ExperimentConfig, data: MNISTData, log_dir: Path, label
     for result in finished.results:
         outcome.test_acc[result.name] = result.test_acc
         outcome.statuses[result.name] = result.status
-        weights, _ = engine.run_weights(result.id)
-        outcome.hidden_weights[result.name] = weights[:-1]
+        if keep_weights:
+            weights, _ = engine.run_weights(result.id)
+            outcome.hidden_weights[result.name] = weights[:-1]
     return outcome
 
 
@@ -463,20 +479,58 @@ def _summary(outcome: TrainOutcome) -> str:
     )
 
 
-def _train_seeds(
-    configs: Callable[[int], ExperimentConfig], seeds: Sequence[int], data: MNISTData, log_dir: Path, label: str
-) -> list[TrainOutcome] | None:
-    """Train ``configs(seed)`` for every seed, a line on stderr after each; None when interrupted."""
+@dataclass(frozen=True)
+class Dispatch:
+    """Where reproduce's experiments train (the sweep runner's options) and what every one of them needs."""
+
+    data: MNISTData
+    data_dir: str | None
+    log_dir: Path
+    execution: Execution = Execution()
+
+
+def _train_all(experiments: Sequence[tuple[str, ExperimentConfig]], dispatch: Dispatch,
+               keep_weights: bool = False) -> list[TrainOutcome] | None:
+    """Train every ``(label, config)`` through the sweep runner (here one at a time, or in processes or Ray
+    tasks), a line on stderr after each; the outcomes in the given order, None when interrupted."""
+    execution = dispatch.execution
+    remote = execution.ray or execution.jobs > 1
+    token = share_token(dispatch.log_dir) if remote else ""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    tasks = [
+        ExperimentTask(label, label, config, str(dispatch.log_dir / f"{stamp}-{label.replace(' ', '-')}"),
+                       dispatch.data_dir, token, threads=execution.threads, ship_logs=execution.ship_logs,
+                       keep_weights=keep_weights, header={"reproduce": True})
+        for label, config in experiments
+    ]
+
+    def here(task: ExperimentTask) -> TaskResult:
+        return TaskResult(task.name, train_preset(task.config, dispatch.data, dispatch.log_dir, task.label), None,
+                          socket.gethostname())
+
+    try:
+        report = run_tasks(tasks, make_backend(execution, here), retries=execution.retries)
+    finally:
+        if token:
+            (dispatch.log_dir / token).unlink(missing_ok=True)
+    if report.interrupted:
+        print("reproduce: interrupted", file=sys.stderr)
+        return None
     outcomes = []
-    for seed in seeds:
-        seed_label = f"{label} seed {seed}"
-        outcome = train_preset(configs(seed), data, log_dir, seed_label)
-        print(f"{seed_label}: {outcome.status} in {outcome.elapsed_s:.1f} s ({_summary(outcome)})", file=sys.stderr)
-        if outcome.status == "stopped":
-            print("reproduce: interrupted", file=sys.stderr)
-            return None
+    for task in tasks:
+        result = report.results.get(task.name) or report.last_results.get(task.name)
+        outcome = result.outcome if result is not None else TrainOutcome(status="error")
+        print(f"{task.label}: {outcome.status} in {outcome.elapsed_s:.1f} s ({_summary(outcome)})", file=sys.stderr)
         outcomes.append(outcome)
     return outcomes
+
+
+def _train_seeds(
+    configs: Callable[[int], ExperimentConfig], seeds: Sequence[int], dispatch: Dispatch, label: str,
+    keep_weights: bool = False,
+) -> list[TrainOutcome] | None:
+    """Train ``configs(seed)`` for every seed; None when interrupted."""
+    return _train_all([(f"{label} seed {seed}", configs(seed)) for seed in seeds], dispatch, keep_weights)
 
 
 @dataclass
@@ -493,22 +547,26 @@ class SweepOutcome:
 
 
 def run_depth_sweep(
-    sweep: Sweep, seeds: Sequence[int], data: MNISTData, log_dir: Path, device: str, overrides: dict
+    sweep: Sweep, seeds: Sequence[int], dispatch: Dispatch, device: str, overrides: dict
 ) -> SweepOutcome | None:
-    """Every depth: measure the std ratios at initialisation, then train every seed; None when interrupted."""
+    """Every depth: measure the std ratios at initialisation; then train every depth × seed; None when
+    interrupted."""
+    data = dispatch.data
     result = SweepOutcome(sweep, training_length(sweep.config(sweep.depths[0], **overrides)))
     for depth in sweep.depths:
         started = time.perf_counter()
         result.ratios[depth] = measure_std_ratios(sweep, depth, data)
         print(f"{sweep.name} depth {depth}: std ratios at initialisation, {sweep.draws} draws of "
               f"{len(sweep.runs)} runs, in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        outcomes = _train_seeds(
-            lambda seed: sweep.config(depth, **{**overrides, "seed": seed, "device": device}),
-            seeds, data, log_dir, f"{sweep.name} depth {depth}",
-        )
-        if outcomes is None:
-            return None
-        result.outcomes[depth] = outcomes
+    experiments = [
+        (f"{sweep.name} depth {depth} seed {seed}", sweep.config(depth, **{**overrides, "seed": seed, "device": device}))
+        for depth in sweep.depths for seed in seeds
+    ]
+    outcomes = _train_all(experiments, dispatch)
+    if outcomes is None:
+        return None
+    for index, depth in enumerate(sweep.depths):
+        result.outcomes[depth] = outcomes[index * len(seeds) : (index + 1) * len(seeds)]
     return result
 
 
@@ -565,17 +623,20 @@ def run_reproduce(
     overrides: dict[str, dict] | None = None,
     sweep: Sweep | None = None,
     stream: IO[str] | None = None,
+    execution: Execution = Execution(),
 ) -> int:
     """Train every preset (and the depth sweep, named ``depth-sweep``) for every seed, run the probe, print
     the Markdown tables: the claims, then the atlas and the depth sweep where they ran.
 
     Returns 0 when every judged row and cell passes, 1 when one fails, 130 when interrupted. ``overrides``
     maps a preset name (or ``depth-sweep``) to keyword arguments for its configs; tests shorten runs with
-    it, and shrink the sweep with ``sweep``.
+    it, and shrink the sweep with ``sweep``. ``execution`` says where the experiments train (the sweep
+    runner's options: one at a time here by default).
     """
     overrides = overrides or {}
     started = time.perf_counter()
     data = load_mnist(data_dir)
+    dispatch = Dispatch(data, data_dir, log_dir, execution)
     print(f"reproduce: {data.description}; {', '.join(presets)}; seeds {', '.join(map(str, seeds))}; "
           f"device {device}, {torch.get_num_threads()} CPU threads; logs in {log_dir}", file=sys.stderr)
     rows: list[Row] = []
@@ -583,8 +644,7 @@ def run_reproduce(
     sweep_result: SweepOutcome | None = None
     for name in presets:
         if name == DEPTH_SWEEP.name:
-            sweep_result = run_depth_sweep(sweep or DEPTH_SWEEP, seeds, data, log_dir, device,
-                                           overrides.get(name, {}))
+            sweep_result = run_depth_sweep(sweep or DEPTH_SWEEP, seeds, dispatch, device, overrides.get(name, {}))
             if sweep_result is None:
                 return 130
             tables.append(format_depth_sweep(sweep_result, seeds))
@@ -592,7 +652,7 @@ def run_reproduce(
         preset = get_preset(name)
         outcomes = _train_seeds(
             lambda seed: preset.config(**{**overrides.get(name, {}), "seed": seed, "device": device}),
-            seeds, data, log_dir, name,
+            seeds, dispatch, name, keep_weights=any(c.metric == "unit_spread" for c in criteria_for(name)),
         )
         if outcomes is None:
             return 130
