@@ -19,6 +19,7 @@ from inittui.dashboard.sources import ProcessSource
 from inittui.training.process import EngineProcess
 from inittui.ui.app import make_app
 from inittui.ui.atlas import grid_problem, render_atlas
+from inittui.ui.screens.help import help_markdown
 
 EXAMPLE = ROOT / "examples" / "my_init.py"
 SMALL = ["--width", "16", "--depth", "3", "--steps", "1000000", "--stats-every", "5", "--batch-size", "64",
@@ -114,3 +115,11 @@ def test_the_atlas_takes_the_users_initialisers_as_rows_after_the_built_ins():
     lines, layout = render_atlas(cells, 100, 30)
     assert layout is not None and len(lines) == 30
     assert [label.strip() for label in layout.row_labels] == ["he", "sparse", "critical-tanh"]
+
+
+def test_the_help_screen_gives_each_users_initialiser_its_docstring_as_formula():
+    config = config_from_args(build_parser().parse_args(["train", "--init-file", str(EXAMPLE)]))
+    text = help_markdown("", config.user_initializers)
+    row = next(line for line in text.splitlines() if line.startswith("| sparse |"))
+    assert row.startswith("| sparse | `W_ij ~ N(0, 1) for 15 inputs j per unit i, chosen at random; 0 elsewhere` | Martens 2010")
+    assert "p from the drawn variance" in row and "| critical-tanh | `W = 1.0 · Q, Q orthogonal" in text
