@@ -52,14 +52,15 @@ def started_from_header(header: dict[str, Any]) -> ExperimentStarted | None:
     )
 
 
-def read_run(run_dir: Path) -> ReadRun:
-    """Read ``run_dir``'s log to its last complete line (RunLogError if events.jsonl cannot be read)."""
+def read_run(run_dir: Path, *, curves: bool = True) -> ReadRun:
+    """Read ``run_dir``'s log to its last complete line (RunLogError if events.jsonl cannot be read); without
+    ``curves``, the runs' curves are left empty (:class:`RunFold`)."""
     try:
         header, problem = read_config(run_dir), ""
     except RunLogError as error:
         header, problem = {}, str(error)
     index = LogIndex.of(run_dir)
-    fold = RunFold()
+    fold = RunFold(curves=curves)
 
     def apply(event: Event) -> None:
         if not fold.experiment.config and not isinstance(event, ExperimentStarted):
@@ -123,7 +124,7 @@ class RunSummary:
 
 def summarise_run(run_dir: Path) -> RunSummary:
     """What ``inittui runs`` says of one run: whatever of its header and log can be read."""
-    run = read_run(run_dir)
+    run = read_run(run_dir, curves=False)
     config = run.header.get("config") if isinstance(run.header.get("config"), dict) else {}
     folded = list(run.fold.runs.values())
     if folded:

@@ -137,11 +137,15 @@ class RunFold:
     :meth:`apply` returns the parts of a screen the event made stale. An event whose fields are not what its
     type says raises (TypeError, ValueError, …) before changing anything it has not already read: the run log's
     reader rejects such lines, so from a log it does not happen.
+
+    With ``curves=False`` the loss and accuracy curves stay empty and everything else is folded as ever:
+    ``inittui runs`` needs a log's status and numbers, not its curves, which are most of the folding's cost.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, curves: bool = True) -> None:
         self.experiment = Experiment()
         self.runs: dict[int, FoldedRun] = {}
+        self.curves = curves
 
     def apply(self, event: Event) -> set[str]:
         match event:
@@ -170,7 +174,7 @@ class RunFold:
 
     # ------------------------------------------------------------------ the runs
     def _started(self, event: ExperimentStarted) -> set[str]:
-        self.__init__()
+        self.__init__(curves=self.curves)
         experiment = self.experiment
         experiment.config = event.config
         experiment.preset = str(event.config.get("preset", ""))
@@ -213,9 +217,10 @@ class RunFold:
                 fresh = RunRecord(run.id, run.record.spec, run.record.status, draw=run.record.draw)
                 self._begin_life(run, fresh, max(int(event.step) - int(run_step), 0))
             life = run.life
-            first = int(run_step) - len(losses) + 1
-            life.loss.extend(first, losses)
-            life.accuracy.extend(first, accuracies)
+            if self.curves:
+                first = int(run_step) - len(losses) + 1
+                life.loss.extend(first, losses)
+                life.accuracy.extend(first, accuracies)
             record = life.record
             record.step = int(run_step)
             last = next((v for v in reversed(losses) if v is not None), None)

@@ -18,7 +18,7 @@ from inittui.core.events import (
     TrainProgress,
 )
 from inittui.runlog.catalogue import read_run, summarise_run
-from inittui.runlog.fold import LIVES_KEPT, PAST_LIFE_BUCKETS
+from inittui.runlog.fold import LIVES_KEPT, PAST_LIFE_BUCKETS, RunFold
 from inittui.runlog.reader import read_events
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -125,3 +125,17 @@ def test_a_log_in_the_format_before_run_records_still_reads():
     assert all(len(r.life.loss) > 0 and r.life.layers for r in run.fold.runs.values())
     summary = summarise_run(FIXTURES / "old-format")
     assert summary.runs == ["he:relu", "xavier:tanh"] and set(summary.best_test_acc) == {"he:relu", "xavier:tanh"}
+
+
+def test_a_fold_without_curves_folds_everything_else_alike(tmp_path):
+    events = read_events(train_to_log(tmp_path))
+    with_curves, without = RunFold(), RunFold(curves=False)
+    for event in events:
+        with_curves.apply(event)
+        without.apply(event)
+    assert without.experiment == with_curves.experiment
+    for run_id, run in with_curves.runs.items():
+        bare = without.runs[run_id]
+        assert [life.record for life in bare.lives] == [life.record for life in run.lives]
+        assert [life.test for life in bare.lives] == [life.test for life in run.lives]
+        assert len(run.life.loss) and not len(bare.life.loss) and not len(bare.life.accuracy)

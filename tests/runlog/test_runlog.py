@@ -282,10 +282,10 @@ def test_list_runs_passes_over_a_run_whose_events_cannot_be_read(tmp_path, monke
         RunLog(tmp_path / name, CONFIG).close()
     readable = catalogue.read_run
 
-    def read_run_or_fail(run_dir):
+    def read_run_or_fail(run_dir, **options):
         if run_dir.name == "2-unreadable":  # as a file the user may not read would
             raise RunLogError(f"cannot read {run_dir / EVENTS_FILE}: Permission denied")
-        return readable(run_dir)
+        return readable(run_dir, **options)
 
     monkeypatch.setattr(catalogue, "read_run", read_run_or_fail)
     assert [s.run_dir.name for s in list_runs(tmp_path)] == ["1-a", "3-c"]
