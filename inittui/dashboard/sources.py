@@ -141,7 +141,10 @@ class FollowSource(Source):
             sink(event)
             finished = isinstance(event, ExperimentFinished) or (finished and not isinstance(event, ExperimentStarted))
 
-        quiet = QUIET_POLLS_BEFORE_CHECK - 1  # whether the writer lives is checked at once
+        quiet = 0
+        # whether the writer lives is asked as soon as the log is first read to its end, so that a log whose
+        # writer is gone says so at once, not after QUIET_POLLS_BEFORE_CHECK polls of "running"
+        asked = False
         while True:
             with self.lock:
                 update = self.index.update(hand_on)
@@ -154,9 +157,10 @@ class FollowSource(Source):
                 quiet = 0
                 continue
             quiet += 1
-            if quiet == QUIET_POLLS_BEFORE_CHECK and not writer_alive(header):
+            if (quiet == QUIET_POLLS_BEFORE_CHECK or not asked) and not writer_alive(header):
                 self._end(sink)
                 sink(WriterGone(f"the process that wrote {self.run_dir} is gone without finishing; the log ends here"))
+            asked = True
             if self._stop.wait(self.poll_s):
                 return
         self._end(sink)

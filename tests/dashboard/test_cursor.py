@@ -387,6 +387,31 @@ def test_the_viewer_reads_a_log_through_its_index(recorded):
     assert source.steps.read(2).step == 20
 
 
+def test_the_viewer_says_at_once_that_the_writer_of_an_unfinished_log_is_gone(tmp_path):
+    import json
+    import subprocess
+    import sys
+    import threading
+
+    from inittui.core.reports import WriterGone
+    from inittui.runlog.layout import CONFIG_FILE
+
+    run_dir = write_events(tmp_path, *synthetic_events(finished=False))
+    header = json.loads((run_dir / CONFIG_FILE).read_text())
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run_dir / CONFIG_FILE).write_text(json.dumps({**header, "pid": int(ended.stdout)}))
+    # a poll so slow that the writer would be asked only minutes later, were it not asked once caught up
+    source = FollowSource(run_dir, poll_s=60.0)
+    gone = threading.Event()
+    worker = threading.Thread(target=source.run, args=(lambda item: gone.set() if isinstance(item, WriterGone)
+                                                       else None,), daemon=True)
+    worker.start()
+    try:
+        assert gone.wait(10.0)
+    finally:
+        source.close(5.0)
+
+
 def events_of(run_dir):
     from inittui.runlog.reader import read_events
 
