@@ -31,7 +31,9 @@ BLOCK_BYTES = 8 << 20
 # skipped line numbers kept for the notice (the count is always exact)
 SKIPPED_KEPT = 20
 DECODED_KEPT = 8
-_LAYERS_PREFIX = re.compile(rb'\{"type":"layers","step":(\d+),')
+# a statistics step's line, as the engine writes it or with any JSON spacing (another writer's, an editor's)
+_LAYERS_PREFIX = re.compile(rb'\{\s*"type"\s*:\s*"layers"\s*,\s*"step"\s*:\s*(\d+)\s*,')
+_LAYERS_PREFIX_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class LogIndex:
             position = newline + 1
 
     def _index_line(self, data: bytes, start: int, stop: int, base: int, update: IndexUpdate) -> None:
-        match = _LAYERS_PREFIX.match(data, start, start + 48)
+        match = _LAYERS_PREFIX.match(data, start, start + _LAYERS_PREFIX_BYTES)
         if match is not None and data[stop - 1 : stop] == b"}":
             # a statistics step: only where it is; it is decoded when asked for
             self._add_stats(StatsEntry(int(match.group(1)), base + start, stop - start, self.lines), update)

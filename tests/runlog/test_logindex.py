@@ -60,6 +60,24 @@ def test_index_hands_on_every_event_but_the_statistics_steps(real_log):
     assert len(stats) >= 6
 
 
+def test_a_log_with_other_json_spacing_is_indexed_alike_without_decoding_its_statistics(real_log, tmp_path,
+                                                                                        monkeypatch):
+    """Any valid JSON lines open, and as fast: a statistics step is found by its prefix, spaced or not."""
+    import inittui.runlog.index as logindex
+
+    spaced = tmp_path / "spaced"
+    spaced.mkdir()
+    lines = (real_log / EVENTS_FILE).read_text().splitlines()
+    (spaced / EVENTS_FILE).write_text("".join(json.dumps(json.loads(line), indent=None) + "\n" for line in lines))
+    decoded = []
+    original = logindex.parse_line
+    monkeypatch.setattr(logindex, "parse_line", lambda raw: decoded.append(raw) or original(raw))
+    index, handed = opened(spaced)
+    assert not [raw for raw in decoded if json.loads(raw)["type"] == "layers"][1:]  # only the newest, to show
+    assert handed == not_stats(read_events(real_log)) and index.steps == opened(real_log)[0].steps
+    assert index.layer_stats(0) == next(e for e in read_events(real_log) if isinstance(e, LayerStats))
+
+
 def test_each_offset_reads_its_own_statistics_step(real_log):
     stats = [e for e in read_events(real_log) if isinstance(e, LayerStats)]
     index, _ = opened(real_log)
