@@ -11,7 +11,7 @@ from typing import IO
 
 from inittui.core.errors import ConfigError
 from inittui.experiments.sweep import SweepPlan
-from inittui.experiments.sweep_manifest import DONE, PENDING, ExperimentEntry, SweepManifest
+from inittui.runlog.manifest import DONE, PENDING, ExperimentEntry, SweepManifest
 from inittui.experiments.sweep_runner import Execution, make_backend, run_tasks, share_token
 from inittui.experiments.sweep_task import ExperimentTask, loaded_mnist, run_task
 

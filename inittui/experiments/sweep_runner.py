@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from inittui.experiments.sweep_manifest import DONE, FAILED, PENDING, RUNNING, SweepManifest
+from inittui.runlog.manifest import DONE, FAILED, PENDING, RUNNING, SweepManifest
 from inittui.experiments.sweep_task import ExperimentTask, TaskResult, unpack
 
 DEFAULT_RETRIES = 2

@@ -1,1 +1,1 @@
-"""The run log: where it lives, its writer, its reader, the log index and the catalogue of past runs."""
+"""The run log: its layout, writer, reader and index, the catalogue of past runs, and a sweep's manifest."""

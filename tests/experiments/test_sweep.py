@@ -16,7 +16,7 @@ from inittui import cli
 from inittui.core.errors import ConfigError
 from inittui.experiments.reproduce import TrainOutcome
 from inittui.experiments.sweep import SETTINGS, load_sweep, read_settings
-from inittui.experiments.sweep_manifest import SweepManifest
+from inittui.runlog.manifest import SweepManifest
 from inittui.experiments.sweep_runner import InProcess, run_tasks, share_token
 from inittui.experiments.sweep_task import ExperimentTask, TaskResult, pack, unpack
 from support.sweeps import (
@@ -155,7 +155,7 @@ def test_bad_execution_options_exit_2(tmp_path, capsys, options, message):
 
 
 def _tasks(tmp_path: Path, names: list[str]) -> tuple[list[ExperimentTask], SweepManifest]:
-    from inittui.experiments.sweep_manifest import ExperimentEntry
+    from inittui.runlog.manifest import ExperimentEntry
 
     plan = load_sweep(write_sweep(tmp_path / "s.toml", SMALL))
     token = share_token(tmp_path)
