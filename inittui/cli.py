@@ -107,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list past runs")
     runs.add_argument("--log-dir", help="where run logs are (default: the user data directory)")
 
-    view = commands.add_parser("view", help="the dashboard, read-only, from a run log (follows it live)")
-    view.add_argument("run", help="a run directory, or 'latest'")
+    view = commands.add_parser("view", help="the dashboard, read-only, from a run log (follows it live); or a "
+                               "sweep's directory as a grid over its axes")
+    view.add_argument("run", help="a run directory, 'latest', or a sweep's directory (the one holding sweep.json)")
     view.add_argument("--log-dir", help="where run logs are, for 'latest'")
     view.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS)
 
@@ -260,8 +261,14 @@ def command_runs(args: argparse.Namespace) -> int:
 
 
 def command_view(args: argparse.Namespace) -> int:
+    from inittui.runlog.manifest import MANIFEST_FILE
     from inittui.runlog.reader import resolve_run_dir
     from inittui.ui.app import run_viewer
+
+    if (Path(args.run) / MANIFEST_FILE).is_file():
+        from inittui.ui.sweep_view import run_sweep_viewer
+
+        return run_sweep_viewer(Path(args.run))
 
     run_dir = resolve_run_dir(args.run, _log_dir(args.log_dir))
     return run_viewer(run_dir, fps=args.fps)

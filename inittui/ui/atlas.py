@@ -90,7 +90,7 @@ def _order(names: Sequence[str], known: Sequence[str]) -> list[str]:
     return [n for n in known if n in present] + [n for n in present if n not in known]
 
 
-def _text_colour(background: str) -> str:
+def text_colour(background: str) -> str:
     red, green, blue = (int(background[i : i + 2], 16) for i in (1, 3, 5))
     return "#000000" if 0.299 * red + 0.587 * green + 0.114 * blue > 140 else "#ffffff"
 
@@ -186,7 +186,7 @@ def _cell_lines(cell: RunRecord, metric: str, scale: ColourScale, width: int, li
     else:
         text, background = format_metric(metric, value, wide), scale.colour(value)
         detail = ""
-    colour = _text_colour(background)
+    colour = text_colour(background)
     cell_style = style(colour, background, bold=True, underline=selected)
     detail_style = style(colour, background)
     result = [(_centre(f"▸ {text} ◂" if selected else text, width), cell_style)]
