@@ -151,3 +151,17 @@ def test_the_sweep_grid_snapshot(tmp_path, monkeypatch, size, snap_compare):
     Path("sweep-grid").mkdir()
     four(Path("sweep-grid"))
     assert snap_compare(SweepViewer(Path("sweep-grid")), terminal_size=size)
+
+
+def test_the_docs_list_every_key_of_the_sweep_viewer_and_its_example_sweep_expands():
+    from support.paths import ROOT
+    from inittui.experiments.sweep import expand, read_settings
+    from inittui.ui.sweep_view import SWEEP_BINDINGS
+
+    docs = (ROOT / "docs" / "sweeps.md").read_text()
+    table = docs[docs.index("## Viewing a sweep"):]
+    table = table[table.index("| key |"):]
+    documented = [line.split("`")[1] for line in table[: table.index("\n\n")].splitlines()[2:]]
+    assert documented == [binding.key for binding in SWEEP_BINDINGS]
+    fixed, axes = read_settings(ROOT / "examples" / "depth_lr.toml")
+    assert axes == {"depth": [2, 3], "lr": [0.01, 0.1]} and len(expand(fixed, axes)) == 4
