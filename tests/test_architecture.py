@@ -19,7 +19,7 @@ def test_training_headless_loads_no_textual():
     code = (
         "import sys, inittui.cli, inittui.training.engine, inittui.experiments.headless, "
         "inittui.experiments.reproduce, inittui.science.probe\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'plotext'))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'plotext'))\n"
         "print(bad)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
