@@ -127,6 +127,10 @@ def _y_limits(low: float, high: float, log: bool) -> None:
 
 def _render(title: str, size: ChartSize, color: bool, draw: Callable[[], None]) -> str:
     plotext.clear_figure()
+    # the terminal's own background and text colour, light or dark: only the lines coloured
+    plotext.canvas_color("default")
+    plotext.axes_color("default")
+    plotext.ticks_color("default")
     plotext.plot_size(size.width, size.height)
     plotext.title(title)
     draw()
