@@ -35,6 +35,8 @@ NAMED_BEST = 3
 # columns plotext keeps for the y tick labels and the frame
 AXIS_COLUMNS = 10
 MIN_WIDTH, MAX_WIDTH = 30, 1000
+# axes end within ±this: plotext's tick rounding overflows near the largest floats, and no chart reads there
+AXIS_LIMIT = 1e15
 MIN_HEIGHT, MAX_HEIGHT = 8, 200
 # the atlas table's corner: what its rows and columns are
 CORNER = "init \\ act"
@@ -84,22 +86,26 @@ def _finite_range(arrays: Sequence[np.ndarray]) -> tuple[float, float] | None:
 
 
 def _y_axis(arrays: Sequence[np.ndarray], cap: float | None, log: bool) -> tuple[float, float]:
-    """The y axis: the finite values' range, its top at most ``cap``; on a log axis at most MAX_LOG_DECADES
-    below its top. Always a span plotext can divide by."""
+    """The y axis: the finite values' range, from 0 up to at most ``cap`` where there is one; on a log axis at
+    most MAX_LOG_DECADES below its top. Always within ±AXIS_LIMIT and a span plotext can divide by."""
     if log:
         found = _finite_range([array[array > 0] for array in arrays])
         if found is None:
             return (0.1, 10.0)
-        top = min(found[1], cap) if cap is not None else min(found[1], 1e300)
+        top = min(found[1], cap if cap is not None else AXIS_LIMIT)
         bottom = max(found[0], top / 10.0**MAX_LOG_DECADES)
         return (bottom / 2, top * 2) if bottom >= top else (bottom, top)
     found = _finite_range(arrays)
     if found is None:
         return (0.0, 1.0)
-    low, high = max(found[0], -1e300), min(found[1], 1e300)
-    if cap is not None:
-        low, high = min(max(low, 0.0), cap), min(high, cap)
-    return (low - 0.5, high + 0.5) if low >= high else (low, high)
+    if cap is not None:  # a loss: from 0, and what lies above the cap sits at the top edge
+        top = min(found[1], cap)
+        return (0.0, top) if top > 0 else (0.0, 1.0)
+    low, high = max(found[0], -AXIS_LIMIT), min(found[1], AXIS_LIMIT)
+    if low >= high:
+        margin = max(abs(low) * 0.1, 0.5)
+        return (low - margin, high + margin)
+    return (low, high)
 
 
 def decimated(series: MinMaxSeries, columns: int, stop: float) -> tuple[np.ndarray, np.ndarray]:
