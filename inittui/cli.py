@@ -1,5 +1,5 @@
 """The ``inittui`` command: the dashboard by default, ``train --headless``, ``probe``, ``runs``, ``view``,
-``reproduce``, ``sweep``, ``plot``."""
+``reproduce``, ``sweep``, ``plot``, ``export``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, OPTIMIZER_N
 from inittui.core.errors import ConfigError, DataError, RunLogError
 from inittui.core.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS, get_preset
 
-SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce", "sweep", "plot")
+SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce", "sweep", "plot", "export")
 LOCAL_RAY = "local"  # --ray without an address
 DEFAULT_FPS = 4.0
 # `inittui plot` without a terminal to measure (a pipe, a CI log): each chart this many cells
@@ -125,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
                       f"or {PLOT_SIZE[0]} in a pipe)")
     plot.add_argument("--height", type=int, help=f"each chart's height in lines (default {PLOT_SIZE[1]})")
     plot.add_argument("--color", action="store_true", help="colour even when stdout is not a terminal")
+
+    export = commands.add_parser("export", help="a run log's scalars, histograms and hparams as TensorBoard "
+                                 "event files or CSV")
+    export.add_argument("run", help="a run directory, or 'latest'")
+    export.add_argument("--log-dir", help="where run logs are, for 'latest'")
+    where = export.add_mutually_exclusive_group(required=True)
+    where.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard event files into DIR/<log>/<run> "
+                       "(needs inittui[tensorboard])")
+    where.add_argument("--csv", metavar="DIR", help="write runs.csv, scalars.csv and histograms.csv into DIR/<log>")
 
     reproduce = commands.add_parser("reproduce", help="train the presets that carry a claim, the atlas and the "
                                     "depth sweep on MNIST, run the probe; print Markdown tables")
@@ -306,6 +315,22 @@ def command_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_export(args: argparse.Namespace) -> int:
+    from inittui.output.export import export_csv, export_tensorboard, require_tensorboard
+
+    if args.tensorboard:
+        require_tensorboard()  # without it: one line saying how to install it, before reading anything
+    run_dir = _named_run_dir(args.run, args.log_dir)
+    if args.tensorboard:
+        target, counts = export_tensorboard(run_dir, Path(args.tensorboard))
+    else:
+        target, counts = export_csv(run_dir, Path(args.csv))
+    skipped = f"; {counts.skipped} damaged line{'s' if counts.skipped != 1 else ''} of the log skipped" \
+        if counts.skipped else ""
+    print(f"{target}: {counts.runs} runs, {counts.scalars:,} scalars, {counts.histograms:,} histograms{skipped}")
+    return 0
+
+
 def command_reproduce(args: argparse.Namespace) -> int:
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -403,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         "reproduce": command_reproduce,
         "sweep": command_sweep,
         "plot": command_plot,
+        "export": command_export,
     }
 
     try:
