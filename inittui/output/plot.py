@@ -132,6 +132,9 @@ def _y_limits(low: float, high: float, log: bool) -> None:
 
 
 def _render(title: str, size: ChartSize, color: bool, draw: Callable[[], None]) -> str:
+    # plotext's figure is global: back to the whole figure first, or what an earlier caller's subplots left
+    # (a log axis) carries over into this chart
+    plotext.main()
     plotext.clear_figure()
     # the terminal's own background and text colour, light or dark: only the lines coloured
     plotext.canvas_color("default")

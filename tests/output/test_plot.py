@@ -144,3 +144,16 @@ def test_a_dead_or_exploded_layer_draws_at_the_depth_charts_edge(run_dir):
     text = depth_chart(fold, ChartSize(60, 14))
     assert "activation std per layer" in text
     assert len(text.splitlines()) <= 14 and max(len(line) for line in text.splitlines()) <= 60
+
+
+def test_a_chart_is_drawn_whole_whatever_plotext_was_left_holding():
+    import plotext
+
+    # someone's log-scale subplots before ours: plotext's figure is global, and clear_figure clears one subplot
+    plotext.subplots(2, 1)
+    plotext.subplot(1, 1)
+    plotext.yscale("log")
+    series = MinMaxSeries(1024)
+    series.extend(0, [0.0, 1.0, 2.0])
+    text = curve_chart("train loss", [Line("a", series)], ChartSize(40, 10), cap=4.0)
+    assert "train loss" in text and len(text.splitlines()) <= 10
