@@ -188,7 +188,7 @@ def _labels(runs: Sequence[FoldedRun]) -> tuple[dict[int, str], str]:
     best = sorted(records, key=lambda r: -(r.best_test_acc if r.best_test_acc is not None else -1.0))[:NAMED_BEST]
     named = {r.id for r in best}
     return ({run_id: text if run_id in named else "" for run_id, text in label.items()},
-            f" ({len(records)} runs, the best {NAMED_BEST} named)")
+            f" · {len(records)} runs, the best {NAMED_BEST} named")
 
 
 def loss_chart(fold: RunFold, size: ChartSize, color: bool = False) -> str:
