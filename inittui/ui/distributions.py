@@ -328,6 +328,8 @@ def render_distributions(
     layout = heatmap_layout(len(panels), width, body, show_std, min_heat_rows)
     steps = max((p.grid.steps_per_column for p in panels), default=1)
     note = f"{steps} step{'s' if steps > 1 else ''} a column"
+    if bands:  # said where the bands' colour key does not fit
+        note = f"percentile bands · {note}"
     if len(layout.shown) < len(panels):
         hidden = [panels[index].title for index in range(len(panels)) if index not in layout.shown]
         note += f" · not shown: {_names(hidden)}"
