@@ -11,6 +11,12 @@ chart also as a user reads it (log scale, EMA over the faint raw curves, a run s
 histograms get one panel per layer of a 30-layer run, with huge and non-finite counts and bounds.
 
 Prints milliseconds per frame (median over ``--frames``). Target: ≤ 30 ms per chart on a 2-core CPU.
+
+``--against plotext`` instead draws the same frames with inittui's renderer and with plotext, both fed the same
+bounded data (plotext through ``inittui plot``'s charts: each curve decimated to two points a column and
+clipped into the axis), and prints each one's time and the ratio: curves of 6 and 60 runs, the loss on a log
+axis, 5 layer histograms (plotext: subplots), one layer's distribution over time (plotext: a matrix plot) and
+the depth view (6 runs × 30 layers, three panels; plotext: three log subplots).
 """
 
 from __future__ import annotations
@@ -24,15 +30,20 @@ import sys
 import time
 
 import numpy as np
+import plotext
 from textual.app import App
 
 from inittui.core.events import Histogram
-from inittui.ui.curves import CurvePlot
-from inittui.ui.histograms import LayerHistograms
+from inittui.ui.curves import CurvePlot, render_curves
+from inittui.ui.depth_chart import render_depth_chart
+from inittui.ui.distributions import density_matrix, render_distributions
+from inittui.ui.histograms import LayerHistograms, render_panels
 from inittui.dashboard.selectors import run_colour
-from inittui.dashboard.views import Curve, LegendEntry, Panel, Points
+from inittui.dashboard.views import Curve, DepthSeries, HeatmapPanel, LegendEntry, Panel, Points
+from inittui.output.plot import LOSS_CAP, ChartSize, Line, curve_chart
 from inittui.runlog.fold import CURVE_BUCKETS
 from inittui.series.curve import MinMaxSeries
+from inittui.series.density import DistributionHistory
 
 TARGET_MS = 30.0
 
@@ -135,14 +146,139 @@ async def measure(size: tuple[int, int], points: int, frames: int) -> dict[str, 
     return results
 
 
+def _fresh(curves: list[Curve]) -> None:
+    """One more step on every curve, as before each frame of a live run: no renderer reuses a cached envelope."""
+    for curve in curves:
+        if isinstance(curve.series, MinMaxSeries) and curve.series.last_step is not None:
+            curve.series.add(curve.series.last_step + 1, 1.0)
+
+
+def _timed(draw, frames: int, before=None) -> float:
+    samples = []
+    for _ in range(frames):
+        if before is not None:
+            before()
+        began = time.perf_counter()
+        draw()
+        samples.append(1000 * (time.perf_counter() - began))
+    return statistics.median(samples)
+
+
+def _clean_panels(layers: int) -> list[Panel]:
+    """Histograms as a healthy layer logs them: 40 bins of a bell over [-3, 3]."""
+    counts = [int(1000 * math.exp(-((i - 19.5) / 7) ** 2)) for i in range(40)]
+    return [Panel(f"L{layer + 1}", run_colour(layer), Histogram(-3.0, 3.0, counts), 1.0, 1.0) for layer in range(layers)]
+
+
+def _plotext_figure(width: int, height: int, rows: int = 1, columns: int = 1) -> None:
+    """A new plotext figure: clear_figure alone clears only the active subplot, and the last frame's log axes
+    would carry over."""
+    plotext.main()
+    plotext.clear_figure()
+    if rows * columns > 1:
+        plotext.subplots(rows, columns)
+    plotext.plot_size(width, height)
+
+
+def _plotext_histograms(panels: list[Panel], width: int, height: int) -> str:
+    _plotext_figure(width, height, 1, len(panels))
+    for index, panel in enumerate(panels, start=1):
+        histogram = panel.histogram
+        step = (histogram.high - histogram.low) / len(histogram.counts)
+        plotext.subplot(1, index)
+        plotext.title(panel.title)
+        plotext.bar([histogram.low + step * (i + 0.5) for i in range(len(histogram.counts))], histogram.counts)
+    return plotext.build()
+
+
+def _history(steps: int) -> DistributionHistory:
+    """One layer's histograms over ``steps`` statistics steps, a bell that slowly narrows."""
+    history = DistributionHistory()
+    for step in range(steps):
+        width = 7 * (1 - 0.5 * step / steps)
+        history.add(step, -3.0, 3.0, [1000 * math.exp(-((i - 19.5) / width) ** 2) for i in range(40)], 1.0)
+    return history
+
+
+def _plotext_heatmap(matrix: np.ndarray, width: int, height: int) -> str:
+    _plotext_figure(width, height)
+    plotext.title("L1")
+    # bins bottom to top, time left to right, as inittui's heatmap draws them
+    plotext.matrix_plot(np.nan_to_num(matrix.T[::-1] * 255).tolist())
+    return plotext.build()
+
+
+def _depth(runs: int, layers: int) -> list[DepthSeries]:
+    rng = np.random.default_rng(0)
+
+    def values() -> list[float]:
+        return (10 ** rng.uniform(-3, 1, layers)).tolist()
+
+    return [DepthSeries(f"run {r}", run_colour(r), values(), values(), values(), values(), values()) for r in range(runs)]
+
+
+def _plotext_depth(series: list[DepthSeries], width: int, height: int) -> str:
+    _plotext_figure(width, height, 3, 1)
+    for row, field in enumerate(("activation_std", "gradient_std", "update_ratio"), start=1):
+        plotext.subplot(row, 1)
+        plotext.title(field)
+        for item in series:
+            values = getattr(item, field)
+            plotext.plot(list(range(1, len(values) + 1)), values)
+        plotext.yscale("log")
+        plotext.ylim(-3, 1)  # a log axis's limits, as plotext takes them: powers of ten
+    return plotext.build()
+
+
+def against_plotext(size: tuple[int, int], points: int, frames: int) -> dict[str, tuple[float, float]]:
+    """Each frame's milliseconds with inittui's renderer and with plotext, fed the same bounded data."""
+    width, height = size
+    chart = ChartSize(width, height)
+    results: dict[str, tuple[float, float]] = {}
+    for runs, log in ((6, False), (60, False), (6, True)):
+        given = curves(runs, points, raw=False)
+        lines = [Line(f"run {i}", curve.series) for i, curve in enumerate(given)]
+        label = f"{runs} curves{', log y' if log else ''}"
+        ours = _timed(lambda: render_curves(given, width, height, "train loss", ycap=LOSS_CAP, log=log), frames,
+                      lambda: _fresh(given))
+        theirs = _timed(lambda: curve_chart("train loss", lines, chart, cap=LOSS_CAP, log=log), frames,
+                        lambda: _fresh(given))
+        results[label] = (ours, theirs)
+    panels = _clean_panels(5)
+    results["5 histograms"] = (_timed(lambda: render_panels(panels, width, height), frames),
+                               _timed(lambda: _plotext_histograms(panels, width, height), frames))
+    grid = _history(128 * 64).snapshot()  # 128 columns of 64 steps each
+    heat = [HeatmapPanel("L1", grid)]
+    matrix = density_matrix(grid)
+    results[f"heatmap {grid.columns}×{len(grid.density[0])}"] = (
+        _timed(lambda: render_distributions(heat, width, height), frames),
+        _timed(lambda: _plotext_heatmap(matrix, width, height), frames))
+    depth = _depth(6, 30)
+    results["depth view 6×30"] = (_timed(lambda: render_depth_chart(depth, width, height), frames),
+                                  _timed(lambda: _plotext_depth(depth, width, height), frames))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="120x40", help="widget size in cells, WIDTHxHEIGHT (default 120x40)")
     parser.add_argument("--points", type=int, default=100_000, help="points per run's curve (default 100000)")
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    parser.add_argument("--against", choices=["plotext"], help="the same frames drawn by plotext, and the ratio")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
+    if args.against:
+        compared = against_plotext((width, height), args.points, args.frames)
+        if args.json:
+            print(json.dumps({frame: {"inittui_ms": round(ours, 2), "plotext_ms": round(theirs, 2)}
+                              for frame, (ours, theirs) in compared.items()}))
+            return 0
+        print(f"at {width}x{height}, {args.points:,} points per run, median of {args.frames} frames")
+        print(f"{'frame':<22} {'inittui':>10} {'plotext':>10} {'plotext/inittui':>16}")
+        for frame, (ours, theirs) in compared.items():
+            print(f"{frame:<22} {ours:7.1f} ms {theirs:7.1f} ms {theirs / ours:15.1f}×")
+        return 0
     results = asyncio.run(measure((width, height), args.points, args.frames))
     if args.json:
         print(json.dumps({key: round(value, 2) for key, value in results.items()}))

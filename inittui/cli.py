@@ -1,11 +1,12 @@
 """The ``inittui`` command: the dashboard by default, ``train --headless``, ``probe``, ``runs``, ``view``,
-``reproduce``, ``sweep``."""
+``reproduce``, ``sweep``, ``plot``, ``export``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -15,9 +16,11 @@ from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, OPTIMIZER_N
 from inittui.core.errors import ConfigError, DataError, RunLogError
 from inittui.core.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS, get_preset
 
-SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce", "sweep")
+SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce", "sweep", "plot", "export")
 LOCAL_RAY = "local"  # --ray without an address
 DEFAULT_FPS = 4.0
+# `inittui plot` without a terminal to measure (a pipe, a CI log): each chart this many cells
+PLOT_SIZE = (100, 20)
 
 
 class ArgumentError(Exception):
@@ -112,6 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("run", help="a run directory, 'latest', or a sweep's directory (the one holding sweep.json)")
     view.add_argument("--log-dir", help="where run logs are, for 'latest'")
     view.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS)
+
+    plot = commands.add_parser("plot", help="a run's charts as text on stdout (plotext): loss, accuracy, "
+                               "activation std per layer, the atlas; no terminal needed")
+    plot.add_argument("run", help="a run directory, or 'latest'")
+    plot.add_argument("--log-dir", help="where run logs are, for 'latest'")
+    plot.add_argument("--what", default="loss,accuracy,depth,atlas",
+                      help="comma-separated charts: loss, accuracy, depth, atlas (default: all)")
+    plot.add_argument("--width", type=int, help="each chart's width in columns (default: the terminal's, "
+                      f"or {PLOT_SIZE[0]} in a pipe)")
+    plot.add_argument("--height", type=int, help=f"each chart's height in lines (default {PLOT_SIZE[1]})")
+    plot.add_argument("--color", action="store_true", help="colour even when stdout is not a terminal")
+
+    export = commands.add_parser("export", help="a run log's scalars, histograms and hparams as TensorBoard "
+                                 "event files or CSV")
+    export.add_argument("run", help="a run directory, or 'latest'")
+    export.add_argument("--log-dir", help="where run logs are, for 'latest'")
+    where = export.add_mutually_exclusive_group(required=True)
+    where.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard event files into DIR/<log>/<run> "
+                       "(needs inittui[tensorboard])")
+    where.add_argument("--csv", metavar="DIR", help="write runs.csv, scalars.csv and histograms.csv into DIR/<log>")
 
     reproduce = commands.add_parser("reproduce", help="train the presets that carry a claim, the atlas and the "
                                     "depth sweep on MNIST, run the probe; print Markdown tables")
@@ -274,6 +297,47 @@ def command_view(args: argparse.Namespace) -> int:
     return run_viewer(run_dir, fps=args.fps)
 
 
+def _named_run_dir(spec: str, log_dir: str | None) -> Path:
+    """RUN as given on the command line: a run directory or ``latest``; one that is not is an argument error."""
+    from inittui.runlog.reader import resolve_run_dir
+
+    try:
+        return resolve_run_dir(spec, _log_dir(log_dir))
+    except RunLogError as error:
+        raise ArgumentError(str(error)) from None
+
+
+def command_plot(args: argparse.Namespace) -> int:
+    from inittui.output.plot import ChartSize, parse_charts, plot_run
+
+    charts = parse_charts(args.what)
+    interactive = sys.stdout.isatty()
+    width = args.width or (shutil.get_terminal_size((PLOT_SIZE[0], 24)).columns if interactive else PLOT_SIZE[0])
+    size = ChartSize(width, args.height or PLOT_SIZE[1]).check()
+    run_dir = _named_run_dir(args.run, args.log_dir)
+    text, skipped = plot_run(run_dir, charts, size, color=args.color or interactive)
+    print(text)
+    if skipped:
+        print(f"inittui plot: {skipped} damaged line{'s' if skipped != 1 else ''} of {run_dir} skipped", file=sys.stderr)
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from inittui.output.export import export_csv, export_tensorboard, require_tensorboard
+
+    if args.tensorboard:
+        require_tensorboard()  # without it: one line saying how to install it, before reading anything
+    run_dir = _named_run_dir(args.run, args.log_dir)
+    if args.tensorboard:
+        target, counts = export_tensorboard(run_dir, Path(args.tensorboard))
+    else:
+        target, counts = export_csv(run_dir, Path(args.csv))
+    skipped = f"; {counts.skipped} damaged line{'s' if counts.skipped != 1 else ''} of the log skipped" \
+        if counts.skipped else ""
+    print(f"{target}: {counts.runs} runs, {counts.scalars:,} scalars, {counts.histograms:,} histograms{skipped}")
+    return 0
+
+
 def command_reproduce(args: argparse.Namespace) -> int:
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -370,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         "view": command_view,
         "reproduce": command_reproduce,
         "sweep": command_sweep,
+        "plot": command_plot,
+        "export": command_export,
     }
 
     try:

@@ -7,7 +7,8 @@ Writes screenshots/compare.svg (compare preset after more than one epoch), scree
 30-layer preset), screenshots/probe.svg (the view without MNIST: the random-input probe),
 screenshots/depth.svg (the depth page: deep preset, glorot, xavier and he in compare mode),
 screenshots/over-time.svg (the layers page of the compare preset after a few epochs: normal-0.01:tanh's
-distributions over time), screenshots/atlas.svg (the atlas page of the atlas preset during training) and
+distributions over time), screenshots/bands.svg (the same page with `b`: percentile bands),
+screenshots/atlas.svg (the atlas page of the atlas preset during training) and
 screenshots/curves.svg (the curves page of compare, the loss on a log scale).
 """
 
@@ -28,7 +29,7 @@ from inittui.core.presets import get_preset
 from inittui.ui.app import make_app
 
 SIZE = (120, 40)
-SHOTS = ("compare", "deep", "probe", "depth", "over-time", "atlas", "curves")
+SHOTS = ("compare", "deep", "probe", "depth", "over-time", "bands", "atlas", "curves")
 
 
 async def shoot(app, out: Path, name: str, ready, keys: tuple[str, ...] = (), timeout: float = 600,
@@ -106,6 +107,12 @@ async def main() -> None:
         config = get_preset("compare").config(device="cpu", stats_every=25)
         app = make_app(config, data=data, log_dir=logs, fps=4)
         await shoot(app, args.out, "over-time", steps_reached(1500), keys=("3",), timeout=1200)
+
+    if "bands" in only:
+        # the same run and page as over-time, each layer drawn as TensorBoard's percentile bands
+        config = get_preset("compare").config(device="cpu", stats_every=25)
+        app = make_app(config, data=data, log_dir=logs, fps=4)
+        await shoot(app, args.out, "bands", steps_reached(1500), keys=("3", "b"), timeout=1200)
 
     if "atlas" in only:
         # the atlas preset during training, after its first evaluation (one epoch)

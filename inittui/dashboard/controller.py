@@ -57,6 +57,7 @@ class Action(Enum):
     COMPARE = "compare"
     NEXT_LAYER = "next_layer"
     TOGGLE_OVER_TIME = "toggle_over_time"
+    TOGGLE_BANDS = "toggle_bands"
     NEXT_DEPTH_PANEL = "next_depth_panel"
     NEXT_METRIC = "next_metric"
     ADD_RUN = "add_run"
@@ -152,6 +153,8 @@ class Controller:
                 return Outcome({LAYERS})
             case Action.TOGGLE_OVER_TIME:
                 return self._toggle_over_time()
+            case Action.TOGGLE_BANDS:
+                return self._toggle_bands()
             case Action.NEXT_DEPTH_PANEL:
                 return self._next_depth_panel()
             case Action.NEXT_METRIC:
@@ -201,6 +204,18 @@ class Controller:
             return Outcome(message="histograms and distributions over time both fit at this size: nothing to switch")
         view.layers_over_time = not view.layers_over_time
         return Outcome({LAYERS}, relayout=True)
+
+    def _toggle_bands(self) -> Outcome:
+        view = self.model.view
+        outcome = self.show_page("layers") if view.page != "layers" else Outcome()
+        view.distribution_bands = not view.distribution_bands
+        if not self.room.layers_fit_both() and not view.layers_over_time:
+            view.layers_over_time, outcome.relayout = True, True  # what was asked for is what is shown
+        outcome.dirty |= {LAYERS}
+        outcome.message = ("distributions over time: percentile bands 0, 7, 16, 50, 84, 93, 100"
+                           if view.distribution_bands else "distributions over time: heatmap")
+        outcome.timeout = 2
+        return outcome
 
     def _next_depth_panel(self) -> Outcome:
         view = self.model.view

@@ -79,6 +79,8 @@ class ViewSettings:
     shared_ranges: bool = True
     # where the layers page fits only one of them: distributions over time (True) or histograms
     layers_over_time: bool = False
+    # each layer's distribution over time as a heatmap (False) or as percentile bands (True)
+    distribution_bands: bool = False
     # where the depth view fits only one panel: which
     depth_panel: int = 0
     atlas_metric: str = "best_test_acc"

@@ -1,14 +1,17 @@
-"""Headless training: a progress bar and a live accuracy table on stderr, the final table on stdout."""
+"""Headless training: a progress bar and a live accuracy table on stderr, the final table on stdout, and on a
+terminal the runs' loss curves at the end."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import IO, Any
 
 from inittui.core.config import ExperimentConfig
 from inittui.core.events import Evaluation, Event, ExperimentFinished, LayerStats, RunRecord, TrainProgress
+from inittui.runlog.fold import RunFold
 from inittui.runlog.writer import RunLog
 from inittui.training.data import MNISTData
 from inittui.training.engine import Engine
@@ -16,6 +19,8 @@ from inittui.training.logged import train_logged
 
 REDRAW_INTERVAL_S = 0.25
 BAR_WIDTH = 30
+# the loss chart at the end: the terminal's width up to this, this many lines
+CHART_MAX_WIDTH, CHART_HEIGHT = 120, 20
 
 
 def _percent(value: float | None) -> str:
@@ -98,6 +103,19 @@ class HeadlessReporter:
         if self.interactive:
             self._redraw()
 
+    def loss_chart(self, fold: RunFold) -> None:
+        """Every run's loss curve, drawn once below the final table, where it stays in the scrollback."""
+        from inittui.output.plot import MIN_WIDTH, ChartSize, loss_chart  # plotext loads only where it draws
+
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # a stream that is a terminal but has no descriptor
+            columns = 0
+        columns = columns or CHART_MAX_WIDTH  # a terminal that does not say its size says 0
+        size = ChartSize(max(min(columns, CHART_MAX_WIDTH), MIN_WIDTH), CHART_HEIGHT)
+        self.stream.write(loss_chart(fold, size, color=True) + "\n")
+        self.stream.flush()
+
 
 class LayerStdTracker:
     """Keeps the first and latest measured activation std of every run's layers, and the predicted one,
@@ -124,10 +142,13 @@ def run_headless(config: ExperimentConfig, data: MNISTData, log: RunLog, json_ou
     usual at the end, then exit status 1 with "run log incomplete".
     """
     tracker = LayerStdTracker()
+    # the events folded as the dashboard folds them: the loss chart at the end draws from the same curves
+    fold = RunFold()
     reporters: list[HeadlessReporter] = []
 
     def emit(event: Event) -> None:
         tracker(event)
+        fold.apply(event)
         reporters[0](event)
 
     finished, engine = train_logged(
@@ -137,6 +158,8 @@ def run_headless(config: ExperimentConfig, data: MNISTData, log: RunLog, json_ou
     )
     reporter = reporters[0]
     reporter.finish()
+    if reporter.interactive:
+        reporter.loss_chart(fold)
 
     if json_output:
         print(json.dumps(summary_json(config, engine, finished, str(log.run_dir), tracker)))

@@ -8,6 +8,10 @@ piling into the bin at 0), tanh saturating (mass at ±1), std-0.01 activations c
 with nothing in them are dark; columns with no histogram are blank. Under each heatmap an optional line
 draws the layer's std over time (0 at the bottom of the line, the largest std at the top).
 
+With ``bands``, each column shows instead the percentiles TensorBoard's Distributions tab draws, 0, 7, 16, 50,
+84, 93 and 100, as nested bands of one ramp, brighter inward, the median brightest: a layer's spread over time
+read at a glance, with no colour scale to interpret.
+
 The widget is given plain :class:`~inittui.series.density.DensityGrid` snapshots (from a
 :class:`~inittui.series.density.DistributionHistory`); it re-bins them to its size with numpy, so its cost is set
 by its size, not by the length of the run.
@@ -49,6 +53,11 @@ LEVELS = 24
 
 # PALETTE[0] is an empty bin; 1…LEVELS the ramp, dark to bright
 PALETTE = (EMPTY, *colour_ramp(_RAMP_STOPS, LEVELS))
+# the percentile bands, outermost first (TensorBoard's Distributions), and the palette index each is drawn in;
+# the bin holding the median is drawn brightest
+BANDS = ((0.0, 1.0), (0.07, 0.93), (0.16, 0.84))
+BAND_LEVELS = (LEVELS // 4, LEVELS // 2, 3 * LEVELS // 4)
+MEDIAN_LEVEL = LEVELS
 
 
 @dataclass
@@ -155,6 +164,26 @@ def levels(cells: np.ndarray) -> np.ndarray:
     return index
 
 
+def band_levels(cells: np.ndarray) -> np.ndarray:
+    """Palette indices for the percentile bands: for each column (time) and bin, the innermost band of
+    :data:`BANDS` the bin reaches into, MEDIAN_LEVEL for the bin holding the median, 0 outside every band;
+    -1 for a column with no histogram."""
+    present = np.isfinite(cells).all(axis=1)
+    mass = np.where(np.isfinite(cells) & (cells > 0), cells, 0.0)
+    total = mass.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        above = np.cumsum(mass, axis=1) / np.where(total > 0, total, 1.0)  # the share at or below each bin's top
+    below = above - mass / np.where(total > 0, total, 1.0)  # and below its bottom
+    index = np.zeros(cells.shape, dtype=np.int64)
+    for (low, high), level in zip(BANDS, BAND_LEVELS):
+        # a bin reaches into [low, high] where its share of the mass overlaps it; the outer band where it has any
+        reaches = (above > low) & (below < high) if low > 0 else (mass > 0)
+        index[reaches] = level
+    index[(below < 0.5) & (above >= 0.5) & (mass > 0)] = MEDIAN_LEVEL
+    index[~present] = -1
+    return index
+
+
 def _spark(values: list[float | None], top: float) -> list[str]:
     """One character a column: 0 (and below) at the bottom, ``top`` at the top, blank where unknown."""
     if top <= 0 or not math.isfinite(top):
@@ -188,8 +217,9 @@ def _std_columns(grid: DensityGrid, columns: int) -> list[float | None]:
 
 
 def panel_lines(panel: HeatmapPanel, width: int, height: int, show_std: bool,
-                cursor_step: int | None = None) -> tuple[list[Strip], HeatmapDrawing]:
-    """One panel, ``height`` lines of ``width`` cells: title, heatmap, the std line, the step axis."""
+                cursor_step: int | None = None, bands: bool = False) -> tuple[list[Strip], HeatmapDrawing]:
+    """One panel, ``height`` lines of ``width`` cells: title, heatmap (or percentile bands), the std line, the
+    step axis."""
     grid = panel.grid
     std_rows = 1 if show_std and height >= MIN_HEAT_ROWS + 4 else 0
     rows = max(height - 2 - std_rows, 1)
@@ -208,7 +238,8 @@ def panel_lines(panel: HeatmapPanel, width: int, height: int, show_std: bool,
         lines.extend(blank_lines(width, height - 1, "no statistics yet", NOTE_STYLE))
         return lines[:height], drawing
 
-    index = levels(resample(matrix, columns, 2 * rows))  # [columns, bins], bin 0 at the bottom
+    cells = resample(matrix, columns, 2 * rows)  # [columns, bins], bin 0 at the bottom
+    index = band_levels(cells) if bands else levels(cells)
     labels = {0: format_number(high, 2), rows - 1: format_number(low, 2)}
     if low < 0 < high and rows >= 5:
         zero = drawing.row_of(0.0)
@@ -285,7 +316,7 @@ def heatmap_layout(count: int, width: int, height: int, show_std: bool,
 
 def render_distributions(
     panels: Sequence[HeatmapPanel], width: int, height: int, show_std: bool = True, heading: str = "",
-    message: str = "", cursor_step: int | None = None, min_heat_rows: int = MIN_HEAT_ROWS,
+    message: str = "", cursor_step: int | None = None, min_heat_rows: int = MIN_HEAT_ROWS, bands: bool = False,
 ) -> tuple[list[Strip], list[HeatmapDrawing]]:
     """Exactly ``height`` lines of ``width`` cells: a heading line, then the panels in a grid; ``cursor_step``
     (a time cursor) is marked ▲ under the column holding it."""
@@ -297,13 +328,17 @@ def render_distributions(
     layout = heatmap_layout(len(panels), width, body, show_std, min_heat_rows)
     steps = max((p.grid.steps_per_column for p in panels), default=1)
     note = f"{steps} step{'s' if steps > 1 else ''} a column"
+    if bands:  # said where the bands' colour key does not fit
+        note = f"percentile bands · {note}"
     if len(layout.shown) < len(panels):
         hidden = [panels[index].title for index in range(len(panels)) if index not in layout.shown]
         note += f" · not shown: {_names(hidden)}"
     head = Line(width).add(heading + ("  " if heading else ""), style(bold=True)).add(note, NOTE_STYLE)
+    if bands:
+        _band_key(head, width)
     # the colour scale, where the heading leaves room for it: a bin's share of its column's densest bin
     scale, low, high = 8, "0 ", " densest"
-    if width - head.used >= 2 + len(low) + scale + len(high):
+    if not bands and width - head.used >= 2 + len(low) + scale + len(high):
         head.pad_to(width - len(low) - scale - len(high), NOTE_STYLE).add(low, NOTE_STYLE)
         for level in range(scale):
             head.add("█", style(PALETTE[round(level * LEVELS / (scale - 1))]))
@@ -313,7 +348,7 @@ def render_distributions(
     for position, panel_index in enumerate(layout.shown):
         grid_row, grid_column = divmod(position, layout.grid_columns)
         lines, drawing = panel_lines(panels[panel_index], layout.panel_width, layout.panel_height, show_std,
-                                     cursor_step)
+                                     cursor_step, bands)
         drawing.left += grid_column * (layout.panel_width + GAP)
         drawing.top += 1 + grid_row * layout.panel_height
         drawings.append(drawing)
@@ -332,6 +367,18 @@ def render_distributions(
     return result[:height], drawings
 
 
+def _band_key(head: Line, width: int) -> None:
+    """What each band's colour is, at the heading's right, where it leaves room."""
+    parts = [("p0–100 ", BAND_LEVELS[0]), (" p7–93 ", BAND_LEVELS[1]), (" p16–84 ", BAND_LEVELS[2]),
+             (" median ", MEDIAN_LEVEL)]
+    needed = sum(len(text) + 1 for text, _ in parts)
+    if width - head.used < 2 + needed:
+        return
+    head.pad_to(width - needed, NOTE_STYLE)
+    for text, level in parts:
+        head.add(text, NOTE_STYLE).add("█", style(PALETTE[level]))
+
+
 def _names(titles: list[str], most: int = 4) -> str:
     """``L2``, ``L2, L4``, or the first few of many and how many in all."""
     return ", ".join(titles) if len(titles) <= most else f"{', '.join(titles[:most])}, … ({len(titles)})"
@@ -340,9 +387,9 @@ def _names(titles: list[str], most: int = 4) -> str:
 class DistributionsOverTime(StripsWidget):
     """Heatmaps of the layers it was last given; see the module's docstring.
 
-    ``show(panels, heading, message, cursor_step)`` with one :class:`HeatmapPanel` per layer; ``show_std``
+    ``show(panels, heading, message, cursor_step, bands)`` with one :class:`HeatmapPanel` per layer; ``show_std``
     (default on) adds the std line under each heatmap; ``cursor_step`` marks a time cursor's step under every
-    heatmap (None: no mark, the live view).
+    heatmap (None: no mark, the live view); ``bands`` draws percentile bands instead of the heatmap.
     """
 
     DEFAULT_CSS = """
@@ -357,19 +404,21 @@ class DistributionsOverTime(StripsWidget):
         self.message = ""
         self.show_std = show_std
         self.cursor_step: int | None = None
+        self.bands = False
         self.drawings: list[HeatmapDrawing] = []
 
     def show(self, panels: Sequence[HeatmapPanel], heading: str = "", message: str = "",
-             cursor_step: int | None = None) -> None:
+             cursor_step: int | None = None, bands: bool = False) -> None:
         self.panels = list(panels)
         self.heading = heading
         self.message = message
         self.cursor_step = cursor_step
+        self.bands = bands
         self.redraw()
 
     def render_strips(self, width: int, height: int) -> list[Strip]:
         lines, self.drawings = render_distributions(
             self.panels, width, height, show_std=self.show_std, heading=self.heading, message=self.message,
-            cursor_step=self.cursor_step, min_heat_rows=self.min_heat_rows,
+            cursor_step=self.cursor_step, min_heat_rows=self.min_heat_rows, bands=self.bands,
         )
         return lines

@@ -112,6 +112,9 @@ KEYS: tuple[Key, ...] = (
     Key("t", Action.TOGGLE_OVER_TIME, "over time",
         "layers page: histograms or distributions over time, where the two do not fit together",
         title="Histograms / distributions over time", show=False),
+    Key("b", Action.TOGGLE_BANDS, "bands",
+        "layers page: each layer's distribution over time as a heatmap or as percentile bands (0, 7, 16, 50, 84, "
+        "93, 100, as TensorBoard's Distributions draws them)", title="Heatmap / percentile bands", show=False),
     Key("v", Action.NEXT_DEPTH_PANEL, "depth panel",
         "depth view: the next panel (activations, gradients, updates), where the three do not fit together",
         title="Next depth-view panel", show=False),

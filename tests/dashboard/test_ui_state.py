@@ -152,6 +152,23 @@ class Room:
         return False
 
 
+def test_b_shows_the_layers_page_with_percentile_bands_and_back_to_the_heatmap():
+    class Small(Room):
+        def layers_fit_both(self) -> bool:
+            return False
+
+    model = DashboardModel()
+    model.apply(started([0]))
+    controller = Controller(model, lambda: Recorder(), Small(), lambda: ["cpu"])
+    outcome = controller.handle(Action.TOGGLE_BANDS)
+    view = model.view
+    assert (view.page, view.distribution_bands, view.layers_over_time) == ("layers", True, True)
+    assert outcome.relayout and "percentile bands" in outcome.message
+    outcome = controller.handle(Action.TOGGLE_BANDS)
+    assert (view.page, view.distribution_bands, view.layers_over_time) == ("layers", False, True)
+    assert outcome.message.endswith("heatmap")
+
+
 def test_keys_pressed_faster_than_the_engine_confirms_end_on_the_last_request():
     model = DashboardModel()
     model.apply(started([0]))

@@ -13,12 +13,15 @@ from hypothesis import strategies as st
 from inittui.core.events import HISTOGRAM_KINDS
 from inittui.series.density import DensityGrid, DistributionHistory
 from inittui.ui.distributions import (
+    BAND_LEVELS,
     EMPTY,
+    MEDIAN_LEVEL,
     LEVELS,
     PALETTE,
     UPPER_HALF,
     DistributionsOverTime,
     HeatmapPanel,
+    band_levels,
     heatmap_layout,
     levels,
     render_distributions,
@@ -99,6 +102,23 @@ def test_denser_bins_are_brighter():
     assert index[:5] == sorted(index[:5]) and len(set(index[:5])) == 5
     assert index[4] == LEVELS and index[5] == 0
     assert levels(np.array([[math.nan, math.nan]]))[0].tolist() == [-1, -1]
+
+
+def test_percentile_bands_nest_around_the_median_bin():
+    outer, middle, inner = BAND_LEVELS
+    uniform = [1.0] * 20  # each bin 5 % of the mass: 7 % falls in bin 1, 16 % in bin 3, 84 % in 16, 93 % in 18
+    spike = [0.0] * 20
+    spike[6] = 5.0
+    tails = [0.0] * 20
+    tails[0], tails[19], tails[10] = 0.05, 0.05, 0.9  # 5 % in each tail: outside the 7–93 band
+    index = band_levels(np.array([uniform, [math.nan] * 20, spike, tails, [0.0] * 20]))
+    assert index[0].tolist() == [outer, middle, middle, *[MEDIAN_LEVEL if b == 9 else inner for b in range(3, 17)],
+                                 middle, middle, outer]
+    assert index[1].tolist() == [-1] * 20  # no histogram at that time
+    assert index[2].tolist() == [MEDIAN_LEVEL if b == 6 else 0 for b in range(20)]
+    assert (index[3, 0], index[3, 10], index[3, 19]) == (outer, MEDIAN_LEVEL, outer)
+    assert set(index[3].tolist()) == {0, outer, MEDIAN_LEVEL}
+    assert index[4].tolist() == [0] * 20
 
 
 def test_resampling_keeps_the_mass_and_averages_time():
@@ -202,10 +222,11 @@ ANY_VALUE = st.one_of(
     st.integers(0, 50),
     st.booleans(),
     st.one_of(st.none(), st.integers(-10, 10**12)),
+    st.booleans(),
 )
-def test_any_grid_any_size_gives_exactly_the_widgets_lines(grids, width, height, show_std, cursor):
+def test_any_grid_any_size_gives_exactly_the_widgets_lines(grids, width, height, show_std, cursor, bands):
     panels = [HeatmapPanel(f"L{i}", grid) for i, grid in enumerate(grids)]
-    lines, _ = render_distributions(panels, width, height, show_std, cursor_step=cursor)
+    lines, _ = render_distributions(panels, width, height, show_std, cursor_step=cursor, bands=bands)
     assert len(lines) == (height if width > 0 else 0)
     assert all(line.cell_length == width for line in lines)
 

@@ -20,7 +20,8 @@ from inittui.dashboard.views import Location
 from inittui.ui.status_bar import PADDING, shorten_path, status_text
 
 from test_ui_snapshots import synthetic_events
-from support.views import cells, colour_of, screen_lines
+from inittui.ui.distributions import BAND_LEVELS, EMPTY, MEDIAN_LEVEL, PALETTE, UPPER_HALF
+from support.views import background_of, cells, colour_of, screen_lines
 
 ACTIVATION_STD = [1.0, 0.1, 0.01, 0.001, 1e-4]
 GRADIENT_STD = [1e-4, 1e-3, 1e-2, 0.1, 1.0]
@@ -153,6 +154,30 @@ async def test_a_history_starts_from_few_enough_steps_that_a_key_press_stays_che
         await pilot.press("3")
         await pilot.pause()
         assert app.pages["layers"].distributions.panels[0].grid.first_steps == [10, 30, 50]
+
+
+async def test_b_draws_the_layers_distributions_as_percentile_bands_from_any_page():
+    app = make_app(events=synthetic_events())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "b")
+        await pilot.pause()
+        distributions = app.pages["layers"].distributions
+        assert app.model.view.page == "layers" and distributions.display and distributions.bands
+
+        def colours() -> set[str]:
+            """The colours of every heatmap cell drawn, both halves."""
+            drawn = set()
+            for strip in screen_lines(distributions):
+                for char, style in cells(strip):
+                    if char == UPPER_HALF:
+                        drawn |= {colour_of(style), background_of(style)}
+            return drawn
+
+        bands = {PALETTE[level] for level in (*BAND_LEVELS, MEDIAN_LEVEL)}
+        assert PALETTE[MEDIAN_LEVEL] in colours() and colours() <= bands | {EMPTY}
+        await pilot.press("b")
+        await pilot.pause()
+        assert not distributions.bands and not colours() <= bands | {EMPTY}  # the heatmap's whole ramp
 
 
 @pytest.mark.parametrize("page", ["1", "2", "3", "4", "5"])

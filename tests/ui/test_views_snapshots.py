@@ -64,6 +64,20 @@ def test_distributions_over_time_120x40(snap_compare):
     assert snap_compare(app, terminal_size=(120, 40))
 
 
+def test_distribution_bands_120x40(snap_compare):
+    panels = heatmap_panels()
+    app = WidgetApp(DistributionsOverTime(),
+                    lambda widget: widget.show(panels, "activations over time · xavier:tanh", bands=True))
+    assert snap_compare(app, terminal_size=(120, 40))
+
+
+def test_distribution_bands_80x24(snap_compare):
+    panels = heatmap_panels()
+    app = WidgetApp(DistributionsOverTime(),
+                    lambda widget: widget.show(panels, "activations over time · xavier:tanh", bands=True))
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
 def test_atlas_80x24(snap_compare):
     app = WidgetApp(AtlasMatrix(), lambda widget: widget.show(sweep()))
     assert snap_compare(app, terminal_size=(80, 24), press=["down", "right"])

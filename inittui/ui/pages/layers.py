@@ -47,7 +47,8 @@ class LayersPage(Page):
 
     def _draw_over_time(self, model: DashboardModel) -> None:
         panels, heading, message = self.over_time.panels(model)
-        self.distributions.show(panels, heading, message, cursor_step=model.cursor_step)
+        self.distributions.show(panels, heading, message, cursor_step=model.cursor_step,
+                                bands=model.view.distribution_bands)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="over-time")
     def _read_history(self, refill: Refill) -> None:
