@@ -49,7 +49,80 @@ def test_bad_values_exit_2_with_one_line(capsys, argv, message):
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
-    assert re.match(r"inittui \w+: error: ", err)
+    assert re.match(r"inittui \w+: error: " if argv[0] in ("probe", "reproduce") else "inittui: error: ", err)
+
+
+def test_an_error_is_labelled_with_the_command_the_user_typed(capsys):
+    assert run_main(capsys, "--depth", "0")[2].startswith("inittui: error: --depth")
+    assert run_main(capsys, "train", "--depth", "0")[2].startswith("inittui train: error: --depth")
+    assert run_main(capsys, "--preset", "nope")[2].startswith("inittui: error: argument --preset")
+    assert run_main(capsys, "train", "--preset", "nope")[2].startswith("inittui train: error: argument --preset")
+
+
+# main() in a fresh interpreter, then whether it imported torch; the answer is the last line of stdout
+MAIN_THEN_TORCH_LOADED = (
+    "import sys\n"
+    "from inittui.cli import main\n"
+    "try:\n"
+    "    status = main(sys.argv[1:])\n"
+    "except SystemExit as exit_:\n"
+    "    status = exit_.code\n"
+    "print('torch' in sys.modules)\n"
+    "sys.exit(status)\n"
+)
+
+
+def _run_bad_command(tmp_path: Path, argv: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-c", MAIN_THEN_TORCH_LOADED, *argv, "--log-dir", str(tmp_path / "logs")],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+# --headless and the dashboard (no --headless) validate alike; headless trains one step if a check is missing
+PATHS = {"headless": ["--headless", "--steps", "1"], "dashboard": []}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--lr", "1e400"], "argument --lr: must be a finite number, got 1e400"),
+        (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+        (["--lr", "-1"], "argument --lr: must be greater than 0, got -1"),
+        (["--lr", "0"], "argument --lr: must be greater than 0, got 0"),
+        (["--runs", ""], "--runs names no run"),
+        (["--device", "cpu:1"], "unknown device 'cpu:1'; use auto, cpu, cuda or cuda:N"),
+        (["--depth", "0"], "--depth must be at least 1, got 0"),
+        (["--data-dir", "/nonexistent"], "--data-dir /nonexistent: no such directory"),
+        (["--fps", "inf"], "argument --fps: must be a finite number, got inf"),
+    ],
+)
+def test_a_bad_number_is_refused_before_torch_loads(tmp_path, path, argv, message):
+    result = _run_bad_command(tmp_path, [*PATHS[path], *argv])
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"inittui: error: {message}" + (" (see inittui --help)" if "argument" in message else "")]
+    assert result.stdout.splitlines()[-1] == "False", "torch was imported"
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_an_experiment_too_big_for_memory_is_refused_with_the_estimate(tmp_path, path):
+    result = _run_bad_command(tmp_path, [*PATHS[path], "--width", "100000000", "--device", "cpu"])
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert re.fullmatch(r"inittui: error: this experiment needs at least 1,920 PB of memory \(6 × "
+                        r"40,000,079,900,000,010 parameters .*\), but only [0-9.]+ [kMGT]B is available on this machine",
+                        line), line
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_a_cuda_device_that_does_not_exist_is_one_line(tmp_path, path):
+    result = _run_bad_command(tmp_path, [*PATHS[path], "--device", "cuda:7"])
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("inittui: error: device 'cuda:7' asked for, but ")
+    assert not (tmp_path / "logs").exists()
 
 
 def test_asking_for_cuda_without_cuda_exits_2(capsys, monkeypatch):

@@ -131,7 +131,12 @@ def test_steps_per_epoch_and_total_steps():
         ({"width": 0}, "--width must be at least 1, got 0"),
         ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'; choose from sgd, momentum, adam"),
         ({"lr": 0.0}, "--lr must be greater than 0, got 0.0"),
-        ({"lr": float("nan")}, "--lr must be greater than 0, got nan"),
+        ({"lr": -0.1}, "--lr must be greater than 0, got -0.1"),
+        ({"lr": float("nan")}, "--lr must be a finite number, got nan"),
+        ({"lr": float("inf")}, "--lr must be a finite number, got inf"),
+        ({"device": "cpu:1"}, "unknown device 'cpu:1'; use auto, cpu, cuda or cuda:N"),
+        ({"device": "cuda:x"}, "unknown device 'cuda:x'"),
+        ({"device": "tpu"}, "unknown device 'tpu'"),
         ({"lr_schedule": "step"}, "unknown schedule 'step'; choose from constant, cosine"),
         ({"batch_size": 0}, "--batch-size must be at least 1, got 0"),
         ({"sampling": "sorted"}, "unknown sampling 'sorted'; choose from epoch, random"),
@@ -160,6 +165,9 @@ def test_each_bad_value_is_a_one_line_config_error(overrides, message):
         {"epochs": None, "steps": 1},
         {"stats_every": 1},
         {"histogram_bins": 2},
+        {"device": "cuda:7"},
+        {"device": "cuda"},
+        {"device": "cpu"},
     ],
 )
 def test_the_smallest_good_values_validate(overrides):
