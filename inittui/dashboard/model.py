@@ -44,6 +44,8 @@ NO_DATA_HINT = (
     "or INITTUI_DATA_DIR=DIR (the four IDX files, .gz or raw)."
 )
 PAGE_NAMES = ("overview", "curves", "layers", "depth", "atlas")
+# what to do once training has ended for good: said in the header and to every key that acts on training
+NEW_TRAINING_HINT = "p starts new training"
 
 
 @dataclass

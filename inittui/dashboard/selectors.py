@@ -16,7 +16,7 @@ import numpy as np
 
 from inittui.core import format as fmt
 from inittui.core.events import Histogram, LayerStat, RunRecord, unit_shares
-from inittui.dashboard.model import DashboardModel
+from inittui.dashboard.model import NEW_TRAINING_HINT, DashboardModel
 from inittui.dashboard.views import (
     Curve,
     CurvesView,
@@ -354,5 +354,12 @@ def header(model: DashboardModel, page: str) -> HeaderView:
         dataset=experiment.dataset,
         extra="no MNIST: --data-dir DIR or INITTUI_DATA_DIR" if model.status.data_message else "",
         location=location(model),
-        problems=list(model.status.problems),
+        problems=problems(model),
     )
+
+
+def problems(model: DashboardModel) -> list[str]:
+    """The problems that last; training that has ended says how to train again (a viewed log cannot)."""
+    status = model.status
+    hint = f" · training has ended; {NEW_TRAINING_HINT}" if status.ended and not status.read_only else ""
+    return [problem + hint if problem == status.ended else problem for problem in status.problems]
