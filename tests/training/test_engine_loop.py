@@ -257,3 +257,21 @@ def test_between_statistics_steps_the_loop_never_waits_for_the_gpu(monkeypatch):
     engine, events = train(config(device="cuda", steps=150, stats_every=1000, batch_size=32), data)
     assert not any(isinstance(e, Notice) for e in events)
     assert [e.step for e in events if isinstance(e, Evaluation)] == [64, 128, 150]
+
+
+def test_progress_is_sent_at_least_every_progress_interval_whatever_the_statistics_cadence(tiny_data, monkeypatch):
+    """Slow steps (many runs, a busy machine) and statistics every 1000 steps: without a bound in time the
+    steps would wait in the buffer for 256 of them, and the dashboard would look hung."""
+    monkeypatch.setattr(engine_module, "PROGRESS_EVERY_S", 0.05)
+    step = Engine._train_step
+
+    def slow_step(self, *args, **kwargs):
+        time.sleep(0.02)
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "_train_step", slow_step)
+    _, events = train(config(steps=40, stats_every=1000), tiny_data)
+    progress = [event for event in events if isinstance(event, TrainProgress)]
+    assert len(progress) >= 8  # about one every 3 steps; by steps alone, 2
+    # every step is told once, in order
+    assert [event.step - len(event.losses[0]) for event in progress] == [0] + [event.step for event in progress[:-1]]
