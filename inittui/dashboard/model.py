@@ -131,7 +131,8 @@ class DashboardModel:
         self.pending: dict[int, list[Pending]] = {}
         self._requests = 0
         self.notifications: list[Notification] = []
-        # (the experiment's elapsed time in the latest progress, when it arrived): the header's clock ticks on
+        # (the experiment's elapsed time in the latest progress, when it arrived; from the start, 0): the
+        # header's clock ticks on from it
         self.clock: tuple[float, float] | None = None
         self.view.selected = None
         self.reports = 0
@@ -183,6 +184,7 @@ class DashboardModel:
         match event:
             case ExperimentStarted():
                 self._started()
+                self.clock = (0.0, time.monotonic())
             case TrainProgress():
                 self.clock = (self.experiment.elapsed_s, time.monotonic())
             case LayerStats():
@@ -322,6 +324,12 @@ class DashboardModel:
             return self.experiment.elapsed_s
         elapsed, arrived = self.clock
         return elapsed + max((time.monotonic() if now is None else now) - arrived, 0.0)
+
+    def silent_s(self, now: float | None = None) -> float | None:
+        """Seconds since training last reported progress (or started) while it runs; None otherwise."""
+        if not self.live or self.clock is None or self.experiment.state != "running":
+            return None
+        return max((time.monotonic() if now is None else now) - self.clock[1], 0.0)
 
 
 __all__ = ["CURVES", "DashboardModel", "HEADER", "LAYERS", "Notification", "PAGE_NAMES", "Pending", "TABLE",
