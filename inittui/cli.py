@@ -357,7 +357,13 @@ def command_sweep(args: argparse.Namespace) -> int:
     _set_threads(args.threads if execution.jobs == 1 and not execution.ray else None)
     from inittui.training.engine import resolve_device
 
-    resolve_device(args.device)
+    device = resolve_device(args.device)
+    if not execution.ray:  # Ray's workers are other machines, with memory of their own
+        for experiment in plan.experiments:
+            try:
+                _refuse_what_cannot_fit(experiment.config, device)
+            except ConfigError as error:
+                raise ArgumentError(f"{source}: experiment {experiment.name}: {error}") from None
     from inittui.experiments.sweep_driver import run_sweep
 
     log_dir = _writable_log_dir(args.log_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -46,6 +47,8 @@ def _seed(value: object) -> int:
 def _learning_rate(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError("must be a number")
+    if not math.isfinite(value):  # TOML has inf and nan
+        raise ConfigError("must be a finite number")
     if not value > 0:
         raise ConfigError("must be greater than 0")
     return float(value)
