@@ -290,3 +290,21 @@ def test_python_dash_m_inittui_is_the_inittui_command(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == f"no runs in {tmp_path}"
     result = subprocess.run([sys.executable, "-m", "inittui", "--lr", "0"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "must be greater than 0" in result.stderr
+
+
+def test_on_cuda_the_estimate_is_held_against_the_devices_free_memory(monkeypatch):
+    from inittui.cli import _refuse_what_cannot_fit
+    from inittui.core.config import ExperimentConfig, RunSpec
+    from inittui.core.errors import ConfigError
+
+    free = {"bytes": 2 * 10**9}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free["bytes"], 80 * 10**9))
+    from inittui.core.memory import estimate_memory_bytes, format_bytes
+
+    config = ExperimentConfig(runs=[RunSpec("he", "relu")] * 6, width=10_000)
+    needed = format_bytes(estimate_memory_bytes(config))
+    assert needed == "20.4 GB"  # 6 runs × 408 million parameters × 8 bytes, a batch, the dataset
+    with pytest.raises(ConfigError, match=rf"^this experiment needs at least {needed} .* but only 2 GB is available on cuda:0$"):
+        _refuse_what_cannot_fit(config, torch.device("cuda", 0))
+    free["bytes"] = 21 * 10**9
+    _refuse_what_cannot_fit(config, torch.device("cuda", 0))
