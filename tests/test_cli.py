@@ -229,6 +229,32 @@ def test_a_hangup_or_ctrl_c_stops_training_and_keeps_the_log_whole(mnist_dir, tm
     assert "Traceback" not in process.stderr.read()
 
 
+@pytest.mark.mnist
+def test_headless_into_a_file_names_the_run_log_first_within_seconds(mnist_dir, tmp_path):
+    """The README's recipe, ``nohup inittui --headless > train.out 2>&1``: the file's first line says where
+    the log is, written while training has only begun."""
+    out = tmp_path / "train.out"
+    with out.open("w") as stream:
+        began = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "inittui", "--headless", "--epochs", "50", "--data-dir", str(mnist_dir),
+             "--log-dir", str(tmp_path / "logs")], stdout=stream, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
+    try:
+        while not out.read_text().endswith("\n") and time.monotonic() - began < 30:
+            time.sleep(0.05)
+        waited = time.monotonic() - began
+        first = out.read_text().splitlines()[0]
+        assert process.poll() is None  # still training
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+    [run_dir] = (tmp_path / "logs").iterdir()
+    assert first == f"inittui: training compare (6 runs, 23,450 steps); run log {run_dir}"
+    assert waited < 5, f"the first line took {waited:.1f} s"
+
+
 def test_a_log_dir_that_cannot_be_written_is_one_line(capsys, tmp_path, monkeypatch):
     a_file = tmp_path / "file"
     a_file.write_text("")
