@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from inittui import __version__
-from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, OPTIMIZER_NAMES, ExperimentConfig, parse_runs
+from inittui.core.config import (
+    ACTIVATION_NAMES,
+    INITIALIZER_NAMES,
+    MAX_SEED,
+    OPTIMIZER_NAMES,
+    ExperimentConfig,
+    parse_runs,
+)
 from inittui.core.errors import ConfigError, DataError, RunLogError
 from inittui.core.memory import check_fits, physical_memory_bytes
 from inittui.core.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS, get_preset
@@ -291,6 +298,9 @@ def command_reproduce(args: argparse.Namespace) -> int:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         raise ArgumentError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+    for seed in seeds:
+        if not 0 <= seed <= MAX_SEED:
+            raise ArgumentError(f"--seeds: each must be between 0 and {MAX_SEED}, got {seed}")
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
     if not presets:
         raise ArgumentError("--presets names nothing to reproduce")

@@ -41,6 +41,7 @@ def run_main(capsys, *argv: str) -> tuple[int, str, str]:
         (["--headless", "--preset", "nope"], "invalid choice: 'nope'"),
         (["probe", "--inits", "zero"], "unknown initialiser 'zero'"),
         (["reproduce", "--seeds", "a,b"], "--seeds must be comma-separated integers"),
+        (["reproduce", "--seeds", "0,-1"], "--seeds: each must be between 0 and 9223372036854775807, got -1"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(capsys, argv, message):
@@ -95,6 +96,8 @@ PATHS = {"headless": ["--headless", "--steps", "1"], "dashboard": []}
         (["--depth", "0"], "--depth must be at least 1, got 0"),
         (["--data-dir", "/nonexistent"], "--data-dir /nonexistent: no such directory"),
         (["--fps", "inf"], "argument --fps: must be a finite number, got inf"),
+        (["--seed", "100000000000000000000000"], "--seed must be between 0 and 9223372036854775807, got "
+                                                  "100000000000000000000000"),
     ],
 )
 def test_a_bad_number_is_refused_before_torch_loads(tmp_path, path, argv, message):

@@ -35,6 +35,8 @@ INPUT_SCALE_NAMES = ("standard", "unit")
 MNIST_INPUTS = 784
 MNIST_CLASSES = 10
 TRAIN_SIZE = 60_000
+# seeds torch's generators take (a signed 64-bit integer); negative ones are refused, as sweep files refuse them
+MAX_SEED = 2**63 - 1
 # what a device may be named before torch is loaded; whether cuda:N exists is asked of torch later
 DEVICE_NAME = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
@@ -152,6 +154,8 @@ class ExperimentConfig:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
         if self.steps is not None and self.steps < 1:
             raise ConfigError(f"--steps must be at least 1, got {self.steps}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
         if self.stats_every is not None and self.stats_every < 1:
             raise ConfigError(f"--stats-every must be at least 1, got {self.stats_every}")
         validate_device_name(self.device)
