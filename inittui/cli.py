@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce", "sweep")
 LOCAL_RAY = "local"  # --ray without an address
 DEFAULT_FPS = 4.0
+MIN_FPS, MAX_FPS = 0.1, 60.0
 
 
 class ArgumentError(Exception):
@@ -52,6 +53,14 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _frame_rate(text: str) -> float:
+    """``--fps``: beyond these bounds the dashboard would redraw without pause, or hardly ever."""
+    value = _positive_float(text)
+    if not MIN_FPS <= value <= MAX_FPS:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_FPS:g} and {MAX_FPS:g} redraws per second, got {text}")
     return value
 
 
@@ -79,7 +88,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stats-every", type=int, help="layer statistics every N steps (default: as often as keeps them under 3 %% of training time)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--json", action="store_true", help="headless: print one JSON object on stdout at the end")
-    parser.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS, help=f"dashboard redraws per second (default {DEFAULT_FPS:g})")
+    parser.add_argument("--fps", type=_frame_rate, default=DEFAULT_FPS,
+                        help=f"dashboard redraws per second, {MIN_FPS:g} to {MAX_FPS:g} (default {DEFAULT_FPS:g})")
 
 
 def _add_execution_options(parser: argparse.ArgumentParser) -> None:
@@ -125,7 +135,7 @@ def build_parser(train_prog: str = "inittui train") -> argparse.ArgumentParser:
     view = commands.add_parser("view", help="the dashboard, read-only, from a run log (follows it live)")
     view.add_argument("run", help="a run directory, or 'latest'")
     view.add_argument("--log-dir", help="where run logs are, for 'latest'")
-    view.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS)
+    view.add_argument("--fps", type=_frame_rate, default=DEFAULT_FPS)
 
     reproduce = commands.add_parser("reproduce", help="train the presets that carry a claim, the atlas and the "
                                     "depth sweep on MNIST, run the probe; print Markdown tables")

@@ -96,6 +96,8 @@ PATHS = {"headless": ["--headless", "--steps", "1"], "dashboard": []}
         (["--depth", "0"], "--depth must be at least 1, got 0"),
         (["--data-dir", "/nonexistent"], "--data-dir /nonexistent: no such directory"),
         (["--fps", "inf"], "argument --fps: must be a finite number, got inf"),
+        (["--fps", "1e300"], "argument --fps: must be between 0.1 and 60 redraws per second, got 1e300"),
+        (["--fps", "1e-300"], "argument --fps: must be between 0.1 and 60 redraws per second, got 1e-300"),
         (["--seed", "100000000000000000000000"], "--seed must be between 0 and 9223372036854775807, got "
                                                   "100000000000000000000000"),
     ],
