@@ -196,6 +196,9 @@ class DashboardModel:
                 self.notify(message, NOTICE_SEVERITY.get(level, "information"))
                 if request is not None:
                     self._answered(request)
+            case ExperimentFinished(status="error", message=message):
+                # the engine stopped on an error: say why, for as long as it holds, and refuse the keys
+                self._ended(f"training failed: {message or 'the engine gave no reason'}", "")
             case ExperimentFinished():
                 self.clock = None
         self._keep_selection()

@@ -7,7 +7,7 @@ from support.dashboard import SIZE, cell, press, record_notes, status_text, wait
 from support.records import record
 from support.sources import ScriptedSource
 
-from inittui.core.events import ExperimentStarted, TrainProgress
+from inittui.core.events import ExperimentFinished, ExperimentStarted, TrainProgress
 from inittui.core.reports import Failed
 from inittui.ui.app import InitApp
 
@@ -51,3 +51,20 @@ async def test_keys_after_the_child_died_change_nothing_and_say_why_until_new_tr
         assert not app.model.status.problems and "⚠" not in status_text(app)
         await press(pilot, "i")
         assert len(fresh.recorder.commands) == 1  # the keys act on the new training
+
+
+async def test_training_that_failed_says_why_in_the_header_and_to_the_keys():
+    """An error in the engine ended the experiment: the dashboard showed `error` and said nothing."""
+    failed = ExperimentFinished("error", 4, 1.0, 100.0, [record(0, "he", "relu", "error", 4),
+                                                         record(1, "xavier", "tanh", "error", 4)],
+                                "RuntimeError: CUDA out of memory")
+    source = ScriptedSource(training(failed))
+    app = InitApp(source, fps=20)
+    notes = record_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.model.experiment.state == "error" and app.model.status.ended)
+        assert "⚠ training failed: RuntimeError: CUDA out of memory · training has ended; p starts new training" \
+            in status_text(app)
+        await press(pilot, "i")
+        assert source.recorder.commands == []
+        assert notes[-1] == "training has ended (training failed: RuntimeError: CUDA out of memory); p starts new training"
