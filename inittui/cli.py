@@ -5,20 +5,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from inittui import __version__
-from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, OPTIMIZER_NAMES, ExperimentConfig, parse_runs
+from inittui.core.config import (
+    ACTIVATION_NAMES,
+    INITIALIZER_NAMES,
+    MAX_SEED,
+    OPTIMIZER_NAMES,
+    ExperimentConfig,
+    parse_runs,
+)
 from inittui.core.errors import ConfigError, DataError, RunLogError
+from inittui.core.memory import check_fits, physical_memory_bytes
 from inittui.core.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS, get_preset
+
+if TYPE_CHECKING:
+    import torch
 
 SUBCOMMANDS = ("train", "probe", "runs", "view", "reproduce", "sweep", "plot", "export")
 LOCAL_RAY = "local"  # --ray without an address
 DEFAULT_FPS = 4.0
+MIN_FPS, MAX_FPS = 0.1, 60.0
 # `inittui plot` without a terminal to measure (a pipe, a CI log): each chart this many cells
 PLOT_SIZE = (100, 20)
 
@@ -39,8 +52,18 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):  # 1e400 parses as inf
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _frame_rate(text: str) -> float:
+    """``--fps``: beyond these bounds the dashboard would redraw without pause, or hardly ever."""
+    value = _positive_float(text)
+    if not MIN_FPS <= value <= MAX_FPS:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_FPS:g} and {MAX_FPS:g} redraws per second, got {text}")
     return value
 
 
@@ -68,7 +91,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stats-every", type=int, help="layer statistics every N steps (default: as often as keeps them under 3 %% of training time)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--json", action="store_true", help="headless: print one JSON object on stdout at the end")
-    parser.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS, help=f"dashboard redraws per second (default {DEFAULT_FPS:g})")
+    parser.add_argument("--fps", type=_frame_rate, default=DEFAULT_FPS,
+                        help=f"dashboard redraws per second, {MIN_FPS:g} to {MAX_FPS:g} (default {DEFAULT_FPS:g})")
 
 
 def _add_execution_options(parser: argparse.ArgumentParser) -> None:
@@ -88,7 +112,8 @@ def _add_execution_options(parser: argparse.ArgumentParser) -> None:
                         "object store even where the workers see --log-dir (otherwise only where they do not)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(train_prog: str = "inittui train") -> argparse.ArgumentParser:
+    """``train_prog``: what train's errors are labelled; plain ``inittui …`` is labelled ``inittui``."""
     parser = OneLineErrorParser(
         prog="inittui",
         description="A terminal laboratory for weight initialisation: train differently initialised MNIST "
@@ -97,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"inittui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train an experiment (the dashboard, or --headless)")
+    train = commands.add_parser("train", prog=train_prog, help="train an experiment (the dashboard, or --headless)")
     _add_training_options(train)
 
     probe = commands.add_parser("probe", help="the book's activation histograms on random input; needs no dataset")
@@ -114,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "sweep's directory as a grid over its axes")
     view.add_argument("run", help="a run directory, 'latest', or a sweep's directory (the one holding sweep.json)")
     view.add_argument("--log-dir", help="where run logs are, for 'latest'")
-    view.add_argument("--fps", type=_positive_float, default=DEFAULT_FPS)
+    view.add_argument("--fps", type=_frame_rate, default=DEFAULT_FPS)
 
     plot = commands.add_parser("plot", help="a run's charts as text on stdout (plotext): loss, accuracy, "
                                "activation std per layer, the atlas; no terminal needed")
@@ -178,7 +203,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     from inittui.science.init_files import declare_init_files
 
     declare_init_files(config, args.init_file)
-    if args.runs:
+    if args.runs is not None:  # --runs '' names no run, which is an error, not the preset
         config = config.with_runs(parse_runs(args.runs, config.initializer_names))
         config.preset = "custom" if args.preset == "compare" else f"{args.preset}+runs"
     config.validate()
@@ -218,13 +243,24 @@ def _set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
+def _refuse_what_cannot_fit(config: ExperimentConfig, device: torch.device) -> None:
+    """An experiment bigger than the device's memory is refused before it allocates, saying by how much."""
+    from inittui.training.devices import free_memory_bytes
+
+    if device.type == "cuda":
+        check_fits(config, free_memory_bytes(device), str(device))
+    else:
+        check_fits(config, physical_memory_bytes(), "this machine")
+
+
 def command_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     _check_directory_option(args.data_dir, "--data-dir")
     _set_threads(args.threads)
     from inittui.training.engine import resolve_device
 
-    resolve_device(config.device)  # a CUDA request without CUDA is an argument error, before any loading
+    device = resolve_device(config.device)  # a CUDA request without CUDA is an argument error, before any loading
+    _refuse_what_cannot_fit(config, device)
     log_dir = _writable_log_dir(args.log_dir)
     if not args.headless:
         from inittui.ui.app import run_dashboard
@@ -343,6 +379,9 @@ def command_reproduce(args: argparse.Namespace) -> int:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         raise ArgumentError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+    for seed in seeds:
+        if not 0 <= seed <= MAX_SEED:
+            raise ArgumentError(f"--seeds: each must be between 0 and {MAX_SEED}, got {seed}")
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
     if not presets:
         raise ArgumentError("--presets names nothing to reproduce")
@@ -409,7 +448,13 @@ def command_sweep(args: argparse.Namespace) -> int:
     _set_threads(args.threads if execution.jobs == 1 and not execution.ray else None)
     from inittui.training.engine import resolve_device
 
-    resolve_device(args.device)
+    device = resolve_device(args.device)
+    if not execution.ray:  # Ray's workers are other machines, with memory of their own
+        for experiment in plan.experiments:
+            try:
+                _refuse_what_cannot_fit(experiment.config, device)
+            except ConfigError as error:
+                raise ArgumentError(f"{source}: experiment {experiment.name}: {error}") from None
     from inittui.experiments.sweep_driver import run_sweep
 
     log_dir = _writable_log_dir(args.log_dir)
@@ -417,16 +462,17 @@ def command_sweep(args: argparse.Namespace) -> int:
     return run_sweep(plan, source, log_dir, execution, data_dir=_absolute(args.data_dir), resume=resume)
 
 
-def _normalise_argv(argv: list[str]) -> list[str]:
+def _implies_train(argv: list[str]) -> bool:
     """``inittui --preset deep`` means ``inittui train --preset deep``."""
-    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
-        return ["train", *argv]
-    return argv
+    return not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_normalise_argv(list(sys.argv[1:] if argv is None else argv)))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    implied = _implies_train(argv)
+    parser = build_parser(train_prog="inittui" if implied else "inittui train")
+    args = parser.parse_args(["train", *argv] if implied else argv)
+    label = "inittui" if implied else f"inittui {args.command}"
     handlers = {
         "train": command_train,
         "probe": command_probe,
@@ -441,9 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except (ConfigError, ArgumentError) as error:
-        parser.exit(2, f"inittui {args.command}: error: {error}\n")
+        parser.exit(2, f"{label}: error: {error}\n")
     except (DataError, RunLogError) as error:
-        parser.exit(1, f"inittui {args.command}: error: {error}\n")
+        parser.exit(1, f"{label}: error: {error}\n")
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -41,6 +41,7 @@ def run_main(capsys, *argv: str) -> tuple[int, str, str]:
         (["--headless", "--preset", "nope"], "invalid choice: 'nope'"),
         (["probe", "--inits", "zero"], "unknown initialiser 'zero'"),
         (["reproduce", "--seeds", "a,b"], "--seeds must be comma-separated integers"),
+        (["reproduce", "--seeds", "0,-1"], "--seeds: each must be between 0 and 9223372036854775807, got -1"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(capsys, argv, message):
@@ -49,7 +50,84 @@ def test_bad_values_exit_2_with_one_line(capsys, argv, message):
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
-    assert re.match(r"inittui \w+: error: ", err)
+    assert re.match(r"inittui \w+: error: " if argv[0] in ("probe", "reproduce") else "inittui: error: ", err)
+
+
+def test_an_error_is_labelled_with_the_command_the_user_typed(capsys):
+    assert run_main(capsys, "--depth", "0")[2].startswith("inittui: error: --depth")
+    assert run_main(capsys, "train", "--depth", "0")[2].startswith("inittui train: error: --depth")
+    assert run_main(capsys, "--preset", "nope")[2].startswith("inittui: error: argument --preset")
+    assert run_main(capsys, "train", "--preset", "nope")[2].startswith("inittui train: error: argument --preset")
+
+
+# main() in a fresh interpreter, then whether it imported torch; the answer is the last line of stdout
+MAIN_THEN_TORCH_LOADED = (
+    "import sys\n"
+    "from inittui.cli import main\n"
+    "try:\n"
+    "    status = main(sys.argv[1:])\n"
+    "except SystemExit as exit_:\n"
+    "    status = exit_.code\n"
+    "print('torch' in sys.modules)\n"
+    "sys.exit(status)\n"
+)
+
+
+def _run_bad_command(tmp_path: Path, argv: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-c", MAIN_THEN_TORCH_LOADED, *argv, "--log-dir", str(tmp_path / "logs")],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+# --headless and the dashboard (no --headless) validate alike; headless trains one step if a check is missing
+PATHS = {"headless": ["--headless", "--steps", "1"], "dashboard": []}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--lr", "1e400"], "argument --lr: must be a finite number, got 1e400"),
+        (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+        (["--lr", "-1"], "argument --lr: must be greater than 0, got -1"),
+        (["--lr", "0"], "argument --lr: must be greater than 0, got 0"),
+        (["--runs", ""], "--runs names no run"),
+        (["--device", "cpu:1"], "unknown device 'cpu:1'; use auto, cpu, cuda or cuda:N"),
+        (["--depth", "0"], "--depth must be at least 1, got 0"),
+        (["--data-dir", "/nonexistent"], "--data-dir /nonexistent: no such directory"),
+        (["--fps", "inf"], "argument --fps: must be a finite number, got inf"),
+        (["--fps", "1e300"], "argument --fps: must be between 0.1 and 60 redraws per second, got 1e300"),
+        (["--fps", "1e-300"], "argument --fps: must be between 0.1 and 60 redraws per second, got 1e-300"),
+        (["--seed", "100000000000000000000000"], "--seed must be between 0 and 9223372036854775807, got "
+                                                  "100000000000000000000000"),
+    ],
+)
+def test_a_bad_number_is_refused_before_torch_loads(tmp_path, path, argv, message):
+    result = _run_bad_command(tmp_path, [*PATHS[path], *argv])
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"inittui: error: {message}" + (" (see inittui --help)" if "argument" in message else "")]
+    assert result.stdout.splitlines()[-1] == "False", "torch was imported"
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_an_experiment_too_big_for_memory_is_refused_with_the_estimate(tmp_path, path):
+    result = _run_bad_command(tmp_path, [*PATHS[path], "--width", "100000000", "--device", "cpu"])
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert re.fullmatch(r"inittui: error: this experiment needs at least 1,920 PB of memory \(6 × "
+                        r"40,000,079,900,000,010 parameters .*\), but only [0-9.]+ [kMGT]B is available on this machine",
+                        line), line
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_a_cuda_device_that_does_not_exist_is_one_line(tmp_path, path):
+    result = _run_bad_command(tmp_path, [*PATHS[path], "--device", "cuda:7"])
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("inittui: error: device 'cuda:7' asked for, but ")
+    assert not (tmp_path / "logs").exists()
 
 
 def test_asking_for_cuda_without_cuda_exits_2(capsys, monkeypatch):
@@ -156,6 +234,32 @@ def test_a_hangup_or_ctrl_c_stops_training_and_keeps_the_log_whole(mnist_dir, tm
     assert "Traceback" not in process.stderr.read()
 
 
+@pytest.mark.mnist
+def test_headless_into_a_file_names_the_run_log_first_within_seconds(mnist_dir, tmp_path):
+    """The README's recipe, ``nohup inittui --headless > train.out 2>&1``: the file's first line says where
+    the log is, written while training has only begun."""
+    out = tmp_path / "train.out"
+    with out.open("w") as stream:
+        began = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "inittui", "--headless", "--epochs", "50", "--data-dir", str(mnist_dir),
+             "--log-dir", str(tmp_path / "logs")], stdout=stream, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
+    try:
+        while not out.read_text().endswith("\n") and time.monotonic() - began < 30:
+            time.sleep(0.05)
+        waited = time.monotonic() - began
+        first = out.read_text().splitlines()[0]
+        assert process.poll() is None  # still training
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+    [run_dir] = (tmp_path / "logs").iterdir()
+    assert first == f"inittui: training compare (6 runs, 23,450 steps); run log {run_dir}"
+    assert waited < 5, f"the first line took {waited:.1f} s"
+
+
 def test_a_log_dir_that_cannot_be_written_is_one_line(capsys, tmp_path, monkeypatch):
     a_file = tmp_path / "file"
     a_file.write_text("")
@@ -217,3 +321,21 @@ def test_python_dash_m_inittui_is_the_inittui_command(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == f"no runs in {tmp_path}"
     result = subprocess.run([sys.executable, "-m", "inittui", "--lr", "0"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "must be greater than 0" in result.stderr
+
+
+def test_on_cuda_the_estimate_is_held_against_the_devices_free_memory(monkeypatch):
+    from inittui.cli import _refuse_what_cannot_fit
+    from inittui.core.config import ExperimentConfig, RunSpec
+    from inittui.core.errors import ConfigError
+
+    free = {"bytes": 2 * 10**9}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free["bytes"], 80 * 10**9))
+    from inittui.core.memory import estimate_memory_bytes, format_bytes
+
+    config = ExperimentConfig(runs=[RunSpec("he", "relu")] * 6, width=10_000)
+    needed = format_bytes(estimate_memory_bytes(config))
+    assert needed == "20.4 GB"  # 6 runs × 408 million parameters × 8 bytes, a batch, the dataset
+    with pytest.raises(ConfigError, match=rf"^this experiment needs at least {needed} .* but only 2 GB is available on cuda:0$"):
+        _refuse_what_cannot_fit(config, torch.device("cuda", 0))
+    free["bytes"] = 21 * 10**9
+    _refuse_what_cannot_fit(config, torch.device("cuda", 0))

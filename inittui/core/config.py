@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -33,7 +35,10 @@ INPUT_SCALE_NAMES = ("standard", "unit")
 MNIST_INPUTS = 784
 MNIST_CLASSES = 10
 TRAIN_SIZE = 60_000
-
+# seeds torch's generators take (a signed 64-bit integer); negative ones are refused, as sweep files refuse them
+MAX_SEED = 2**63 - 1
+# what a device may be named before torch is loaded; whether cuda:N exists is asked of torch later
+DEVICE_NAME = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,12 @@ def parse_runs(text: str, initializers: Sequence[str] = INITIALIZER_NAMES) -> li
     if not specs:
         raise ConfigError("--runs names no run")
     return specs
+
+
+def validate_device_name(name: str) -> None:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; anything else is a ConfigError, without loading torch."""
+    if not DEVICE_NAME.fullmatch(name):
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
 
 
 @dataclass
@@ -127,6 +138,8 @@ class ExperimentConfig:
             raise ConfigError(f"--width must be at least 1, got {self.width}")
         if self.optimizer not in OPTIMIZER_NAMES:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZER_NAMES)}")
+        if not math.isfinite(self.lr):
+            raise ConfigError(f"--lr must be a finite number, got {self.lr}")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be greater than 0, got {self.lr}")
         if self.lr_schedule not in SCHEDULE_NAMES:
@@ -141,8 +154,11 @@ class ExperimentConfig:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
         if self.steps is not None and self.steps < 1:
             raise ConfigError(f"--steps must be at least 1, got {self.steps}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
         if self.stats_every is not None and self.stats_every < 1:
             raise ConfigError(f"--stats-every must be at least 1, got {self.stats_every}")
+        validate_device_name(self.device)
         if self.histogram_bins < 2:
             raise ConfigError(f"histogram bins must be at least 2, got {self.histogram_bins}")
 

@@ -26,7 +26,7 @@ from inittui.core.commands import (
 )
 from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
 from inittui.core.events import HISTOGRAM_KINDS
-from inittui.dashboard.model import PAGE_NAMES, DashboardModel
+from inittui.dashboard.model import NEW_TRAINING_HINT, PAGE_NAMES, DashboardModel
 from inittui.dashboard.selectors import SORT_ORDERS, neighbour, shown_record
 from inittui.dashboard.sources import CommandTarget
 from inittui.runlog.fold import CURVES, EVERYTHING, HEADER, LAYERS, TABLE
@@ -240,7 +240,7 @@ class Controller:
         if model.status.read_only:
             return f"read-only: this is {'the probe view' if model.experiment.state == 'probe' else 'a run log being viewed'}"
         if model.status.ended:
-            return f"training has ended ({model.status.ended}); p starts a preset"
+            return f"training has ended ({model.status.ended}); {NEW_TRAINING_HINT}"
         if self.target() is None:
             return "training has not started yet"
         return None

@@ -44,6 +44,8 @@ NO_DATA_HINT = (
     "or INITTUI_DATA_DIR=DIR (the four IDX files, .gz or raw)."
 )
 PAGE_NAMES = ("overview", "curves", "layers", "depth", "atlas")
+# what to do once training has ended for good: said in the header and to every key that acts on training
+NEW_TRAINING_HINT = "p starts new training"
 
 
 @dataclass
@@ -131,7 +133,8 @@ class DashboardModel:
         self.pending: dict[int, list[Pending]] = {}
         self._requests = 0
         self.notifications: list[Notification] = []
-        # (the experiment's elapsed time in the latest progress, when it arrived): the header's clock ticks on
+        # (the experiment's elapsed time in the latest progress, when it arrived; from the start, 0): the
+        # header's clock ticks on from it
         self.clock: tuple[float, float] | None = None
         self.view.selected = None
         self.reports = 0
@@ -183,6 +186,7 @@ class DashboardModel:
         match event:
             case ExperimentStarted():
                 self._started()
+                self.clock = (0.0, time.monotonic())
             case TrainProgress():
                 self.clock = (self.experiment.elapsed_s, time.monotonic())
             case LayerStats():
@@ -194,6 +198,9 @@ class DashboardModel:
                 self.notify(message, NOTICE_SEVERITY.get(level, "information"))
                 if request is not None:
                     self._answered(request)
+            case ExperimentFinished(status="error", message=message):
+                # the engine stopped on an error: say why, for as long as it holds, and refuse the keys
+                self._ended(f"training failed: {message or 'the engine gave no reason'}", "")
             case ExperimentFinished():
                 self.clock = None
         self._keep_selection()
@@ -322,6 +329,12 @@ class DashboardModel:
             return self.experiment.elapsed_s
         elapsed, arrived = self.clock
         return elapsed + max((time.monotonic() if now is None else now) - arrived, 0.0)
+
+    def silent_s(self, now: float | None = None) -> float | None:
+        """Seconds since training last reported progress (or started) while it runs; None otherwise."""
+        if not self.live or self.clock is None or self.experiment.state != "running":
+            return None
+        return max((time.monotonic() if now is None else now) - self.clock[1], 0.0)
 
 
 __all__ = ["CURVES", "DashboardModel", "HEADER", "LAYERS", "Notification", "PAGE_NAMES", "Pending", "TABLE",

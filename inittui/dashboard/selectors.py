@@ -16,7 +16,7 @@ import numpy as np
 
 from inittui.core import format as fmt
 from inittui.core.events import Histogram, LayerStat, RunRecord, unit_shares
-from inittui.dashboard.model import DashboardModel
+from inittui.dashboard.model import NEW_TRAINING_HINT, DashboardModel
 from inittui.dashboard.views import (
     Curve,
     CurvesView,
@@ -47,6 +47,8 @@ RUN_COLOURS = (
 LEGEND_ALL, LEGEND_BEST = 8, 3
 # more runs than this in compare mode: all but the selected one are drawn faint in the depth view
 DIM_BEYOND = 6
+# the engine tells progress every second: this long without a word, the header says when it last did
+SILENCE_SHOWN_S = 5.0
 # what the histogram panel's σ reads for each source, and what the prediction is of
 MEASURED = {"activations": "std", "preactivations": "preactivation_std", "gradients": "grad_norm",
             "weights": "weight_std"}
@@ -339,7 +341,18 @@ def location(model: DashboardModel) -> Location | None:
     return None
 
 
-def header(model: DashboardModel, page: str) -> HeaderView:
+def progress_label(model: DashboardModel, now: float | None = None) -> str:
+    """Epoch and step, and how long ago they were told when that is long enough to look hung (one slow step)."""
+    experiment = model.experiment
+    label = f"epoch {experiment.epoch:.2f} step {experiment.step:,}/{experiment.total_steps:,}"
+    silent = model.silent_s(now)
+    if silent is not None and silent >= SILENCE_SHOWN_S:
+        label += f" (last report {silent:.0f} s ago)"
+    return label
+
+
+def header(model: DashboardModel, page: str, now: float | None = None) -> HeaderView:
+    """``now``: the monotonic time the clock reads (by default, the present)."""
     experiment = model.experiment
     return HeaderView(
         page=page,
@@ -347,12 +360,19 @@ def header(model: DashboardModel, page: str) -> HeaderView:
         preset=experiment.preset,
         probe=experiment.state == "probe",
         cursor=model.cursor_label(),
-        progress=f"epoch {experiment.epoch:.2f} step {experiment.step:,}/{experiment.total_steps:,}",
+        progress=progress_label(model, now),
         speed=f"{experiment.samples_per_s:,.0f} samples/s",
-        elapsed=fmt.elapsed(model.elapsed_s()),
+        elapsed=fmt.elapsed(model.elapsed_s(now)),
         device=device_label(model),
         dataset=experiment.dataset,
         extra="no MNIST: --data-dir DIR or INITTUI_DATA_DIR" if model.status.data_message else "",
         location=location(model),
-        problems=list(model.status.problems),
+        problems=problems(model),
     )
+
+
+def problems(model: DashboardModel) -> list[str]:
+    """The problems that last; training that has ended says how to train again (a viewed log cannot)."""
+    status = model.status
+    hint = f" · training has ended; {NEW_TRAINING_HINT}" if status.ended and not status.read_only else ""
+    return [problem + hint if problem == status.ended else problem for problem in status.problems]

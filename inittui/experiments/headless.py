@@ -18,6 +18,8 @@ from inittui.training.engine import Engine
 from inittui.training.logged import train_logged
 
 REDRAW_INTERVAL_S = 0.25
+# into a file (nohup … > train.out): a progress line at least this often, besides one per epoch
+LOG_LINE_INTERVAL_S = 30.0
 BAR_WIDTH = 30
 # the loss chart at the end: the terminal's width up to this, this many lines
 CHART_MAX_WIDTH, CHART_HEIGHT = 120, 20
@@ -53,19 +55,21 @@ class HeadlessReporter:
         self.interactive = self.stream.isatty()
         self._drawn_lines = 0
         self._last_draw = 0.0
+        self._last_line = time.monotonic()
         self._samples_per_s = 0.0
-        self._last_epoch_logged = -1
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TrainProgress):
             self._samples_per_s = event.samples_per_s
             if self.interactive and time.monotonic() - self._last_draw >= REDRAW_INTERVAL_S:
                 self._redraw()
+            elif not self.interactive and time.monotonic() - self._last_line >= LOG_LINE_INTERVAL_S:
+                self._log_line()
         elif isinstance(event, Evaluation):
             if self.interactive:
                 self._redraw()
             else:
-                self._log_line(event)
+                self._log_line()
 
     def _progress_line(self) -> str:
         engine = self.engine
@@ -86,12 +90,13 @@ class HeadlessReporter:
         self._drawn_lines = text.count("\n") + 1
         self._last_draw = time.monotonic()
 
-    def _log_line(self, event: Evaluation) -> None:
+    def _log_line(self) -> None:
         accuracies = "  ".join(
             f"{r.name} {_percent(r.test_acc).strip()}" for r in self.engine.results()
         )
         self.stream.write(f"{self._progress_line()}  |  {accuracies}\n")
         self.stream.flush()
+        self._last_line = time.monotonic()
 
     def warn(self, message: str) -> None:
         """One line on the stream, below the live table, which is then drawn again beneath it."""
@@ -141,6 +146,10 @@ def run_headless(config: ExperimentConfig, data: MNISTData, log: RunLog, json_ou
     If the run log cannot be written (a full disk), training goes on: one warning at once, the results as
     usual at the end, then exit status 1 with "run log incomplete".
     """
+    # first, before the data reaches the device: where to look, for a user whose output goes to a file
+    runs = len(config.runs)
+    print(f"inittui: training {config.preset} ({runs} run{'s' if runs != 1 else ''}, "
+          f"{config.total_steps(len(data.train_labels)):,} steps); run log {log.run_dir}", file=sys.stderr, flush=True)
     tracker = LayerStdTracker()
     # the events folded as the dashboard folds them: the loss chart at the end draws from the same curves
     fold = RunFold()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inittui.core.config import MNIST_INPUTS, OPTIMIZER_NAMES, TRAIN_SIZE, ExperimentConfig, parse_runs
+from inittui.core.config import MAX_SEED, MNIST_INPUTS, OPTIMIZER_NAMES, TRAIN_SIZE, ExperimentConfig, parse_runs
 from inittui.core.errors import ConfigError
 from inittui.core.presets import PRESETS, get_preset
 
@@ -38,14 +39,16 @@ def _positive_integer(value: object) -> int:
 
 
 def _seed(value: object) -> int:
-    if _integer(value) < 0:
-        raise ConfigError("must be 0 or more")
+    if not 0 <= _integer(value) <= MAX_SEED:
+        raise ConfigError(f"must be between 0 and {MAX_SEED}")
     return value  # type: ignore[return-value]
 
 
 def _learning_rate(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError("must be a number")
+    if not math.isfinite(value):  # TOML has inf and nan
+        raise ConfigError("must be a finite number")
     if not value > 0:
         raise ConfigError("must be greater than 0")
     return float(value)

@@ -113,7 +113,8 @@ class RunSummary:
     preset: str
     # the runs of the experiment as it ended (or stands), by name
     runs: list[str]
-    # per name, the best test accuracy any life of a run with that name reached
+    # per name of a run as the experiment ended (or stands), the best test accuracy any of its lives reached
+    # under that name: a run's lives under another initialiser or activation are not the run listed
     best_test_acc: dict[str, float] = field(default_factory=dict)
     status: str = "interrupted"
     # lines of events.jsonl that could not be read
@@ -133,10 +134,11 @@ def summarise_run(run_dir: Path) -> RunSummary:
         names = [str(name) for name in config.get("runs", [])] if isinstance(config.get("runs"), list) else []
     best: dict[str, float] = {}
     for folded_run in folded:
+        name = folded_run.record.name
         for life in folded_run.lives:
             accuracy = life.record.best_test_acc
-            if accuracy is not None and accuracy > best.get(life.record.name, -1.0):
-                best[life.record.name] = accuracy
+            if life.record.name == name and accuracy is not None and accuracy > best.get(name, -1.0):
+                best[name] = accuracy
     return RunSummary(
         run.run_dir,
         str(run.header.get("created", "?")),

@@ -109,6 +109,15 @@ class FoldedRun:
         position = bisect.bisect_right(starts, step) - 1
         return self.lives[position] if position >= 0 else None
 
+    def life_evaluated_at(self, step: int) -> RunLife | None:
+        """The life whose weights an evaluation at experiment ``step`` measured: the one that trained that
+        step. A life begun at ``step`` has trained nothing yet, so it is the one before: R at an epoch's end
+        comes after that epoch's evaluation, whichever of the two a log tells first."""
+        position = bisect.bisect_left([life.started_at for life in self.lives], step) - 1
+        if position < 0:
+            return self.lives[0] if step == 0 else None  # at step 0 the first life is untrained and measured
+        return self.lives[position]
+
 
 @dataclass
 class Experiment:
@@ -254,7 +263,10 @@ class RunFold:
             run = self.runs.get(run_id)
             if run is None or accuracy is None or not math.isfinite(accuracy):
                 continue
-            life, record = run.life, run.record
+            life = run.life_evaluated_at(int(event.step))
+            if life is None:
+                continue
+            record = life.record
             life.test.append((record.step, float(accuracy)))
             record.test_acc = float(accuracy)
             record.best_test_acc = max(float(accuracy), record.best_test_acc or float(accuracy))

@@ -31,6 +31,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def free_memory_bytes(device: torch.device) -> int | None:
+    """What a CUDA device has free now; None on the CPU (whose RAM the core reads without torch)."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return free
+    return None
+
+
 def available_devices() -> list[str]:
     return ["cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count()) if torch.cuda.is_available())]
 

@@ -76,6 +76,8 @@ AUTO_STATS_MIN_INTERVAL = 10
 AUTO_STATS_MAX_INTERVAL = 1000
 # per-step losses wait on the device until the stats cadence, or until this many steps have gathered
 MAX_BUFFERED_STEPS = 256
+# ... or until this much wall time has passed: a slow step (many runs, a busy machine) still shows progress
+PROGRESS_EVERY_S = 1.0
 PAUSE_POLL_S = 0.05
 
 
@@ -265,7 +267,8 @@ class Engine:
                 self.step += 1
                 self._buffered += 1
                 self.meter.count(len(y) * len(self._runs))
-                if stats_due or self._buffered == self.stack.buffer_steps:
+                if (stats_due or self._buffered == self.stack.buffer_steps
+                        or time.perf_counter() - self._flushed_at >= PROGRESS_EVERY_S):
                     self._flush()
                 if self.step >= self._next_run_end:
                     # a run has trained its last step: make it stop before the next one
@@ -310,6 +313,7 @@ class Engine:
         self._epoch_order: torch.Tensor | None = None
         self._cadence = StatsCadence(self.config.stats_every)
         self._buffered = 0
+        self._flushed_at = time.perf_counter()
         self._pending_stats: LayerStats | None = None
         self._deliveries: deque[tuple[HostCopy | None, Callable[[list[torch.Tensor]], None]]] = deque()
         self._steps_known_at = 0
@@ -423,8 +427,10 @@ class Engine:
                 elapsed_s=time.perf_counter() - self._started,
                 device_memory_mb=memory_in_use_mb(self.device),
             )
+            # a copy that lands in the background: bounding progress in time adds no wait for the GPU
             self._deliveries.append((self.stack.take_progress(self._buffered), progress))
             self._buffered = 0
+            self._flushed_at = time.perf_counter()
         if self._pending_stats is not None:
             stats, self._pending_stats = self._pending_stats, None
             self._deliveries.append((None, lambda _: self.emit(stats)))

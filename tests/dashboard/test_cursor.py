@@ -445,3 +445,52 @@ async def test_the_heatmaps_mark_the_time_cursors_step(recorded):
 
 def _cells_of(strip):
     return [(character, segment.style) for segment in strip for character in segment.text]
+
+
+def restarted_at_30() -> tuple[list, ExperimentConfig]:
+    """The synthetic log with R at step 30, as the engine writes it: the evaluation of the old lives first,
+    then the new table, then the restarted runs counting their steps from 0."""
+    events, config = synthetic_events(finished=False)
+    written: list = []
+    restarted = False
+    for event in events:
+        if isinstance(event, LayerStats) and event.step == 30:
+            written.append(RunsChanged(30, "restart", [record(0, "he", "relu", draw=1),
+                                                       record(1, "xavier", "tanh", draw=1)]))
+            restarted = True
+        if restarted and isinstance(event, TrainProgress):
+            event = replace(event, run_steps=[step - 30 for step in event.run_steps])
+        elif restarted and isinstance(event, Evaluation):
+            event = replace(event, test_acc=[0.2, 0.3])
+        written.append(event)
+    results = [record(run, *("he", "relu") if run == 0 else ("xavier", "tanh"), "done", 10, draw=1) for run in RUNS]
+    written.append(ExperimentFinished("done", 40, 4.0, 1000.0, results))
+    return written, config
+
+
+async def test_the_viewer_reaches_every_step_before_and_after_a_restart(tmp_path):
+    """`inittui view` of a log with R: ← reaches the steps before it, each run shown as it was then (its old
+    life's step, loss and test accuracy, its curve marked at that life's step), and `runs` agrees."""
+    from inittui.runlog.catalogue import summarise_run
+
+    run_dir = write_events(tmp_path, *restarted_at_30())
+    app = make_app(run_dir=run_dir, fps=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        assert cell(app, 0, "step") == "10" and cell(app, 0, "best") == "20.0"  # live: the new lives
+        await press(pilot, "left", "left")  # 30, then 20: before the restart
+        assert "step 20 of 40 (cursor)" in header(app)
+        assert cell(app, 0, "step") == "20" and loss_shown_at(app, 0, 20)
+        assert (cell(app, 0, "test"), cell(app, 1, "test")) == ("70.0", "71.0")
+        assert app.overview.loss.marker == 20.0
+        assert shown_std(app, 1) == std_at(0, 1, 20) and shown_counts(app, 0) == counts_at(20)
+        await press(pilot, "home")
+        assert cell(app, 0, "step") == "0" and cell(app, 0, "test") == "–"
+        await press(pilot, "right", "right", "right", "right")  # 10, 20, 30, 40: the restart's step, then after
+        assert "(cursor)" not in header(app) and cell(app, 0, "step") == "10"
+        state = app.model.experiment.state
+        names = [run.record.name for run in app.model.shown_runs()]
+    summary = summarise_run(run_dir)
+    assert (summary.status, summary.runs, summary.skipped_lines) == (state, names, 0)
+    # the best any life reached: the old lives' evaluation at step 20
+    assert summary.best_test_acc == {"he:relu": 0.7, "xavier:tanh": 0.71}

@@ -222,3 +222,21 @@ def test_restart_at_an_epochs_end_shows_no_number_of_the_runs_previous_life():
         shown = selectors.shown_record(model, run)
         assert (shown.status, shown.step, shown.test_acc, shown.best_test_acc) == ("running", 1, None, None)
         assert run.lives[0].record.best_test_acc is not None  # the old life keeps its own
+
+
+def test_minus_asks_first_then_removes_and_the_run_after_takes_the_selection():
+    """`-` next to `+` removed the selected run at once, said nothing, and the selection jumped to run 0."""
+    model = DashboardModel()
+    model.apply(started([0, 1, 2, 3]))
+    target = Recorder()
+    controller = Controller(model, lambda: target, Room(), lambda: ["cpu"])
+    model.view.selected = 2
+    asked = controller.handle(Action.REMOVE_RUN)
+    assert target.sent == [] and asked.message == "remove run 2 he:relu? press - again to remove it (any other key keeps it)"
+    assert controller.handle(Action.SELECT_NEXT).dirty and model.view.selected == 3  # another key: kept
+    controller.handle(Action.SELECT_PREVIOUS)
+    controller.handle(Action.REMOVE_RUN)
+    removed = controller.handle(Action.REMOVE_RUN)
+    assert [type(command).__name__ for command in target.sent] == ["RemoveRun"] and target.sent[0].run_id == 2
+    assert removed.message == "run 2 he:relu removed"
+    assert [run.id for run in model.shown_runs()] == [0, 1, 3] and model.view.selected == 3

@@ -76,6 +76,8 @@ def test_runs_fixed_atlas_or_an_axis_of_run_sets(tmp_path):
     ('runs = "hee:relu,xavier:tanh"\n', "runs", '"hee:relu,xavier:tanh"'),  # unknown initialiser
     ('runs = ["he:relu", "he:swish"]\n', "runs", '"he:swish"'),  # unknown activation in an axis
     ("lr = -0.1\n", "lr", "-0.1"),
+    ("lr = inf\n", "lr", "inf"),
+    ("lr = [0.1, nan]\n", "lr", "nan"),
     ('optimizer = "rmsprop"\n', "optimizer", '"rmsprop"'),
 ])
 def test_a_bad_sweep_file_is_one_line_naming_file_key_and_value_and_exit_2(tmp_path, capsys, text, key, value):
@@ -86,6 +88,18 @@ def test_a_bad_sweep_file_is_one_line_naming_file_key_and_value_and_exit_2(tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert str(path) in err and key in err and value in err, err
+
+
+def test_an_experiment_too_big_for_memory_is_refused_before_the_sweep_starts(tmp_path, capsys):
+    path = write_sweep(tmp_path / "huge.toml", "width = [100, 100000000]\nsteps = 1\n")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["sweep", str(path), "--device", "cpu", "--log-dir", str(tmp_path / "logs")])
+    assert exit_.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"inittui sweep: error: {path}: experiment 001-width100000000: this experiment needs "
+                           "at least 1,920 PB of memory")
+    assert line.endswith("is available on this machine")
+    assert not (tmp_path / "logs").exists()
 
 
 def test_syntax_errors_and_epochs_with_steps_are_one_line_too(tmp_path):

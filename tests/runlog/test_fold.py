@@ -86,6 +86,23 @@ def test_an_evaluation_folded_before_the_restart_stays_with_the_life_it_measured
     assert (record_now.test_acc, record_now.best_test_acc, record_now.train_acc) == (None, None, 0.1)
 
 
+def test_an_evaluation_that_arrives_after_the_restart_is_still_the_old_lifes():
+    """A log written before the engine flushed its evaluation ahead of a restart: R at an epoch's end, the new
+    table, then the evaluation of step 100, which measured the old weights. It never shows on the new life."""
+    fold = folded([
+        started(record(0, "he", "tanh"), record(1, "xavier", "tanh")),
+        TrainProgress(100, 1.0, [0, 1], [100, 100], [[0.5] * 100] * 2, [[0.9] * 100] * 2, 1.0, 1.0),
+        RunsChanged(100, "restart", [record(0, "he", "tanh", draw=1), record(1, "xavier", "tanh", step=100)], 1),
+        Evaluation(100, 1.0, [0, 1], [0.943, 0.912], [0.2, 0.3]),
+        TrainProgress(101, 1.01, [0, 1], [1, 101], [[2.3], [0.4]], [[0.1], [0.9]], 1.0, 1.0),
+        Evaluation(200, 2.0, [0, 1], [0.5, 0.92], [1.0, 0.3]),
+    ])
+    old, new = fold.runs[0].lives
+    assert (old.record.test_acc, old.record.best_test_acc, old.test) == (0.943, 0.943, [(100, 0.943)])
+    assert (new.record.test_acc, new.record.best_test_acc, new.test) == (0.5, 0.5, [(1, 0.5)])
+    assert fold.runs[1].record.best_test_acc == 0.92 and len(fold.runs[1].life.test) == 2  # one life: both
+
+
 def test_a_step_that_goes_back_without_a_word_is_a_restart_too():
     """Logs written before restarts were told by the run's draw: a step going back begins a life."""
     fold = folded([

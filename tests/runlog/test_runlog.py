@@ -204,6 +204,21 @@ def test_a_run_path_with_a_tilde_is_expanded(tmp_path, monkeypatch):
         resolve_run_dir("~/runs", tmp_path)
 
 
+def test_summary_names_only_the_runs_it_counts_when_a_run_changed_its_initialiser(tmp_path):
+    """`inittui runs` said "2 runs" and then three names: the changed run's old name too."""
+    log = RunLog(tmp_path / "run", CONFIG)
+    log.write(Evaluation(5, 0.5, [0, 1], [0.50, 0.40], [1.0, 1.2]))
+    log.write(RunsChanged(6, "changed", [record(0, "he", "relu", "running", 6), record(1, "orthogonal", "tanh", "running")]))
+    log.write(Evaluation(9, 1.0, [0, 1], [0.45, 0.30], [1.1, 1.5]))
+    log.write(RunsChanged(10, "restart", [record(0, "he", "relu", "running", 0, draw=1), record(1, "orthogonal", "tanh", "running", 1)]))
+    log.write(Evaluation(12, 1.5, [0, 1], [0.20, 0.35], [0.9, 1.4]))
+    log.close()
+    summary = summarise_run(log.run_dir)
+    assert summary.runs == ["he:relu", "orthogonal:tanh"]
+    # he:relu's best is its first life's, reached under the same name before R
+    assert summary.best_test_acc == {"he:relu": 0.50, "orthogonal:tanh": 0.35}
+
+
 def test_summary_names_runs_added_later_and_keeps_the_best_accuracy(tmp_path):
     log = RunLog(tmp_path / "run", CONFIG)
     added = record(2, "lsuv", "tanh", "running")

@@ -257,3 +257,53 @@ def test_between_statistics_steps_the_loop_never_waits_for_the_gpu(monkeypatch):
     engine, events = train(config(device="cuda", steps=150, stats_every=1000, batch_size=32), data)
     assert not any(isinstance(e, Notice) for e in events)
     assert [e.step for e in events if isinstance(e, Evaluation)] == [64, 128, 150]
+
+
+def test_progress_is_sent_at_least_every_progress_interval_whatever_the_statistics_cadence(tiny_data, monkeypatch):
+    """Slow steps (many runs, a busy machine) and statistics every 1000 steps: without a bound in time the
+    steps would wait in the buffer for 256 of them, and the dashboard would look hung."""
+    monkeypatch.setattr(engine_module, "PROGRESS_EVERY_S", 0.05)
+    step = Engine._train_step
+
+    def slow_step(self, *args, **kwargs):
+        time.sleep(0.02)
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "_train_step", slow_step)
+    _, events = train(config(steps=40, stats_every=1000), tiny_data)
+    progress = [event for event in events if isinstance(event, TrainProgress)]
+    assert len(progress) >= 8  # about one every 3 steps; by steps alone, 2
+    # every step is told once, in order
+    assert [event.step - len(event.losses[0]) for event in progress] == [0] + [event.step for event in progress[:-1]]
+
+
+def test_restart_all_at_an_epochs_end_leaves_no_number_of_the_old_lives(tiny_data):
+    """R as the epoch's last step is told: the engine evaluates the old weights first, then restarts; neither
+    the engine's records nor the fold give a restarted run a number of its old life."""
+    from inittui.core.commands import RestartAll
+    from inittui.runlog.fold import RunFold
+
+    epoch = len(tiny_data.train_labels) // 32
+    sent = []
+
+    def at_epoch_end(engine, event):
+        if isinstance(event, TrainProgress) and event.step == epoch and not sent:
+            sent.append(True)
+            engine.send(RestartAll())
+
+    engine, events = train(config(steps=epoch + 4, stats_every=4), tiny_data, at_epoch_end)
+    assert sent
+    fold = RunFold()
+    for event in events:
+        fold.apply(event)
+    evaluation_at_end = next(e for e in events if isinstance(e, Evaluation) and e.step == epoch)
+    [restart] = [e for e in events if isinstance(e, RunsChanged) and e.reason == "restart"]
+    assert events.index(evaluation_at_end) < events.index(restart)
+    assert all((r.step, r.test_acc, r.best_test_acc, r.train_loss) == (0, None, None, None) for r in restart.runs)
+    for run_id, run in fold.runs.items():
+        old, new = run.lives
+        assert new.started_at == epoch
+        assert old.test == [(epoch, evaluation_at_end.test_acc[run_id])]
+        assert new.test and all(step > 0 for step, _ in new.test)  # only evaluations of its own weights
+        assert new.record.best_test_acc == max(accuracy for _, accuracy in new.test)
+        assert engine.results()[run_id].best_test_acc == new.record.best_test_acc
