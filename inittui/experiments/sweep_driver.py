@@ -67,17 +67,23 @@ def run_sweep(
     """Run the plan's experiments (those not done yet, with ``resume``); 0 when all are done, 1 when one failed,
     130 when interrupted."""
     stream = stream if stream is not None else sys.stderr
-    if resume is not None:
-        manifest = _resumed(plan, resume)
-        sweep_dir = resume
-    else:
-        sweep_dir = new_sweep_dir(log_dir, plan.name)
-        entries = [ExperimentEntry(e.name, e.axes, _plain(e.config.to_dict()), e.name) for e in plan.experiments]
-        manifest = SweepManifest.new(sweep_dir, plan.name, str(source.resolve()), entries)
-    manifest.save()
+    resumed = _resumed(plan, resume) if resume is not None else None
     if execution.ray_address is None:
         loaded_mnist(data_dir)  # missing data: one line now, not a failed task per experiment
-    token = share_token(sweep_dir)
+    # before the sweep's directory: a cluster that cannot run an experiment is refused with nothing left behind
+    backend = make_backend(execution, run_task)
+    try:
+        if resumed is not None:
+            manifest, sweep_dir = resumed, resume
+        else:
+            sweep_dir = new_sweep_dir(log_dir, plan.name)
+            entries = [ExperimentEntry(e.name, e.axes, _plain(e.config.to_dict()), e.name) for e in plan.experiments]
+            manifest = SweepManifest.new(sweep_dir, plan.name, str(source.resolve()), entries)
+        manifest.save()
+        token = share_token(sweep_dir)
+    except BaseException:
+        backend.close()
+        raise
     tasks = [
         ExperimentTask(e.name, e.name, e.config, str(sweep_dir / e.name), data_dir, token, threads=execution.threads,
                        ship_logs=execution.ship_logs, header={"sweep": plan.name, "experiment": e.name, "axes": e.axes})
@@ -88,8 +94,7 @@ def run_sweep(
     print(f"sweep {plan.name}: {len(tasks)} experiments to run" + (f" ({skipped} done before)" if skipped else "")
           + f" on {describe(execution)}; sweep.json and logs in {sweep_dir}", file=stream)
     try:
-        report = run_tasks(tasks, make_backend(execution, run_task), retries=execution.retries, manifest=manifest,
-                           stream=stream)
+        report = run_tasks(tasks, backend, retries=execution.retries, manifest=manifest, stream=stream)
     finally:
         (sweep_dir / token).unlink(missing_ok=True)
     counts = manifest.counts()

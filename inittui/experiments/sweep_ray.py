@@ -70,10 +70,19 @@ class RayBackend:
         gpus = execution.gpus_per_experiment
         if gpus is None:
             gpus = 1.0 if resources.get("GPU", 0) > 0 else 0.0
-        if gpus > resources.get("GPU", 0):
-            ray.shutdown()
-            raise ConfigError(f"--gpus-per-experiment {gpus:g}: the cluster has {resources.get('GPU', 0):g} GPUs")
         self.cpus = execution.threads or 1
+        # a task asking for more than any one node has would wait for ever: refuse it before the sweep starts
+        nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+        largest_gpus = max((node.get("GPU", 0) for node in nodes), default=0)
+        largest_cpus = max((node.get("CPU", 0) for node in nodes), default=0)
+        if gpus > largest_gpus:
+            ray.shutdown()
+            raise ConfigError(f"--gpus-per-experiment {gpus:g}: the cluster has {resources.get('GPU', 0):g} GPUs, "
+                              f"at most {largest_gpus:g} on one node")
+        if self.cpus > largest_cpus:
+            ray.shutdown()
+            raise ConfigError(f"--threads {self.cpus}: each experiment would ask for {self.cpus} CPUs, and no node of "
+                              f"the cluster has more than {largest_cpus:g}")
         by_cpu = resources.get("CPU", 1) / self.cpus
         by_gpu = resources["GPU"] / gpus if gpus > 0 else math.inf
         self.slots = max(1, math.floor(min(by_cpu, by_gpu)))

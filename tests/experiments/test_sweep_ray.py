@@ -131,3 +131,18 @@ def test_a_worker_killed_mid_task_is_retried_whole_and_the_others_untouched(clus
     assert_whole_log(long_run, 3000)
     assert_whole_log(sweep_dir / "001-steps40", 40)
     assert_whole_log(sweep_dir / "002-steps40", 40)
+
+
+def test_an_experiment_bigger_than_any_node_is_refused_before_the_sweep_starts(cluster, mnist_files, tmp_path):
+    address, env = cluster
+    path = write_sweep(tmp_path / "s.toml", SWEEP)
+    options = _options(path, mnist_files, tmp_path / "logs")
+    too_many = run_sweep([*options[:options.index("--threads")], "--threads", "3",
+                          *options[options.index("--threads") + 2:], "--ray", address], env=env, timeout=120)
+    assert too_many.returncode == 2
+    assert too_many.stderr.strip().splitlines() == [
+        "inittui sweep: error: --threads 3: each experiment would ask for 3 CPUs, and no node of the cluster has more "
+        "than 2"]
+    no_gpu = run_sweep([*options, "--ray", address, "--gpus-per-experiment", "0.5"], env=env, timeout=120)
+    assert no_gpu.returncode == 2 and "the cluster has 0 GPUs" in no_gpu.stderr
+    assert not sweep_dirs(tmp_path / "logs")
