@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from inittui import __version__
-from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, OPTIMIZER_NAMES, ExperimentConfig, parse_runs
+from inittui.core.config import (
+    ACTIVATION_NAMES,
+    INITIALIZER_NAMES,
+    OPTIMIZER_NAMES,
+    ExperimentConfig,
+    parse_runs,
+    parse_seeds,
+)
 from inittui.core.errors import ConfigError, DataError, RunLogError
 from inittui.core.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS, get_preset
 
@@ -58,6 +65,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     length.add_argument("--epochs", type=int, help="train for N passes over the training set")
     length.add_argument("--steps", type=int, help="train for N steps (may be shorter than an epoch)")
     parser.add_argument("--seed", type=int, help="seed for weights and batch order (default 0)")
+    parser.add_argument("--seeds", help="a seed group: every run once per seed (0,1,2 or a range 0-4; 3 alone is "
+                        "seed 3), the replicas trained together, each exactly as with --seed alone")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--data-dir", help="directory with the four MNIST IDX files (default: $INITTUI_DATA_DIR, "
                         "then the user cache, then a download)")
@@ -114,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reproduce = commands.add_parser("reproduce", help="train the presets that carry a claim, the atlas and the "
                                     "depth sweep on MNIST, run the probe; print Markdown tables")
-    reproduce.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    reproduce.add_argument("--seeds", default="0", help="seeds: 0,1,2 or a range 0-4; one value is that seed (default 0)")
     reproduce.add_argument("--device", default="auto")
     reproduce.add_argument("--data-dir")
     reproduce.add_argument("--log-dir")
@@ -154,6 +163,11 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     from inittui.science.init_files import declare_init_files
 
     declare_init_files(config, args.init_file)
+    if args.seeds is not None:
+        if args.seed is not None:
+            raise ArgumentError("give --seed or --seeds, not both")
+        config.seeds = parse_seeds(args.seeds)
+        config.seed = config.seeds[0]
     if args.runs:
         config = config.with_runs(parse_runs(args.runs, config.initializer_names))
         config.preset = "custom" if args.preset == "compare" else f"{args.preset}+runs"
@@ -268,10 +282,7 @@ def command_view(args: argparse.Namespace) -> int:
 
 
 def command_reproduce(args: argparse.Namespace) -> int:
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise ArgumentError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+    seeds = parse_seeds(args.seeds)
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
     if not presets:
         raise ArgumentError("--presets names nothing to reproduce")

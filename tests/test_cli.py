@@ -40,7 +40,11 @@ def run_main(capsys, *argv: str) -> tuple[int, str, str]:
         (["--headless", "--data-dir", "/no/such/dir"], "--data-dir /no/such/dir: no such directory"),
         (["--headless", "--preset", "nope"], "invalid choice: 'nope'"),
         (["probe", "--inits", "zero"], "unknown initialiser 'zero'"),
-        (["reproduce", "--seeds", "a,b"], "--seeds must be comma-separated integers"),
+        (["reproduce", "--seeds", "a,b"], "--seeds 'a,b': 'a' is not a seed"),
+        (["--headless", "--seeds", "3-1"], "the range '3-1' runs backwards"),
+        (["--headless", "--seeds", "0,1,1"], "names a seed twice"),
+        (["--headless", "--seeds", "-1"], "'-1' is not a seed"),
+        (["--headless", "--seeds", "0,1", "--seed", "2"], "give --seed or --seeds, not both"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(capsys, argv, message):

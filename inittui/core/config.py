@@ -35,6 +35,21 @@ MNIST_CLASSES = 10
 TRAIN_SIZE = 60_000
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2``, ``0-4`` (both ends included), a mix of the two, or one seed ``3``: distinct seeds, in order given."""
+    seeds: list[int] = []
+    for part in (part.strip() for part in text.split(",")):
+        low, sep, high = part.partition("-")
+        if not (low.isdigit() and (high.isdigit() if sep else True)):
+            raise ConfigError(f"--seeds {text!r}: {part!r} is not a seed (0, 1, ...) or a range of them (0-4)")
+        first, last = int(low), int(high) if sep else int(low)
+        if last < first:
+            raise ConfigError(f"--seeds {text!r}: the range {part!r} runs backwards")
+        seeds.extend(range(first, last + 1))
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text!r} names a seed twice")
+    return seeds
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -88,6 +103,8 @@ class ExperimentConfig:
     epochs: int | None = 10
     steps: int | None = None
     seed: int = 0
+    # a seed group: every run is replicated once per seed, all trained together; empty: ``seed`` alone
+    seeds: list[int] = field(default_factory=list)
     device: str = "auto"
     # None: as often as keeps the statistics within 2.5 % of training time, measured while training
     stats_every: int | None = None
@@ -102,6 +119,11 @@ class ExperimentConfig:
     def initializer_names(self) -> tuple[str, ...]:
         """Every initialiser a run may use: the built-ins, then the user's."""
         return (*INITIALIZER_NAMES, *self.user_initializers)
+
+    @property
+    def run_seeds(self) -> list[int]:
+        """The seeds every run is trained with: ``seeds``, or ``seed`` alone."""
+        return list(self.seeds) or [self.seed]
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -143,6 +165,8 @@ class ExperimentConfig:
             raise ConfigError(f"--steps must be at least 1, got {self.steps}")
         if self.stats_every is not None and self.stats_every < 1:
             raise ConfigError(f"--stats-every must be at least 1, got {self.stats_every}")
+        if any(seed < 0 for seed in self.run_seeds) or len(set(self.run_seeds)) != len(self.run_seeds):
+            raise ConfigError(f"seeds must be distinct and not negative, got {self.run_seeds}")
         if self.histogram_bins < 2:
             raise ConfigError(f"histogram bins must be at least 2, got {self.histogram_bins}")
 

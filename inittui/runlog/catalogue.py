@@ -11,7 +11,7 @@ from typing import Any
 
 from inittui.core.config import ExperimentConfig
 from inittui.core.errors import RunLogError
-from inittui.core.events import Event, ExperimentStarted, RunRecord
+from inittui.core.events import Event, ExperimentStarted, experiment_runs
 from inittui.runlog.fold import RunFold
 from inittui.runlog.index import LogIndex
 from inittui.runlog.layout import EVENTS_FILE
@@ -47,7 +47,7 @@ def started_from_header(header: dict[str, Any]) -> ExperimentStarted | None:
         dataset=str(header.get("dataset", "")),
         total_steps=config.total_steps(),
         steps_per_epoch=config.steps_per_epoch(),
-        runs=[RunRecord(index, spec) for index, spec in enumerate(config.runs)],
+        runs=experiment_runs(config),
         time=0.0,
     )
 
