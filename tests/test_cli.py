@@ -215,6 +215,20 @@ def test_runs_lists_a_damaged_run_with_its_skipped_lines(capsys, tmp_path):
     assert "he:relu 93.00%" in out and "2 lines skipped" in out
 
 
+def test_runs_shows_a_seed_group_as_mean_and_std_over_its_seeds(capsys, tmp_path):
+    from inittui.core.config import ExperimentConfig, RunSpec
+    from inittui.core.events import Evaluation, ExperimentStarted, experiment_runs
+    from inittui.runlog.writer import RunLog
+
+    config = ExperimentConfig(runs=[RunSpec("he", "relu")], seeds=[0, 1, 2], preset="compare")
+    log = RunLog.create(tmp_path, config)
+    log.write(ExperimentStarted(config.to_dict(), "cpu", "CPU", "MNIST", 10, 5, experiment_runs(config), 0.0))
+    log.write(Evaluation(5, 1.0, [0, 1, 2], [0.909, 0.912, 0.915], [0.2] * 3))
+    log.close()
+    status, out, _ = run_main(capsys, "runs", "--log-dir", str(tmp_path))
+    assert status == 0 and "he:relu ×3 91.2 ± 0.3 %" in out
+
+
 def test_python_dash_m_inittui_is_the_inittui_command(tmp_path):
     result = subprocess.run([sys.executable, "-m", "inittui", "runs", "--log-dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)

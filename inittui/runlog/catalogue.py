@@ -113,8 +113,8 @@ class RunSummary:
     preset: str
     # the runs of the experiment as it ended (or stands), by name
     runs: list[str]
-    # per name, the best test accuracy any life of a run with that name reached
-    best_test_acc: dict[str, float] = field(default_factory=dict)
+    # per name, each run's best test accuracy over its lives with that name: one value a seed of its group
+    best_test_acc: dict[str, list[float]] = field(default_factory=dict)
     status: str = "interrupted"
     # lines of events.jsonl that could not be read
     skipped_lines: int = 0
@@ -131,12 +131,15 @@ def summarise_run(run_dir: Path) -> RunSummary:
         names = [folded_run.record.name for folded_run in folded]
     else:  # no line names the runs: the header does
         names = [str(name) for name in config.get("runs", [])] if isinstance(config.get("runs"), list) else []
-    best: dict[str, float] = {}
+    by_run: dict[tuple[str, int], float] = {}
     for folded_run in folded:
         for life in folded_run.lives:
-            accuracy = life.record.best_test_acc
-            if accuracy is not None and accuracy > best.get(life.record.name, -1.0):
-                best[life.record.name] = accuracy
+            accuracy, key = life.record.best_test_acc, (life.record.name, folded_run.id)
+            if accuracy is not None and accuracy > by_run.get(key, -1.0):
+                by_run[key] = accuracy
+    best: dict[str, list[float]] = {}
+    for (name, _), accuracy in by_run.items():
+        best.setdefault(name, []).append(accuracy)
     return RunSummary(
         run.run_dir,
         str(run.header.get("created", "?")),
