@@ -16,6 +16,7 @@ import numpy as np
 
 from inittui.core import format as fmt
 from inittui.core.events import Histogram, LayerStat, RunRecord, unit_shares
+from inittui.core.spread import mean_and_std
 from inittui.dashboard.model import DashboardModel
 from inittui.dashboard.views import (
     Curve,
@@ -130,10 +131,11 @@ def table_records(model: DashboardModel) -> list[RunRecord]:
     return sorted(shown, key=SORT_ORDERS[model.view.sort_order][1])
 
 
-def row_cells(record: RunRecord, steps_per_epoch: float) -> dict[str, str]:
+def row_cells(record: RunRecord, steps_per_epoch: float, seed: bool = False) -> dict[str, str]:
+    """One run's cells; with ``seed``, a replica of an expanded seed group, its seed after its initialiser."""
     return {
         "run": f"● {record.id}",
-        "init": record.spec.init,
+        "init": record.spec.init + (f" s{record.seed}" if seed and record.seed is not None else ""),
         "activation": record.spec.activation,
         "status": record.status,
         "epoch": fmt.epoch_cell(record.step / max(steps_per_epoch, 1)),
@@ -146,19 +148,87 @@ def row_cells(record: RunRecord, steps_per_epoch: float) -> dict[str, str]:
     }
 
 
+def _over_seeds(records: list[RunRecord], number: Callable[[RunRecord], float | None]) -> tuple[float | None, float | None]:
+    """Mean and std of a number over a group's seeds that did not diverge and have it; (None, None) if none does."""
+    values = [value for value in map(number, records) if value is not None and math.isfinite(value)]
+    return mean_and_std(values) if values else (None, None)
+
+
+def _spread(value: float | None, text: Callable[[float], str]) -> str:
+    return "" if value is None else f"±{text(value)}"
+
+
+def group_status(records: list[RunRecord]) -> str:
+    """The status every seed of a group has, or ``mixed``."""
+    statuses = {record.status for record in records}
+    return statuses.pop() if len(statuses) == 1 else "mixed"
+
+
+def group_cells(records: list[RunRecord], steps_per_epoch: float) -> dict[str, str]:
+    """A seed group's cells: each number the mean over the seeds that did not diverge, its std below it."""
+    trained = [record for record in records if record.status != "diverged"]
+    diverged = len(records) - len(trained)
+    numbers = {key: _over_seeds(trained, lambda record, key=key: getattr(record, key))
+               for key in ("train_loss", "train_acc", "test_acc", "best_test_acc", "dead", "saturated")}
+    percent = lambda value: f"{100 * value:.1f}"  # noqa: E731 - the spread of an accuracy, in points
+    cells = {
+        "run": f"●×{len(records)}\n",
+        "init": f"{records[0].spec.init}\n{len(records)} seeds",
+        "activation": f"{records[0].spec.activation}\n",
+        "status": group_status(records) + (f"\n{diverged} div" if diverged else "\n"),
+        "epoch": fmt.epoch_cell(max(record.step for record in records) / max(steps_per_epoch, 1)) + "\n",
+        "step": fmt.step_cell(max(record.step for record in records)) + "\n",
+        "loss": f"{fmt.loss_cell(numbers['train_loss'][0])}\n{_spread(numbers['train_loss'][1], fmt.short)}",
+    }
+    for key, number in (("acc", "train_acc"), ("test", "test_acc"), ("best", "best_test_acc")):
+        mean, std = numbers[number]
+        cells[key] = f"{fmt.percent_cell(mean)}\n{_spread(std, percent)}"
+    (dead, dead_std), (saturated, saturated_std) = numbers["dead"], numbers["saturated"]
+    shares_std = "" if dead_std is None and saturated_std is None else "±" + fmt.shares_cell(dead_std, saturated_std)
+    cells["deadsat"] = f"{fmt.shares_cell(dead, saturated)}\n{shares_std}"
+    return cells
+
+
+def seed_grouped(model: DashboardModel) -> bool:
+    """Whether the experiment trains seed groups (more than one seed); without, two runs that share an
+    ``init:activation`` are two runs, not two seeds."""
+    return len(model.experiment.config.get("seeds") or []) > 1
+
+
 def table_rows(model: DashboardModel) -> list[TableRow]:
+    """One row per run; in an experiment of seed groups, the runs of one ``init:activation`` (a group's
+    replicas) one row of mean ± std where the first of them stands in the table's order, or each its own row
+    where the group is expanded."""
     per_epoch = model.experiment.steps_per_epoch
-    return [TableRow(record.id, run_colour(record.id), record.status, row_cells(record, per_epoch))
-            for record in table_records(model)]
+    records = table_records(model)
+    groups: dict[str | int, list[RunRecord]] = {}
+    for record in records:
+        groups.setdefault(record.name if seed_grouped(model) else record.id, []).append(record)
+    rows: list[TableRow] = []
+    for record in records:
+        group = groups[record.name if seed_grouped(model) else record.id]
+        if len(group) == 1 or record.name in model.view.expanded_groups:
+            rows.append(TableRow(record.id, run_colour(record.id), record.status,
+                                 row_cells(record, per_epoch, seed=len(group) > 1)))
+        elif record is group[0]:
+            rows.append(TableRow(record.id, run_colour(record.id), group_status(group), group_cells(group, per_epoch),
+                                 tuple(r.id for r in group)))
+    return rows
+
+
+def row_of(rows: list[TableRow], run_id: int | None) -> int | None:
+    """Which row shows the run ``run_id`` (itself, or its folded seed group)."""
+    return next((index for index, row in enumerate(rows) if run_id in row.runs), None)
 
 
 def neighbour(model: DashboardModel, step: int) -> int | None:
-    """The run ``step`` rows below (above, negative) the selected one in the table, staying at its ends."""
-    ids = [record.id for record in table_records(model)]
-    if not ids:
+    """The run of the row ``step`` rows below (above, negative) the selected one's in the table, staying at its
+    ends (a folded seed group's row stands for its first run)."""
+    rows = table_rows(model)
+    if not rows:
         return None
-    here = ids.index(model.view.selected) if model.view.selected in ids else 0
-    return ids[min(max(here + step, 0), len(ids) - 1)]
+    here = row_of(rows, model.view.selected)
+    return rows[min(max((here or 0) + step, 0), len(rows) - 1)].run_id
 
 
 # ---------------------------------------------------------------------------------------------- curves

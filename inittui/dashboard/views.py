@@ -106,12 +106,23 @@ class HeatmapPanel:
 
 @dataclass
 class TableRow:
-    """One run as the runs table shows it: plain text per column, the run's colour and shown status."""
+    """One run as the runs table shows it, or a seed group's runs (``init:activation`` alike) folded into one
+    row of mean ± std: plain text per column (a group's cells on two lines, the mean over the spread), the
+    colour and shown status. ``run_id``: the run, or the group's first; ``members``: every run it stands for."""
 
     run_id: int
     colour: str
     status: str
     cells: dict[str, str]
+    members: tuple[int, ...] = ()
+
+    @property
+    def runs(self) -> tuple[int, ...]:
+        return self.members or (self.run_id,)
+
+    @property
+    def height(self) -> int:
+        return 2 if len(self.runs) > 1 else 1
 
 
 @dataclass
