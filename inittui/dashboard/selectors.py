@@ -158,6 +158,18 @@ def _spread(value: float | None, text: Callable[[float], str]) -> str:
     return "" if value is None else f"±{text(value)}"
 
 
+def _loss_spread(std: float) -> str:
+    """A loss's std under its mean, ``±`` and at most 4 characters (the column keeps a space): 0.09, 12.3, 3e3."""
+    if std < 9.995:
+        return f"{std:.2f}"
+    return f"{std:.1f}" if std < 99.95 else fmt.exponent(std)
+
+
+def _percent_spread(std: float) -> str:
+    """An accuracy's std in points under its mean, at most 3 characters: 0.3, 12."""
+    return f"{100 * std:.1f}" if 100 * std < 9.95 else f"{100 * std:.0f}"
+
+
 def group_status(records: list[RunRecord]) -> str:
     """The status every seed of a group has, or ``mixed``."""
     statuses = {record.status for record in records}
@@ -170,7 +182,6 @@ def group_cells(records: list[RunRecord], steps_per_epoch: float) -> dict[str, s
     diverged = len(records) - len(trained)
     numbers = {key: _over_seeds(trained, lambda record, key=key: getattr(record, key))
                for key in ("train_loss", "train_acc", "test_acc", "best_test_acc", "dead", "saturated")}
-    percent = lambda value: f"{100 * value:.1f}"  # noqa: E731 - the spread of an accuracy, in points
     cells = {
         "run": f"●×{len(records)}\n",
         "init": f"{records[0].spec.init}\n{len(records)} seeds",
@@ -178,11 +189,11 @@ def group_cells(records: list[RunRecord], steps_per_epoch: float) -> dict[str, s
         "status": group_status(records) + (f"\n{diverged} div" if diverged else "\n"),
         "epoch": fmt.epoch_cell(max(record.step for record in records) / max(steps_per_epoch, 1)) + "\n",
         "step": fmt.step_cell(max(record.step for record in records)) + "\n",
-        "loss": f"{fmt.loss_cell(numbers['train_loss'][0])}\n{_spread(numbers['train_loss'][1], fmt.short)}",
+        "loss": f"{fmt.loss_cell(numbers['train_loss'][0])}\n{_spread(numbers['train_loss'][1], _loss_spread)}",
     }
     for key, number in (("acc", "train_acc"), ("test", "test_acc"), ("best", "best_test_acc")):
         mean, std = numbers[number]
-        cells[key] = f"{fmt.percent_cell(mean)}\n{_spread(std, percent)}"
+        cells[key] = f"{fmt.percent_cell(mean)}\n{_spread(std, _percent_spread)}"
     (dead, dead_std), (saturated, saturated_std) = numbers["dead"], numbers["saturated"]
     shares_std = "" if dead_std is None and saturated_std is None else "±" + fmt.shares_cell(dead_std, saturated_std)
     cells["deadsat"] = f"{fmt.shares_cell(dead, saturated)}\n{shares_std}"

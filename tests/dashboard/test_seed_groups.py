@@ -41,7 +41,7 @@ def test_a_seed_group_is_one_row_of_mean_and_std_over_its_seeds():
     group, alone = selectors.table_rows(model)
     assert group.runs == (0, 1, 2) and group.run_id == 0 and group.height == 2
     assert group.cells["test"] == "92.0\n±2.0"  # mean over line, sample std under it
-    assert group.cells["loss"] == "0.400\n±0.2"
+    assert group.cells["loss"] == "0.400\n±0.20"
     assert group.cells["deadsat"] == "20%/–\n±10%/–"
     assert group.cells["init"] == "he\n3 seeds" and group.status == "running"
     assert alone.runs == (3,) and alone.height == 1 and alone.cells["test"] == "80.0" and alone.cells["init"] == "xavier"
