@@ -28,6 +28,7 @@ from inittui.dashboard.views import (
     Location,
     Panel,
     Points,
+    SeedBand,
     TableRow,
 )
 from inittui.runlog.fold import FoldedRun, RunLife
@@ -266,9 +267,50 @@ def legend_entries(records: list[RunRecord], selected: int | None) -> list[Legen
     ]
 
 
+def _group_curves(model: DashboardModel) -> CurvesView:
+    """In an experiment of seed groups: each ``init:activation`` one curve, its mean over the seeds that did not
+    diverge with a band from the lowest to the highest of them, and its test accuracy the mean over those seeds
+    at each evaluation; the legend says how many seeds a group has and how many diverged."""
+    selected = model.view.selected
+    groups: dict[str, list[tuple[RunRecord, RunLife]]] = {}
+    records: list[RunRecord] = []
+    for run in model.shown_runs():
+        record = shown_record(model, run)
+        records.append(record)
+        life = shown_life(model, run)
+        pending = model.pending_change(run.id)
+        if life is not None and (pending is None or pending.spec is None):
+            groups.setdefault(record.name, []).append((record, life))
+    loss: list[Curve] = []
+    accuracy: list[Curve] = []
+    tests: list[Curve] = []
+    legend: list[LegendEntry] = []
+    for name, members in groups.items():
+        trained = [(record, life) for record, life in members if record.status != "diverged"]
+        first = members[0][0].id
+        colour, chosen = run_colour(first), any(record.id == selected for record, _ in members)
+        diverged = len(members) - len(trained)
+        legend.append(LegendEntry(f"{name} ×{len(members)}" + (f" {diverged} div" if diverged else ""), colour, chosen))
+        if not trained:
+            continue
+        loss.append(Curve(colour, SeedBand([life.loss for _, life in trained]), selected=chosen))
+        accuracy.append(Curve(colour, SeedBand([life.accuracy for _, life in trained]), selected=chosen))
+        by_step: dict[int, list[float]] = {}
+        for _, life in trained:
+            for step, value in life.test:
+                by_step.setdefault(step, []).append(value)
+        steps = sorted(by_step)
+        tests.append(Curve(colour, Points(np.array(steps, dtype=np.float64),
+                                          np.array([np.mean(by_step[step]) for step in steps], dtype=np.float64)),
+                           scatter=True, selected=chosen))
+    return CurvesView(loss, accuracy + tests, legend, len(legend), model.experiment.steps_per_epoch)
+
+
 def curves(model: DashboardModel) -> CurvesView:
     """Every shown run's loss and accuracy curves, of the life the screen shows; a run whose change is not
-    confirmed yet has none."""
+    confirmed yet has none. In an experiment of seed groups, a band per group (:func:`_group_curves`)."""
+    if seed_grouped(model):
+        return _group_curves(model)
     selected = model.view.selected
     loss: list[Curve] = []
     accuracy: list[Curve] = []

@@ -24,10 +24,18 @@ class Points:
 
 
 @dataclass
+class SeedBand:
+    """A seed group's curves, drawn as one: each pixel column's mean over the seeds as the line, and a faint
+    band from the lowest to the highest seed there (each seed bounded as every curve is: min/max per column)."""
+
+    seeds: list[MinMaxSeries]
+
+
+@dataclass
 class Curve:
     colour: str  # "#rrggbb", the run's colour
-    # a bounded curve, drawn at the chart's resolution, or points
-    series: MinMaxSeries | Points
+    # a bounded curve, drawn at the chart's resolution, points, or a seed group's band
+    series: MinMaxSeries | Points | SeedBand
     # points only (test accuracy, measured once an epoch), not a line through them
     scatter: bool = False
     # the selected run: drawn last and bright

@@ -86,3 +86,20 @@ def test_an_experiment_of_one_seed_keeps_a_row_a_run_even_where_two_share_a_name
     assert rows[0].cells["init"] == "he"
     model.view.selected = 0
     assert "no seed groups" in Controller(model, lambda: None, Room(), lambda: ["cpu"]).handle(Action.TOGGLE_SEEDS).message
+
+
+def test_the_curves_draw_each_group_as_its_mean_in_a_band_from_the_lowest_to_the_highest_seed():
+    from inittui.core.events import TrainProgress
+    from inittui.dashboard.views import SeedBand
+    from inittui.ui.curves import curve_arrays
+
+    model = grouped_model([seed(0), seed(1), seed(2, "diverged")])
+    losses = [[1.0, 1.0], [3.0, 3.0], [50.0, 50.0], [2.0, 2.0]]
+    model.apply(TrainProgress(2, 0.02, [0, 1, 2, 3], [2, 2, 2, 2], losses, losses, 1.0, 1.0))
+    view = selectors.curves(model)
+    assert [entry.label for entry in view.legend] == ["he:relu ×3 1 div", "xavier:tanh ×1"]
+    he, xavier = view.loss
+    # the diverged seed is left out of the band and of its mean
+    assert isinstance(he.series, SeedBand) and len(he.series.seeds) == 2 and len(xavier.series.seeds) == 1
+    (_, band, _, mean), _ = curve_arrays(view.loss, 4, 1.0)
+    assert band.min() == 1.0 and band.max() == 3.0 and set(mean.tolist()) == {2.0}
