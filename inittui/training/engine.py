@@ -413,7 +413,8 @@ class Engine:
 
     def _drawn_predictions(self, spec: RunSpec) -> tuple[list[float | None], list[float | None]]:
         """A user's initialiser states no variance: the prediction is from the variance of the weights it drew
-        (the spec's first draw; the draw is deterministic, so these are the run's own weights)."""
+        (the spec's first draw of the first seed; the draw is deterministic, so these are that run's own weights,
+        and in a seed group the other seeds' prediction too, drawn from the same variance)."""
         weights, _ = initial_weights(spec, self.config.layer_sizes, run_seed(self.config.run_seeds[0], spec, 0), None)
         hidden = weights[:-1]
         weight_std: list[float | None] = [float(weight.std(correction=0)) for weight in hidden]
