@@ -21,6 +21,11 @@ time (two OpenMP threads on two busy cores can run ten times slower), and taking
 alike.
 
     python3 benchmarks/bench_engine.py --data-dir ../shared/data/mnist [--preset compare|atlas] [--device cpu|cuda]
+
+With ``--seeds N`` it measures seed groups instead: the preset over seeds 0..N-1 as one experiment (every run
+replicated once per seed, all in one batched computation) against N one-seed experiments trained in turn, the
+engine's model-samples/s over training time for both and their ratio (``--json``:
+``{"device","runs","group_sps","one_seed_sps","ratio"}``).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -200,6 +206,39 @@ def bench_engine(config: ExperimentConfig, data: MNISTData, cuda_graphs: bool) -
     return finished.samples_per_s, samples / finished.elapsed_s, peak_rss_mb()
 
 
+def bench_seed_group(config: ExperimentConfig, seeds: int, data: MNISTData, cuda_graphs: bool) -> tuple[float, float]:
+    """The seed group (every run once per seed 0..seeds-1, in one batched computation) and the same runs as
+    ``seeds`` one-seed experiments in turn; returns each one's model-samples/s over training time."""
+    group_sps, _, _ = bench_engine(replace(config, seeds=list(range(seeds))), data, cuda_graphs)
+    seconds = samples = 0.0
+    for seed in range(seeds):
+        alone_sps, _, _ = bench_engine(replace(config, seed=seed), data, cuda_graphs)
+        alone_samples = config.total_steps() * config.batch_size * len(config.runs)
+        samples += alone_samples
+        seconds += alone_samples / alone_sps
+    return group_sps, samples / seconds
+
+
+def main_seed_group(args, device: torch.device, data: MNISTData) -> int:  # noqa: ANN001 - argparse's Namespace
+    """``--seeds N``: the seed group against N one-seed experiments in turn, best of --repeats each."""
+    preset = get_preset(args.preset)
+    config = preset.config(steps=args.engine_steps or ENGINE_STEPS[args.preset], device=str(device))
+    measured = [bench_seed_group(config, args.seeds, data, args.cuda_graphs == "on") for _ in range(args.repeats)]
+    group_sps = max(group for group, _ in measured)
+    alone_sps = max(alone for _, alone in measured)
+    result = {"device": str(device), "runs": len(config.runs) * args.seeds, "group_sps": round(group_sps, 1),
+              "one_seed_sps": round(alone_sps, 1), "ratio": round(group_sps / alone_sps, 2)}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{args.preset} × seeds 0-{args.seeds - 1} ({result['runs']} runs), device {device} "
+          f"({torch.get_num_threads()} CPU threads), {config.total_steps()} steps, best of {args.repeats}")
+    print(f"seed group (all {result['runs']} runs in one batch):      {group_sps:12,.0f} model-samples/s")
+    print(f"{args.seeds} one-seed experiments in turn ({len(config.runs)} runs each): {alone_sps:12,.0f} model-samples/s")
+    print(f"seed group / one seed at a time {result['ratio']:.2f}x")
+    return 0
+
+
 def main() -> int:
     parser = benchmark_parser(__doc__)
     parser.add_argument("--preset", choices=PRESETS, default="compare", help="compare (6 runs, default) or atlas (60)")
@@ -209,9 +248,15 @@ def main() -> int:
                         "(default: 900 steps in all, so 150 a run on compare)")
     parser.add_argument("--cuda-graphs", choices=("on", "off"), default="on", help="the engine's CUDA graphs (default on)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of the engine and of the stacked loop (best counts)")
+    parser.add_argument("--seeds", type=int, help="instead: the preset's seed group over seeds 0..N-1 in one batch "
+                        "against N one-seed experiments in turn")
     args, device = parse_benchmark_args(parser)
     data_dir = Path(args.data_dir)
     data = load_mnist(data_dir)
+    if args.seeds is not None:
+        if args.seeds < 2:
+            parser.error(f"--seeds must be at least 2, got {args.seeds}")
+        return main_seed_group(args, device, data)
     preset = get_preset(args.preset)
     runs = len(preset.base.runs)
     baseline_steps = args.baseline_steps or max(10, 900 // runs)

@@ -40,8 +40,13 @@ def run_main(capsys, *argv: str) -> tuple[int, str, str]:
         (["--headless", "--data-dir", "/no/such/dir"], "--data-dir /no/such/dir: no such directory"),
         (["--headless", "--preset", "nope"], "invalid choice: 'nope'"),
         (["probe", "--inits", "zero"], "unknown initialiser 'zero'"),
-        (["reproduce", "--seeds", "a,b"], "--seeds must be comma-separated integers"),
-        (["reproduce", "--seeds", "0,-1"], "--seeds: each must be between 0 and 9223372036854775807, got -1"),
+        (["reproduce", "--seeds", "a,b"], "--seeds 'a,b': 'a' is not a seed"),
+        (["--headless", "--seeds", "3-1"], "the range '3-1' runs backwards"),
+        (["--headless", "--seeds", "0,1,1"], "names a seed twice"),
+        (["--headless", "--seeds", "-1"], "'-1' is not a seed"),
+        (["--headless", "--seeds", "0,1", "--seed", "2"], "give --seed or --seeds, not both"),
+        (["reproduce", "--seeds", "0,9223372036854775808"], "between 0 and 9223372036854775807"),
+        (["--headless", "--seeds", "0-1000000000000"], "at most 1000 seeds at once"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(capsys, argv, message):
@@ -313,6 +318,20 @@ def test_runs_lists_a_damaged_run_with_its_skipped_lines(capsys, tmp_path):
     status, out, _ = run_main(capsys, "runs", "--log-dir", str(tmp_path))
     assert status == 0
     assert "he:relu 93.00%" in out and "2 lines skipped" in out
+
+
+def test_runs_shows_a_seed_group_as_mean_and_std_over_its_seeds(capsys, tmp_path):
+    from inittui.core.config import ExperimentConfig, RunSpec
+    from inittui.core.events import Evaluation, ExperimentStarted, experiment_runs
+    from inittui.runlog.writer import RunLog
+
+    config = ExperimentConfig(runs=[RunSpec("he", "relu")], seeds=[0, 1, 2], preset="compare")
+    log = RunLog.create(tmp_path, config)
+    log.write(ExperimentStarted(config.to_dict(), "cpu", "CPU", "MNIST", 10, 5, experiment_runs(config), 0.0))
+    log.write(Evaluation(5, 1.0, [0, 1, 2], [0.909, 0.912, 0.915], [0.2] * 3))
+    log.close()
+    status, out, _ = run_main(capsys, "runs", "--log-dir", str(tmp_path))
+    assert status == 0 and "he:relu ×3 91.2 ± 0.3 %" in out
 
 
 def test_python_dash_m_inittui_is_the_inittui_command(tmp_path):

@@ -129,14 +129,16 @@ def test_the_example_trains_headless_beside_he(tmp_path, synthetic_mnist):
     log_dir = tmp_path / "runs"
     result = subprocess.run(
         [sys.executable, "-m", "inittui", "train", "--headless", "--init-file", str(EXAMPLE),
-         "--runs", "critical-tanh:tanh,he:relu", "--steps", "12", "--stats-every", "4", "--threads", "1", "--json",
+         "--runs", "critical-tanh:tanh,he:relu", "--seeds", "0,1", "--steps", "12", "--stats-every", "4", "--threads", "1", "--json",
          "--data-dir", str(synthetic_mnist), "--log-dir", str(log_dir)],
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert [(run["name"], run["status"], run["steps"]) for run in summary["runs"]] == [
-        ("critical-tanh:tanh", "done", 12), ("he:relu", "done", 12)]
+    # each run once per seed, the seed group trained together
+    assert [(run["name"], run["seed"], run["status"], run["steps"]) for run in summary["runs"]] == [
+        ("critical-tanh:tanh", 0, "done", 12), ("critical-tanh:tanh", 1, "done", 12),
+        ("he:relu", 0, "done", 12), ("he:relu", 1, "done", 12)]
     assert all(layer["predicted_std"] is not None for run in summary["runs"] for layer in run["layers"])
     [run_dir] = log_dir.iterdir()
     config = json.loads((run_dir / "config.json").read_text())["config"]
@@ -144,7 +146,7 @@ def test_the_example_trains_headless_beside_he(tmp_path, synthetic_mnist):
     stats = [event for event in map(json.loads, (run_dir / "events.jsonl").read_text().splitlines())
              if event["type"] == "layers"]
     first, last = stats[0]["layers"], stats[-1]["layers"]
-    for run in range(2):  # the weights moved, in every layer
+    for run in range(4):  # the weights moved, in every layer of every seed
         assert all(layer["update_ratio"] > 0 for layer in last[run])
         assert [layer["weight_std"] for layer in first[run]] != [layer["weight_std"] for layer in last[run]]
 

@@ -37,8 +37,29 @@ MNIST_CLASSES = 10
 TRAIN_SIZE = 60_000
 # seeds torch's generators take (a signed 64-bit integer); negative ones are refused, as sweep files refuse them
 MAX_SEED = 2**63 - 1
+# seeds of one experiment: every run is replicated once per seed, in one batch
+MAX_SEEDS = 1000
 # what a device may be named before torch is loaded; whether cuda:N exists is asked of torch later
 DEVICE_NAME = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2``, ``0-4`` (both ends included), a mix of the two, or one seed ``3``: distinct seeds, in order given."""
+    seeds: list[int] = []
+    for part in (part.strip() for part in text.split(",")):
+        low, sep, high = part.partition("-")
+        if not (low.isdigit() and (high.isdigit() if sep else True)):
+            raise ConfigError(f"--seeds {text!r}: {part!r} is not a seed (0, 1, ...) or a range of them (0-4)")
+        first, last = int(low), int(high) if sep else int(low)
+        if last < first:
+            raise ConfigError(f"--seeds {text!r}: the range {part!r} runs backwards")
+        if last > MAX_SEED:
+            raise ConfigError(f"--seeds {text!r}: each seed must be between 0 and {MAX_SEED}")
+        if len(seeds) + last - first + 1 > MAX_SEEDS:  # before the list is made: 0-10**12 would never end
+            raise ConfigError(f"--seeds {text!r}: at most {MAX_SEEDS} seeds at once")
+        seeds.extend(range(first, last + 1))
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text!r} names a seed twice")
+    return seeds
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,8 @@ class ExperimentConfig:
     epochs: int | None = 10
     steps: int | None = None
     seed: int = 0
+    # a seed group: every run is replicated once per seed, all trained together; empty: ``seed`` alone
+    seeds: list[int] = field(default_factory=list)
     device: str = "auto"
     # None: as often as keeps the statistics within 2.5 % of training time, measured while training
     stats_every: int | None = None
@@ -113,6 +136,11 @@ class ExperimentConfig:
     def initializer_names(self) -> tuple[str, ...]:
         """Every initialiser a run may use: the built-ins, then the user's."""
         return (*INITIALIZER_NAMES, *self.user_initializers)
+
+    @property
+    def run_seeds(self) -> list[int]:
+        """The seeds every run is trained with: ``seeds``, or ``seed`` alone."""
+        return list(self.seeds) or [self.seed]
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -159,6 +187,8 @@ class ExperimentConfig:
         if self.stats_every is not None and self.stats_every < 1:
             raise ConfigError(f"--stats-every must be at least 1, got {self.stats_every}")
         validate_device_name(self.device)
+        if any(not 0 <= seed <= MAX_SEED for seed in self.run_seeds) or len(set(self.run_seeds)) != len(self.run_seeds):
+            raise ConfigError(f"seeds must be distinct and between 0 and {MAX_SEED}, got {self.run_seeds}")
         if self.histogram_bins < 2:
             raise ConfigError(f"histogram bins must be at least 2, got {self.histogram_bins}")
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from inittui.core.config import RunSpec
+from inittui.core.config import ExperimentConfig, RunSpec
 
 HISTOGRAM_KINDS = ("activations", "preactivations", "gradients", "weights")
 
@@ -92,6 +92,8 @@ class RunRecord:
     status: str = "running"
     step: int = 0
     draw: int = 0
+    # the seed of its weights and batch order; None in logs from before seed groups: the experiment's one seed
+    seed: int | None = None
     train_loss: float | None = None
     train_acc: float | None = None
     test_acc: float | None = None
@@ -103,6 +105,14 @@ class RunRecord:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def label(self, grouped: bool) -> str:
+        """``he:relu``; in an experiment of a seed group, which replica: ``he:relu s1``."""
+        return f"{self.name} s{self.seed}" if grouped and self.seed is not None else self.name
+
+    def seed_or(self, experiment_seed: int) -> int:
+        """The run's seed; a run of a log from before seed groups had the experiment's."""
+        return experiment_seed if self.seed is None else self.seed
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -123,6 +133,13 @@ class RunRecord:
         if not isinstance(record.id, int) or not isinstance(record.step, int) or not isinstance(record.status, str):
             raise TypeError(f"not a run record: {data!r}")
         return record
+
+
+def experiment_runs(config: ExperimentConfig) -> list[RunRecord]:
+    """The runs an experiment starts with: each of ``config.runs`` once per seed, ids in that order (a run's
+    seed group together: ``he:relu`` seed 0, 1, 2, then the next run)."""
+    replicas = [(spec, seed) for spec in config.runs for seed in config.run_seeds]
+    return [RunRecord(index, spec, seed=seed) for index, (spec, seed) in enumerate(replicas)]
 
 
 @dataclass

@@ -27,7 +27,7 @@ from inittui.core.commands import (
 from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
 from inittui.core.events import HISTOGRAM_KINDS
 from inittui.dashboard.model import NEW_TRAINING_HINT, PAGE_NAMES, DashboardModel
-from inittui.dashboard.selectors import SORT_ORDERS, neighbour, shown_record
+from inittui.dashboard.selectors import SORT_ORDERS, neighbour, seed_grouped, shown_record
 from inittui.dashboard.sources import CommandTarget
 from inittui.runlog.fold import CURVES, EVERYTHING, HEADER, LAYERS, TABLE
 
@@ -50,6 +50,7 @@ class Action(Enum):
     NEXT_ACTIVATION = "next_activation"
     PREVIOUS_ACTIVATION = "previous_activation"
     SORT_RUNS = "sort_runs"
+    TOGGLE_SEEDS = "toggle_seeds"
     TOGGLE_LOG_SCALE = "toggle_log_scale"
     TOGGLE_SMOOTHING = "toggle_smoothing"
     HISTOGRAM_SOURCE = "histogram_source"
@@ -130,6 +131,8 @@ class Controller:
             case Action.SORT_RUNS:
                 view.sort_order = (view.sort_order + 1) % len(SORT_ORDERS)
                 return Outcome({TABLE}, f"runs sorted by {SORT_ORDERS[view.sort_order][0]}")
+            case Action.TOGGLE_SEEDS:
+                return self._toggle_seeds()
             case Action.TOGGLE_LOG_SCALE:
                 view.log_scale = not self.room.loss_on_log_axis()
                 return Outcome({CURVES}, f"loss on a {'log' if view.log_scale else 'linear'} scale")
@@ -253,6 +256,24 @@ class Controller:
         assert target is not None  # _why_not said so
         target.send(command(self.model.request(run_ids, spec)))
         return Outcome({TABLE, CURVES, LAYERS}, message)
+
+    def _toggle_seeds(self) -> Outcome:
+        """The selected run's seed group: one row of mean ± std in the runs table, or a row for each seed."""
+        run = self.model.selected
+        if run is None:
+            return Outcome()
+        if not seed_grouped(self.model):
+            return Outcome(message="one seed: no seed groups (train with --seeds 0,1,2)")
+        name = shown_record(self.model, run).name
+        seeds = sum(shown_record(self.model, other).name == name for other in self.model.shown_runs())
+        if seeds < 2:
+            return Outcome(message=f"{name} has one seed: no group to expand")
+        expanded = self.model.view.expanded_groups
+        if name in expanded:
+            expanded.discard(name)
+            return Outcome({TABLE}, f"{name}: its {seeds} seeds in one row, mean ± std")
+        expanded.add(name)
+        return Outcome({TABLE}, f"{name}: a row for each of its {seeds} seeds")
 
     def _cycle(self, names: tuple[str, ...], step: int, *, init: bool) -> Outcome:
         run = self.model.selected

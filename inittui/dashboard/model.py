@@ -86,6 +86,8 @@ class ViewSettings:
     # where the depth view fits only one panel: which
     depth_panel: int = 0
     atlas_metric: str = "best_test_acc"
+    # the seed groups (by ``init:activation``) the runs table shows seed by seed instead of as one row
+    expanded_groups: set[str] = field(default_factory=set)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import numpy as np
 
 from inittui.core import format as fmt
 from inittui.core.events import Histogram, LayerStat, RunRecord, unit_shares
+from inittui.core.spread import mean_and_std
 from inittui.dashboard.model import NEW_TRAINING_HINT, DashboardModel
 from inittui.dashboard.views import (
     Curve,
@@ -27,6 +28,7 @@ from inittui.dashboard.views import (
     Location,
     Panel,
     Points,
+    SeedBand,
     TableRow,
 )
 from inittui.runlog.fold import FoldedRun, RunLife
@@ -132,10 +134,11 @@ def table_records(model: DashboardModel) -> list[RunRecord]:
     return sorted(shown, key=SORT_ORDERS[model.view.sort_order][1])
 
 
-def row_cells(record: RunRecord, steps_per_epoch: float) -> dict[str, str]:
+def row_cells(record: RunRecord, steps_per_epoch: float, seed: bool = False) -> dict[str, str]:
+    """One run's cells; with ``seed``, a replica of an expanded seed group, its seed after its initialiser."""
     return {
         "run": f"● {record.id}",
-        "init": record.spec.init,
+        "init": record.spec.init + (f" s{record.seed}" if seed and record.seed is not None else ""),
         "activation": record.spec.activation,
         "status": record.status,
         "epoch": fmt.epoch_cell(record.step / max(steps_per_epoch, 1)),
@@ -148,19 +151,98 @@ def row_cells(record: RunRecord, steps_per_epoch: float) -> dict[str, str]:
     }
 
 
+def _over_seeds(records: list[RunRecord], number: Callable[[RunRecord], float | None]) -> tuple[float | None, float | None]:
+    """Mean and std of a number over a group's seeds that did not diverge and have it; (None, None) if none does."""
+    values = [value for value in map(number, records) if value is not None and math.isfinite(value)]
+    return mean_and_std(values) if values else (None, None)
+
+
+def _spread(value: float | None, text: Callable[[float], str]) -> str:
+    return "" if value is None else f"±{text(value)}"
+
+
+def _loss_spread(std: float) -> str:
+    """A loss's std under its mean, ``±`` and at most 4 characters (the column keeps a space): 0.09, 12.3, 3e3."""
+    if std < 9.995:
+        return f"{std:.2f}"
+    return f"{std:.1f}" if std < 99.95 else fmt.exponent(std)
+
+
+def _percent_spread(std: float) -> str:
+    """An accuracy's std in points under its mean, at most 3 characters: 0.3, 12."""
+    return f"{100 * std:.1f}" if 100 * std < 9.95 else f"{100 * std:.0f}"
+
+
+def group_status(records: list[RunRecord]) -> str:
+    """The status every seed of a group has, or ``mixed``."""
+    statuses = {record.status for record in records}
+    return statuses.pop() if len(statuses) == 1 else "mixed"
+
+
+def group_cells(records: list[RunRecord], steps_per_epoch: float) -> dict[str, str]:
+    """A seed group's cells: each number the mean over the seeds that did not diverge, its std below it."""
+    trained = [record for record in records if record.status != "diverged"]
+    diverged = len(records) - len(trained)
+    numbers = {key: _over_seeds(trained, lambda record, key=key: getattr(record, key))
+               for key in ("train_loss", "train_acc", "test_acc", "best_test_acc", "dead", "saturated")}
+    cells = {
+        "run": f"●×{len(records)}\n",
+        "init": f"{records[0].spec.init}\n{len(records)} seeds",
+        "activation": f"{records[0].spec.activation}\n",
+        "status": group_status(records) + (f"\n{diverged} div" if diverged else "\n"),
+        "epoch": fmt.epoch_cell(max(record.step for record in records) / max(steps_per_epoch, 1)) + "\n",
+        "step": fmt.step_cell(max(record.step for record in records)) + "\n",
+        "loss": f"{fmt.loss_cell(numbers['train_loss'][0])}\n{_spread(numbers['train_loss'][1], _loss_spread)}",
+    }
+    for key, number in (("acc", "train_acc"), ("test", "test_acc"), ("best", "best_test_acc")):
+        mean, std = numbers[number]
+        cells[key] = f"{fmt.percent_cell(mean)}\n{_spread(std, _percent_spread)}"
+    (dead, dead_std), (saturated, saturated_std) = numbers["dead"], numbers["saturated"]
+    shares_std = "" if dead_std is None and saturated_std is None else "±" + fmt.shares_cell(dead_std, saturated_std)
+    cells["deadsat"] = f"{fmt.shares_cell(dead, saturated)}\n{shares_std}"
+    return cells
+
+
+def seed_grouped(model: DashboardModel) -> bool:
+    """Whether the experiment trains seed groups (more than one seed); without, two runs that share an
+    ``init:activation`` are two runs, not two seeds."""
+    return len(model.experiment.config.get("seeds") or []) > 1
+
+
 def table_rows(model: DashboardModel) -> list[TableRow]:
+    """One row per run; in an experiment of seed groups, the runs of one ``init:activation`` (a group's
+    replicas) one row of mean ± std where the first of them stands in the table's order, or each its own row
+    where the group is expanded."""
     per_epoch = model.experiment.steps_per_epoch
-    return [TableRow(record.id, run_colour(record.id), record.status, row_cells(record, per_epoch))
-            for record in table_records(model)]
+    records = table_records(model)
+    groups: dict[str | int, list[RunRecord]] = {}
+    for record in records:
+        groups.setdefault(record.name if seed_grouped(model) else record.id, []).append(record)
+    rows: list[TableRow] = []
+    for record in records:
+        group = groups[record.name if seed_grouped(model) else record.id]
+        if len(group) == 1 or record.name in model.view.expanded_groups:
+            rows.append(TableRow(record.id, run_colour(record.id), record.status,
+                                 row_cells(record, per_epoch, seed=len(group) > 1)))
+        elif record is group[0]:
+            rows.append(TableRow(record.id, run_colour(record.id), group_status(group), group_cells(group, per_epoch),
+                                 tuple(r.id for r in group)))
+    return rows
+
+
+def row_of(rows: list[TableRow], run_id: int | None) -> int | None:
+    """Which row shows the run ``run_id`` (itself, or its folded seed group)."""
+    return next((index for index, row in enumerate(rows) if run_id in row.runs), None)
 
 
 def neighbour(model: DashboardModel, step: int) -> int | None:
-    """The run ``step`` rows below (above, negative) the selected one in the table, staying at its ends."""
-    ids = [record.id for record in table_records(model)]
-    if not ids:
+    """The run of the row ``step`` rows below (above, negative) the selected one's in the table, staying at its
+    ends (a folded seed group's row stands for its first run)."""
+    rows = table_rows(model)
+    if not rows:
         return None
-    here = ids.index(model.view.selected) if model.view.selected in ids else 0
-    return ids[min(max(here + step, 0), len(ids) - 1)]
+    here = row_of(rows, model.view.selected)
+    return rows[min(max((here or 0) + step, 0), len(rows) - 1)].run_id
 
 
 # ---------------------------------------------------------------------------------------------- curves
@@ -187,9 +269,50 @@ def legend_entries(records: list[RunRecord], selected: int | None) -> list[Legen
     ]
 
 
+def _group_curves(model: DashboardModel) -> CurvesView:
+    """In an experiment of seed groups: each ``init:activation`` one curve, its mean over the seeds that did not
+    diverge with a band from the lowest to the highest of them, and its test accuracy the mean over those seeds
+    at each evaluation; the legend says how many seeds a group has and how many diverged."""
+    selected = model.view.selected
+    groups: dict[str, list[tuple[RunRecord, RunLife]]] = {}
+    records: list[RunRecord] = []
+    for run in model.shown_runs():
+        record = shown_record(model, run)
+        records.append(record)
+        life = shown_life(model, run)
+        pending = model.pending_change(run.id)
+        if life is not None and (pending is None or pending.spec is None):
+            groups.setdefault(record.name, []).append((record, life))
+    loss: list[Curve] = []
+    accuracy: list[Curve] = []
+    tests: list[Curve] = []
+    legend: list[LegendEntry] = []
+    for name, members in groups.items():
+        trained = [(record, life) for record, life in members if record.status != "diverged"]
+        first = members[0][0].id
+        colour, chosen = run_colour(first), any(record.id == selected for record, _ in members)
+        diverged = len(members) - len(trained)
+        legend.append(LegendEntry(f"{name} ×{len(members)}" + (f" {diverged} div" if diverged else ""), colour, chosen))
+        if not trained:
+            continue
+        loss.append(Curve(colour, SeedBand([life.loss for _, life in trained]), selected=chosen))
+        accuracy.append(Curve(colour, SeedBand([life.accuracy for _, life in trained]), selected=chosen))
+        by_step: dict[int, list[float]] = {}
+        for _, life in trained:
+            for step, value in life.test:
+                by_step.setdefault(step, []).append(value)
+        steps = sorted(by_step)
+        tests.append(Curve(colour, Points(np.array(steps, dtype=np.float64),
+                                          np.array([np.mean(by_step[step]) for step in steps], dtype=np.float64)),
+                           scatter=True, selected=chosen))
+    return CurvesView(loss, accuracy + tests, legend, len(legend), model.experiment.steps_per_epoch)
+
+
 def curves(model: DashboardModel) -> CurvesView:
     """Every shown run's loss and accuracy curves, of the life the screen shows; a run whose change is not
-    confirmed yet has none."""
+    confirmed yet has none. In an experiment of seed groups, a band per group (:func:`_group_curves`)."""
+    if seed_grouped(model):
+        return _group_curves(model)
     selected = model.view.selected
     loss: list[Curve] = []
     accuracy: list[Curve] = []

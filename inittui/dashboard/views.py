@@ -24,10 +24,18 @@ class Points:
 
 
 @dataclass
+class SeedBand:
+    """A seed group's curves, drawn as one: each pixel column's mean over the seeds as the line, and a faint
+    band from the lowest to the highest seed there (each seed bounded as every curve is: min/max per column)."""
+
+    seeds: list[MinMaxSeries]
+
+
+@dataclass
 class Curve:
     colour: str  # "#rrggbb", the run's colour
-    # a bounded curve, drawn at the chart's resolution, or points
-    series: MinMaxSeries | Points
+    # a bounded curve, drawn at the chart's resolution, points, or a seed group's band
+    series: MinMaxSeries | Points | SeedBand
     # points only (test accuracy, measured once an epoch), not a line through them
     scatter: bool = False
     # the selected run: drawn last and bright
@@ -106,12 +114,23 @@ class HeatmapPanel:
 
 @dataclass
 class TableRow:
-    """One run as the runs table shows it: plain text per column, the run's colour and shown status."""
+    """One run as the runs table shows it, or a seed group's runs (``init:activation`` alike) folded into one
+    row of mean ± std: plain text per column (a group's cells on two lines, the mean over the spread), the
+    colour and shown status. ``run_id``: the run, or the group's first; ``members``: every run it stands for."""
 
     run_id: int
     colour: str
     status: str
     cells: dict[str, str]
+    members: tuple[int, ...] = ()
+
+    @property
+    def runs(self) -> tuple[int, ...]:
+        return self.members or (self.run_id,)
+
+    @property
+    def height(self) -> int:
+        return 2 if len(self.runs) > 1 else 1
 
 
 @dataclass

@@ -33,13 +33,13 @@ def _number(value: float | None) -> str:
     return "   -  " if value is None else f"{value:6.4f}"
 
 
-def format_table(results: list[RunRecord]) -> str:
-    """The accuracy table, one row per run."""
-    width = max([len("run")] + [len(r.name) for r in results])
+def format_table(results: list[RunRecord], grouped: bool = False) -> str:
+    """The accuracy table, one row per run (``grouped``: the experiment has seed groups, each row says its seed)."""
+    width = max([len("run")] + [len(r.label(grouped)) for r in results])
     lines = [f"{'run':<{width}}  {'status':<8}  {'steps':>6}  {'loss':>6}  {'test acc':>8}  {'best':>6}"]
     for r in results:
         lines.append(
-            f"{r.name:<{width}}  {r.status:<8}  {r.step:>6}  {_number(r.train_loss)}  "
+            f"{r.label(grouped):<{width}}  {r.status:<8}  {r.step:>6}  {_number(r.train_loss)}  "
             f"{_percent(r.test_acc):>8}  {_percent(r.best_test_acc)}"
         )
     return "\n".join(lines)
@@ -57,6 +57,7 @@ class HeadlessReporter:
         self._last_draw = 0.0
         self._last_line = time.monotonic()
         self._samples_per_s = 0.0
+        self._grouped = len(engine.config.run_seeds) > 1
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TrainProgress):
@@ -82,7 +83,7 @@ class HeadlessReporter:
         )
 
     def _redraw(self) -> None:
-        text = self._progress_line() + "\n" + format_table(self.engine.results())
+        text = self._progress_line() + "\n" + format_table(self.engine.results(), self._grouped)
         # move the cursor back over what was drawn last time and clear it
         prefix = f"\x1b[{self._drawn_lines}F\x1b[J" if self._drawn_lines else ""
         self.stream.write(prefix + text + "\n")
@@ -92,7 +93,7 @@ class HeadlessReporter:
 
     def _log_line(self) -> None:
         accuracies = "  ".join(
-            f"{r.name} {_percent(r.test_acc).strip()}" for r in self.engine.results()
+            f"{r.label(self._grouped)} {_percent(r.test_acc).strip()}" for r in self.engine.results()
         )
         self.stream.write(f"{self._progress_line()}  |  {accuracies}\n")
         self.stream.flush()
@@ -173,7 +174,7 @@ def run_headless(config: ExperimentConfig, data: MNISTData, log: RunLog, json_ou
     if json_output:
         print(json.dumps(summary_json(config, engine, finished, str(log.run_dir), tracker)))
     else:
-        print(format_table(finished.results))
+        print(format_table(finished.results, len(config.run_seeds) > 1))
         print(f"{finished.status}: {finished.step} steps in {finished.elapsed_s:.1f} s, "
               f"{finished.samples_per_s:,.0f} samples/s; log: {log.run_dir}")
     if finished.status == "error":
@@ -198,6 +199,7 @@ def summary_json(
                 "name": result.name,
                 "init": result.spec.init,
                 "activation": result.spec.activation,
+                "seed": result.seed,
                 "status": result.status,
                 "steps": result.step,
                 "train_loss": result.train_loss,

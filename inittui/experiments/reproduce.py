@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import socket
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from inittui.experiments.sweep_task import ExperimentTask, TaskResult
 from inittui.training.logged import train_logged
 from inittui.core.events import Evaluation, Event, TrainProgress
 from inittui.core.presets import DEPTH_SWEEP, Sweep, get_preset
+from inittui.core.spread import mean_and_std
 from inittui.science.probe import ProbeResult, run_probe
 from inittui.runlog.writer import RunLog
 
@@ -267,12 +267,6 @@ def expected(c: Criterion) -> str:
     else:
         bound = f"{metric.bound(c.low)}–{metric.bound(c.high)}".replace(" %–", "–")
     return f"{label} {bound}" + (" in every seed" if c.every_seed else "")
-
-
-def mean_and_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    mean = sum(values) / len(values)
-    return mean, statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def judge(c: Criterion, outcomes: Sequence[object]) -> Row:

@@ -11,7 +11,7 @@ from typing import Any
 
 from inittui.core.config import ExperimentConfig
 from inittui.core.errors import RunLogError
-from inittui.core.events import Event, ExperimentStarted, RunRecord
+from inittui.core.events import Event, ExperimentStarted, experiment_runs
 from inittui.runlog.fold import RunFold
 from inittui.runlog.index import LogIndex
 from inittui.runlog.layout import EVENTS_FILE
@@ -47,7 +47,7 @@ def started_from_header(header: dict[str, Any]) -> ExperimentStarted | None:
         dataset=str(header.get("dataset", "")),
         total_steps=config.total_steps(),
         steps_per_epoch=config.steps_per_epoch(),
-        runs=[RunRecord(index, spec) for index, spec in enumerate(config.runs)],
+        runs=experiment_runs(config),
         time=0.0,
     )
 
@@ -113,9 +113,10 @@ class RunSummary:
     preset: str
     # the runs of the experiment as it ended (or stands), by name
     runs: list[str]
-    # per name of a run as the experiment ended (or stands), the best test accuracy any of its lives reached
-    # under that name: a run's lives under another initialiser or activation are not the run listed
-    best_test_acc: dict[str, float] = field(default_factory=dict)
+    # per name of a run as the experiment ended (or stands), each run's best test accuracy over its lives under
+    # that name (one value per seed of its group): a run's lives under another initialiser or activation are not
+    # the run listed
+    best_test_acc: dict[str, list[float]] = field(default_factory=dict)
     status: str = "interrupted"
     # lines of events.jsonl that could not be read
     skipped_lines: int = 0
@@ -132,13 +133,16 @@ def summarise_run(run_dir: Path) -> RunSummary:
         names = [folded_run.record.name for folded_run in folded]
     else:  # no line names the runs: the header does
         names = [str(name) for name in config.get("runs", [])] if isinstance(config.get("runs"), list) else []
-    best: dict[str, float] = {}
+    by_run: dict[tuple[str, int], float] = {}
     for folded_run in folded:
         name = folded_run.record.name
         for life in folded_run.lives:
-            accuracy = life.record.best_test_acc
-            if life.record.name == name and accuracy is not None and accuracy > best.get(name, -1.0):
-                best[name] = accuracy
+            accuracy, key = life.record.best_test_acc, (life.record.name, folded_run.id)
+            if life.record.name == name and accuracy is not None and accuracy > by_run.get(key, -1.0):
+                by_run[key] = accuracy
+    best: dict[str, list[float]] = {}
+    for (name, _), accuracy in by_run.items():
+        best.setdefault(name, []).append(accuracy)
     return RunSummary(
         run.run_dir,
         str(run.header.get("created", "?")),

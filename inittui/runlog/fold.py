@@ -223,7 +223,7 @@ class RunFold:
             if run is None:
                 continue
             if run_step < run.record.step:  # restarted without a word (a log from before restarts were told)
-                fresh = RunRecord(run.id, run.record.spec, run.record.status, draw=run.record.draw)
+                fresh = RunRecord(run.id, run.record.spec, run.record.status, draw=run.record.draw, seed=run.record.seed)
                 self._begin_life(run, fresh, max(int(event.step) - int(run_step), 0))
             life = run.life
             if self.curves:

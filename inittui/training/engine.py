@@ -59,6 +59,7 @@ from inittui.core.events import (
     RunsChanged,
     StateChanged,
     TrainProgress,
+    experiment_runs,
     unit_shares,
 )
 from inittui.science.initializers import get_initializer, is_user_initializer
@@ -196,7 +197,7 @@ class Engine:
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._runs = [RunRecord(i, spec) for i, spec in enumerate(config.runs)]
+        self._runs = experiment_runs(config)
         self._next_id = len(self._runs)
         self.paused = False
         self.step = 0
@@ -266,7 +267,7 @@ class Engine:
                 self._train_step(x, y, stats_due)
                 self.step += 1
                 self._buffered += 1
-                self.meter.count(len(y) * len(self._runs))
+                self.meter.count(y.shape[-1] * len(self._runs))
                 if (stats_due or self._buffered == self.stack.buffer_steps
                         or time.perf_counter() - self._flushed_at >= PROGRESS_EVERY_S):
                     self._flush()
@@ -309,7 +310,9 @@ class Engine:
             buffer_steps=min(self.config.stats_every or MAX_BUFFERED_STEPS, MAX_BUFFERED_STEPS),
         )
         self._allocate_batch()
-        self._batch_generator = torch.Generator().manual_seed(self.config.seed)
+        # a seed sets a run's batch order too: each seed group draws its batches from its own generator, as the
+        # experiment of that seed alone draws them from its one
+        self._batch_generators = [torch.Generator().manual_seed(seed) for seed in self.config.run_seeds]
         self._epoch_order: torch.Tensor | None = None
         self._cadence = StatsCadence(self.config.stats_every)
         self._buffered = 0
@@ -322,32 +325,37 @@ class Engine:
         self._announced_done = False
 
     def _allocate_batch(self) -> None:
-        # full batches are written into these two tensors every step: a CUDA graph reads its input there
-        self._batch_x = torch.empty(self.config.batch_size, self.data.train_images.shape[1], device=self.device)
-        self._batch_y = torch.empty(self.config.batch_size, dtype=torch.long, device=self.device)
+        # full batches ([groups, batch, …]: each seed group's own) are written into these two tensors every step:
+        # a CUDA graph reads its input there
+        groups, batch = len(self.config.run_seeds), self.config.batch_size
+        self._batch_x = torch.empty(groups, batch, self.data.train_images.shape[1], device=self.device)
+        self._batch_y = torch.empty(groups, batch, dtype=torch.long, device=self.device)
 
     def _batch_indices(self) -> torch.Tensor:
-        """The training-set indices of the step's batch, on the device."""
+        """The training-set indices ``[groups, batch]`` of the step's batch of every seed group, on the device."""
         position = self.step % self.steps_per_epoch
         if position == 0 or self._epoch_order is None:
             size = len(self._cpu_data.train_labels)
             if self.config.sampling == "random":
                 # the book's sampling: every batch drawn independently, with replacement across steps
-                order = torch.randint(size, (self.steps_per_epoch * self.config.batch_size,), generator=self._batch_generator)
+                draws = self.steps_per_epoch * self.config.batch_size
+                orders = [torch.randint(size, (draws,), generator=generator) for generator in self._batch_generators]
             else:
-                order = torch.randperm(size, generator=self._batch_generator)
-            self._epoch_order = to_device(order, self.device)
+                orders = [torch.randperm(size, generator=generator) for generator in self._batch_generators]
+            self._epoch_order = to_device(torch.stack(orders), self.device)
         start = position * self.config.batch_size
-        return self._epoch_order[start : start + self.config.batch_size]
+        return self._epoch_order[:, start : start + self.config.batch_size]
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The step's batch; every full batch lands in the same two tensors."""
+        """The step's batches ``[groups, batch, …]``; every full one lands in the same two tensors."""
         indices = self._batch_indices()
+        groups, batch = indices.shape
+        flat = indices.reshape(-1)
         images, labels = self.data.train_images, self.data.train_labels
-        if len(indices) < self.config.batch_size:  # an epoch's last, shorter batch
-            return images.index_select(0, indices), labels.index_select(0, indices)
-        torch.index_select(images, 0, indices, out=self._batch_x)
-        torch.index_select(labels, 0, indices, out=self._batch_y)
+        if batch < self.config.batch_size:  # an epoch's last, shorter batch
+            return images.index_select(0, flat).view(groups, batch, -1), labels.index_select(0, flat).view(groups, batch)
+        torch.index_select(images, 0, flat, out=self._batch_x.view(groups * batch, -1))
+        torch.index_select(labels, 0, flat, out=self._batch_y.view(-1))
         return self._batch_x, self._batch_y
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor, stats_due: bool) -> None:
@@ -409,8 +417,9 @@ class Engine:
 
     def _drawn_predictions(self, spec: RunSpec) -> tuple[list[float | None], list[float | None]]:
         """A user's initialiser states no variance: the prediction is from the variance of the weights it drew
-        (the spec's first draw; the draw is deterministic, so these are the run's own weights)."""
-        weights, _ = initial_weights(spec, self.config.layer_sizes, run_seed(self.config.seed, spec, 0), None)
+        (the spec's first draw of the first seed; the draw is deterministic, so these are that run's own weights,
+        and in a seed group the other seeds' prediction too, drawn from the same variance)."""
+        weights, _ = initial_weights(spec, self.config.layer_sizes, run_seed(self.config.run_seeds[0], spec, 0), None)
         hidden = weights[:-1]
         weight_std: list[float | None] = [float(weight.std(correction=0)) for weight in hidden]
         return weight_std, predicted_from_weights(spec.activation, hidden, self._input_second_moment)
@@ -594,7 +603,7 @@ class Engine:
         try:
             spec.validate(self.config.initializer_names)
             if is_user_initializer(spec.init):  # the user's code may fail on a new activation: refused, run kept
-                initial_weights(spec, self.config.layer_sizes, run_seed(self.config.seed, spec, 0), None)
+                initial_weights(spec, self.config.layer_sizes, run_seed(self.config.run_seeds[0], spec, 0), None)
         except ConfigError as error:
             return str(error)
         return None
@@ -640,11 +649,13 @@ class Engine:
             self._refuse(problem, "error", request)
             return
         self._flush(wait=True)
-        run = RunRecord(self._next_id, spec)
-        self._next_id += 1
-        self.stack.add(replace(run))
-        with self._lock:
-            self._runs.append(run)
+        # a run added is a seed group like the others: one replica per seed
+        for seed in self.config.run_seeds:
+            run = RunRecord(self._next_id, spec, seed=seed)
+            self._next_id += 1
+            self.stack.add(replace(run))
+            with self._lock:
+                self._runs.append(run)
         self._runs_changed("added", request)
 
     def _remove_run(self, run_id: int, request: int | None) -> None:

@@ -61,14 +61,21 @@ class ForwardRecord:
     weight_grads: list[torch.Tensor] = field(default_factory=list)
 
 
-def stack_order(activation_names: Sequence[str]) -> list[int]:
-    """Positions ordered so that every activation's runs are one contiguous slice (ACTIVATION_NAMES order;
-    runs of one activation keep their relative order)."""
-    return sorted(range(len(activation_names)), key=lambda position: ACTIVATION_NAMES.index(activation_names[position]))
+def stack_order(activation_names: Sequence[str], groups: Sequence[int] | None = None) -> list[int]:
+    """Positions ordered so that each seed group's runs (``groups``: each run's group, default all in one) are
+    one contiguous block, and within a block every activation's runs one contiguous slice (ACTIVATION_NAMES
+    order; runs of one activation keep their relative order). A block is then laid out exactly as the
+    experiment of that group's seed alone lays out its runs, which the bit-for-bit identity of the two needs."""
+    group_of = groups or [0] * len(activation_names)
+    return sorted(
+        range(len(activation_names)),
+        key=lambda position: (group_of[position], ACTIVATION_NAMES.index(activation_names[position])),
+    )
 
 
 class ActivationSlices:
-    """Each run's activation, for runs in stack order: every function runs once, on its own slice."""
+    """Each run's activation, for runs in stack order: every function runs once on each slice of consecutive runs
+    that share it (once in all without seed groups; once per seed group with them)."""
 
     def __init__(self, activation_names: Sequence[str]) -> None:
         self.per_run: list[Activation] = [get_activation(name) for name in activation_names]
@@ -79,8 +86,6 @@ class ActivationSlices:
                 self.slices[-1] = (activation, self.slices[-1][1] + 1)
             else:
                 self.slices.append((activation, 1))
-        if len({activation.name for activation, _ in self.slices}) != len(self.slices):
-            raise ValueError(f"runs are not grouped by activation: {list(activation_names)}")
         self._sizes = [size for _, size in self.slices]
 
     def apply(self, z: torch.Tensor) -> torch.Tensor:
@@ -97,12 +102,22 @@ def forward(
     biases: Sequence[torch.Tensor],
     activations: ActivationSlices,
     record: ForwardRecord | None = None,
+    group_sizes: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """Logits ``[runs, batch, classes]`` of every run for the shared input ``x [batch, n_in]``."""
+    """Logits ``[runs, batch, classes]`` of every run, for ``x [batch, n_in]`` shared by every run or
+    ``x [groups, batch, n_in]``, group g's input for the next ``group_sizes[g]`` runs of the stack."""
     runs, width, n_in = weights[0].shape
-    # every run sees the same input: its first layer is one matrix product for all runs, [B, n_in] @ [n_in, R·width]
-    z = torch.addmm(biases[0].reshape(-1), x, weights[0].reshape(runs * width, n_in).t())
-    z = z.view(len(x), runs, width).transpose(0, 1).contiguous()
+    sizes = list(group_sizes or [runs])
+    inputs = [x] * len(sizes) if x.dim() == 2 else list(x)
+    # the runs of a group see the same input: their first layer is one matrix product, [B, n_in] @ [n_in, k·width],
+    # the very product their seed's experiment alone computes (a bmm over per-run inputs would round differently)
+    blocks = [
+        torch.addmm(bias.reshape(-1), group_x, weight.reshape(size * width, n_in).t())
+        .view(len(group_x), size, width)
+        .transpose(0, 1)
+        for group_x, weight, bias, size in zip(inputs, weights[0].split(sizes), biases[0].split(sizes), sizes)
+    ]
+    z = blocks[0].contiguous() if len(blocks) == 1 else torch.cat(blocks)
     for weight, bias in zip(weights[1:], biases[1:]):
         hidden = activations.apply(z)
         if record is not None:
@@ -112,9 +127,15 @@ def forward(
     return z
 
 
-def per_run_loss_and_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean cross-entropy ``[runs]`` and number of correct predictions ``[runs]``."""
+def per_run_loss_and_correct(
+    logits: torch.Tensor, labels: torch.Tensor, group_sizes: Sequence[int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy ``[runs]`` and number of correct predictions ``[runs]``, for ``labels [batch]`` shared
+    by every run or ``labels [groups, batch]``, group g's for the next ``group_sizes[g]`` runs."""
     runs, batch, classes = logits.shape
-    losses = F.cross_entropy(logits.reshape(runs * batch, classes), labels.repeat(runs), reduction="none")
-    correct = (logits.argmax(dim=2) == labels).sum(dim=1)
+    sizes = list(group_sizes or [runs])
+    groups = [labels] * len(sizes) if labels.dim() == 1 else list(labels)
+    per_run = torch.cat([group_labels.repeat(size) for group_labels, size in zip(groups, sizes)])
+    losses = F.cross_entropy(logits.reshape(runs * batch, classes), per_run, reduction="none")
+    correct = (logits.argmax(dim=2) == per_run.view(runs, batch)).sum(dim=1)
     return losses.view(runs, batch).mean(dim=1), correct

@@ -2,7 +2,7 @@
 
 :class:`StackedRuns` owns every run's weights, biases and optimiser state, stacked on a leading run
 dimension, with the buffers each step writes its losses and accuracies into. Runs are kept in *stack order*,
-grouped by activation (see :func:`inittui.training.model.stack_order`); callers name runs by id and keep their own
+by seed group, then by activation (see :func:`inittui.training.model.stack_order`); callers name runs by id and keep their own
 order. On CUDA the step can be captured once as a CUDA graph and replayed: one launch instead of dozens of
 small kernels, each of which costs more to dispatch from Python than to compute.
 """
@@ -90,12 +90,16 @@ class StackedRuns:
     def positions(self, run_ids: Sequence[int]) -> list[int]:
         return [self._positions[run_id] for run_id in run_ids]
 
-    @staticmethod
-    def _ordered(runs: Sequence[RunRecord]) -> list[RunRecord]:
-        return [runs[p] for p in stack_order([run.spec.activation for run in runs])]
+    def _group(self, run: RunRecord) -> int:
+        """Which seed group a run trains in: its seed's place in the experiment's seeds."""
+        return self.config.run_seeds.index(run.seed_or(self.config.seed))
+
+    def _ordered(self, runs: Sequence[RunRecord]) -> list[RunRecord]:
+        order = stack_order([run.spec.activation for run in runs], [self._group(run) for run in runs])
+        return [runs[p] for p in order]
 
     def _fresh(self, run: RunRecord) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        seed = run_seed(self.config.seed, run.spec, run.draw)
+        seed = run_seed(run.seed_or(self.config.seed), run.spec, run.draw)
         return initial_weights(run.spec, self.config.layer_sizes, seed, self.lsuv_batch)
 
     def _index(self, positions: Sequence[int]) -> torch.Tensor:
@@ -124,6 +128,9 @@ class StackedRuns:
         self._replay = None
         self._positions = {run.id: position for position, run in enumerate(self.runs)}
         self.activations = ActivationSlices([run.spec.activation for run in self.runs])
+        # runs per seed group, each group a block of the stack; a group may have lost all its runs
+        groups = [self._group(run) for run in self.runs]
+        self.group_sizes = [groups.count(group) for group in range(len(self.config.run_seeds))]
         runs = len(self.runs)
         self.losses = torch.full((self.buffer_steps, runs), torch.nan, device=self.device)
         self.accuracies = torch.full((self.buffer_steps, runs), torch.nan, device=self.device)
@@ -206,14 +213,16 @@ class StackedRuns:
 
     # ------------------------------------------------------------------ computing
     def forward(self, x: torch.Tensor, record: ForwardRecord | None = None) -> torch.Tensor:
-        return forward(x, self.weights, self.biases, self.activations, record)
+        """Logits of every run for ``x [batch, n_in]`` shared by all, or ``x [groups, batch, n_in]``, one per seed group."""
+        return forward(x, self.weights, self.biases, self.activations, record, self.group_sizes)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, record: ForwardRecord | None = None) -> None:
-        """One step of every run on the batch ``(x, y)``: forward, backward, update, and the step's losses and
+        """One step of every run on the batch ``(x, y)`` (``[groups, batch, …]``, each seed group's own, or shared
+        ``[batch, …]``): forward, backward, update, and the step's losses and
         accuracies written at ``slot`` (which moves on by one). A run whose loss is not finite is frozen where
         it stands. With ``record``, also what the layer statistics need."""
         logits = self.forward(x, record)
-        losses, correct = per_run_loss_and_correct(logits, y)
+        losses, correct = per_run_loss_and_correct(logits, y, self.group_sizes)
         losses_seen = losses.detach()
         self.active.mul_(torch.isfinite(losses_seen))
         if self.mask_every_step:
@@ -231,7 +240,7 @@ class StackedRuns:
             # as computed: a guarded update zeroes frozen runs' gradients in place
             record.weight_grads = [g.clone() if guard else g for g in grads[:hidden]]
         self.optimizer.step(self.parameters, grads, self.active, guard)
-        accuracy = correct / len(y)
+        accuracy = correct / y.shape[-1]
         if guard:
             trained = self.active != 0
             losses_seen = torch.where(trained, losses_seen, torch.nan)
@@ -255,7 +264,7 @@ class StackedRuns:
         loss_sum = torch.zeros(len(self.runs), device=self.device)
         for start in range(0, len(labels), chunk):
             batch = labels[start : start + chunk]
-            losses, hits = per_run_loss_and_correct(self.forward(images[start : start + chunk]), batch)
+            losses, hits = per_run_loss_and_correct(self.forward(images[start : start + chunk]), batch, self.group_sizes)
             loss_sum += losses * len(batch)
             correct += hits
         return correct / len(labels), loss_sum / len(labels)

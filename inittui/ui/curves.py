@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from inittui.core.format import short as format_number
-from inittui.dashboard.views import Curve, LegendEntry
+from inittui.dashboard.views import Curve, LegendEntry, Points, SeedBand
 from inittui.series.curve import MinMaxSeries, envelopes
 from inittui.ui.braille import BRAILLE, column_spans, pixel_rows, rasterise
 from inittui.ui.lines import LinesWidget, StyledLine
@@ -158,15 +158,21 @@ def log_values(values: np.ndarray) -> np.ndarray:
     return np.where(values > 0, logs, np.where(np.isnan(values), np.nan, -np.inf))
 
 
+def _values(curve: Curve) -> list[np.ndarray]:
+    """Every value a curve holds (a bounded curve's bucket extremes; each seed's, for a band)."""
+    if isinstance(curve.series, Points):
+        return [_as_array(curve.series.y)]
+    result = []
+    for series in curve.series.seeds if isinstance(curve.series, SeedBand) else [curve.series]:
+        filled = np.flatnonzero(np.array(series.count))
+        result.append(np.concatenate([np.array(series.minimum)[filled], np.array(series.maximum)[filled]]))
+    return result
+
+
 def spans_a_decade(curves: Sequence[Curve], ycap: float | None = None) -> bool:
     """Whether the positive finite values (up to ``ycap``) differ by more than 10×: log scale then reads best."""
     low, high = math.inf, 0.0
-    for curve in curves:
-        if isinstance(curve.series, MinMaxSeries):
-            filled = np.flatnonzero(np.array(curve.series.count))
-            values = np.concatenate([np.array(curve.series.minimum)[filled], np.array(curve.series.maximum)[filled]])
-        else:
-            values = _as_array(curve.series.y)
+    for values in (values for curve in curves for values in _values(curve)):
         values = values[np.isfinite(values) & (values > 0)]
         if ycap is not None:
             values = np.minimum(values, ycap)
@@ -179,6 +185,9 @@ def _extent(curve: Curve) -> float | None:
     """The last step a curve reaches, or None when it has nothing."""
     if isinstance(curve.series, MinMaxSeries):
         return None if curve.series.last_step is None else float(curve.series.last_step)
+    if isinstance(curve.series, SeedBand):
+        steps = [seed.last_step for seed in curve.series.seeds if seed.last_step is not None]
+        return float(max(steps)) if steps else None
     x = _as_array(curve.series.x)
     x = x[np.isfinite(x)]
     return float(x.max()) if x.size else None
@@ -187,13 +196,15 @@ def _extent(curve: Curve) -> float | None:
 def curve_arrays(curves: Sequence[Curve], columns: int, stop: float) -> list[tuple[np.ndarray, ...]]:
     """For each curve, (x, y) of its line as drawn raw and (x, y) of its means, in steps, at ``columns``
     columns over [0, stop]: a bounded curve gives each column's lowest and highest value (its mean for
-    smoothing); points are drawn as they are."""
+    smoothing); a seed band gives each column's lowest and highest value over its seeds and the mean over the
+    seeds of their column means; points are drawn as they are."""
     bounded = [curve.series for curve in curves if isinstance(curve.series, MinMaxSeries)]
     drawn = iter(envelopes(bounded, columns, 0.0, stop))
     result = []
     for curve in curves:
-        if isinstance(curve.series, MinMaxSeries):
-            steps, low, high, mean = next(drawn)
+        if isinstance(curve.series, MinMaxSeries | SeedBand):
+            bounds = next(drawn) if isinstance(curve.series, MinMaxSeries) else _band(curve.series, columns, stop)
+            steps, low, high, mean = bounds
             result.append((np.repeat(steps, 2), np.column_stack((low, high)).reshape(-1), steps, mean))
             continue
         x, y = _as_array(curve.series.x), _as_array(curve.series.y)
@@ -201,6 +212,25 @@ def curve_arrays(curves: Sequence[Curve], columns: int, stop: float) -> list[tup
             x, y = np.empty(0), np.empty(0)
         result.append((x, y, x, y))
     return result
+
+
+def _band(band: SeedBand, columns: int, stop: float) -> tuple[np.ndarray, ...]:
+    """(steps, low, high, mean) of a seed band at ``columns`` columns over [0, stop]: per column, the lowest and
+    highest of its seeds there, and the mean of the seeds' means (a column's step is the same for every seed)."""
+    seeds = envelopes(band.seeds, columns, 0.0, stop)
+    steps = np.concatenate([envelope[0] for envelope in seeds])
+    if steps.size == 0:
+        return steps, steps, steps, steps
+    columns_at, where = np.unique(steps, return_inverse=True)
+    low = np.full(len(columns_at), np.inf)
+    high = np.full(len(columns_at), -np.inf)
+    total = np.zeros(len(columns_at))
+    count = np.zeros(len(columns_at))
+    np.minimum.at(low, where, np.concatenate([envelope[1] for envelope in seeds]))
+    np.maximum.at(high, where, np.concatenate([envelope[2] for envelope in seeds]))
+    np.add.at(total, where, np.concatenate([envelope[3] for envelope in seeds]))
+    np.add.at(count, where, 1.0)
+    return columns_at, low, high, total / count
 
 
 def render_legend(entries: Sequence[LegendEntry], total: int, width: int, max_lines: int = 1) -> list[StyledLine]:
@@ -411,17 +441,24 @@ def render_curves(
     line_curves.sort(key=lambda index: curves[index].selected)
     indices: list[int] = []
     drawn: list[tuple[np.ndarray, np.ndarray]] = []
+    # a seed group's band (lowest to highest seed per column) first, faint, under every line
+    bands = [index for index in line_curves if isinstance(curves[index].series, SeedBand)]
+    band_style = len(styles)
+    styles += [f"dim {curves[index].colour}" for index in bands]
+    indices += [band_style + position for position in range(len(bands))]
+    drawn += [(arrays[index][0], plotted_y[index]) for index in bands]
     if smooth:
         # among dimmed lines another faint one would not be seen: then only the selected run's raw line
-        raw_lines = [index for index in line_curves if curves[index].selected or not dimmed]
+        raw_lines = [index for index in line_curves if index not in bands and (curves[index].selected or not dimmed)]
         faint = len(styles)
         styles += [f"dim {curves[index].colour}" for index in raw_lines]
         indices += [faint + position for position in range(len(raw_lines))]
         drawn += [(arrays[index][0], plotted_y[index]) for index in raw_lines]
     for index in line_curves:
-        if smooth:
+        if smooth or index in bands:  # a band's line is its mean over the seeds
             mean_x, mean_y = means[index]
-            drawn.append((mean_x, log_values(ema(mean_y)) if log else ema(mean_y)))
+            mean_y = ema(mean_y) if smooth else mean_y
+            drawn.append((mean_x, log_values(mean_y) if log else mean_y))
         else:
             drawn.append((arrays[index][0], plotted_y[index]))
         indices.append(index)

@@ -88,6 +88,9 @@ KEYS: tuple[Key, ...] = (
     Key("o", Action.SORT_RUNS, "sort", "sort the runs table: by id, best test accuracy, train loss, name",
         title="Sort runs", group="table", show=False),
 
+    Key("x", Action.TOGGLE_SEEDS, "seeds", "runs table: the selected run's seed group as one row of mean ± std "
+        "over its seeds, or a row for each seed", title="Expand / fold seed group", group="table", show=False),
+
     Key("slash", "filter_runs", "filter", "filter the runs table by text (relu, he:, diverged)", "/",
         title="Filter runs", group="table", priority=True, show=False),
 

@@ -1,5 +1,6 @@
-"""The runs table: one row per run, keyed by run id, in the run's colour; sorted by a chosen order and
-narrowed by a text filter, the selection staying on its run."""
+"""The runs table: one row per run, keyed by run id, in the run's colour (a seed group's runs one row of
+mean ± std on two lines, keyed by its first run, until expanded); sorted by a chosen order and narrowed by a
+text filter, the selection staying on its run."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ class RunsTable(DataTable, inherit_bindings=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
         self._shown: dict[str, dict[str, str]] = {}
+        self._layout: list[tuple[str, int]] = []
 
     def on_click(self, event: events.Click) -> None:
         # after the table has moved its cursor to the row clicked
@@ -85,12 +87,16 @@ class RunsTable(DataTable, inherit_bindings=False):
         return int(key.value) if key.value is not None else None
 
     def show(self, rows: list[TableRow], selected: int | None) -> None:
-        if [str(row.run_id) for row in rows] != list(self._shown):
+        """``rows`` as given; the cursor on the row of ``selected`` (its own, or its folded seed group's)."""
+        # a seed group's row (two lines) and its first seed's (one) share a key: the layout is keys and heights
+        layout = [(str(row.run_id), row.height) for row in rows]
+        if layout != self._layout:
             self.clear()
             self._shown = {}
+            self._layout = layout
             for row in rows:
                 cells = _styled(row)
-                self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=str(row.run_id))
+                self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=str(row.run_id), height=row.height)
                 self._shown[str(row.run_id)] = dict(row.cells)
         else:
             for row in rows:
@@ -101,8 +107,9 @@ class RunsTable(DataTable, inherit_bindings=False):
                         if last.get(key) != value:
                             self.update_cell(str(row.run_id), key, cells[key])
                     self._shown[str(row.run_id)] = dict(row.cells)
-        if selected is not None and str(selected) in self._shown:
-            row_index = self.get_row_index(str(selected))
+        shown = next((row for row in rows if selected in row.runs), None)
+        if shown is not None:
+            row_index = self.get_row_index(str(shown.run_id))
             if row_index != self.cursor_row:
                 self.move_cursor(row=row_index)
 

@@ -19,8 +19,10 @@ from inittui.core.config import (
     ExperimentConfig,
     RunSpec,
     parse_runs,
+    parse_seeds,
 )
 from inittui.core.errors import ConfigError
+from inittui.core.events import experiment_runs
 
 README = README_FILE.read_text()
 HE_RELU = RunSpec("he", "relu")
@@ -203,3 +205,29 @@ def test_from_dict_ignores_unknown_keys_and_defaults_missing_ones():
     with pytest.raises(ConfigError, match="unknown initialiser"):
         ExperimentConfig.from_dict({"runs": ["magic:relu"]})
 
+
+
+@pytest.mark.parametrize(
+    "text, seeds",
+    [("3", [3]), ("0,1,2", [0, 1, 2]), ("0-4", [0, 1, 2, 3, 4]), ("7, 0-1", [7, 0, 1]), ("5-5", [5])],
+)
+def test_seeds_are_a_list_a_range_or_one_seed(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["", "a", "1,,2", "2-1", "1-", "-3", "0,0", "0-2,1", "1.5"])
+def test_bad_seeds_are_refused(text):
+    with pytest.raises(ConfigError):
+        parse_seeds(text)
+
+
+def test_an_experiment_without_seeds_has_its_one_seed_and_logs_before_seed_groups_read_so():
+    config = ExperimentConfig(runs=[RunSpec("he", "relu")], seed=4)
+    assert config.run_seeds == [4]
+    old = config.to_dict()
+    del old["seeds"]
+    assert ExperimentConfig.from_dict(old).run_seeds == [4]
+    grouped = ExperimentConfig(runs=[RunSpec("he", "relu"), RunSpec("xavier", "tanh")], seeds=[0, 1])
+    assert ExperimentConfig.from_dict(grouped.to_dict()).run_seeds == [0, 1]
+    assert [(r.spec.name, r.seed) for r in experiment_runs(grouped)] == [
+        ("he:relu", 0), ("he:relu", 1), ("xavier:tanh", 0), ("xavier:tanh", 1)]

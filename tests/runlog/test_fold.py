@@ -142,6 +142,10 @@ def test_a_log_in_the_format_before_run_records_still_reads():
     assert all(len(r.life.loss) > 0 and r.life.layers for r in run.fold.runs.values())
     summary = summarise_run(FIXTURES / "old-format")
     assert summary.runs == ["he:relu", "xavier:tanh"] and set(summary.best_test_acc) == {"he:relu", "xavier:tanh"}
+    # written before seed groups: one seed each, the experiment's
+    experiment_seed = run.fold.experiment.config["seed"]
+    assert all(r.record.seed is None and r.record.seed_or(experiment_seed) == experiment_seed for r in run.fold.runs.values())
+    assert all(len(accuracies) == 1 for accuracies in summary.best_test_acc.values())
 
 
 def test_a_fold_without_curves_folds_everything_else_alike(tmp_path):

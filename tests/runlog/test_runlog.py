@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -18,6 +19,7 @@ from inittui.core.config import ExperimentConfig, RunSpec
 from inittui.core.events import (
     Evaluation,
     ExperimentFinished,
+    ExperimentStarted,
     Histogram,
     LayerStat,
     LayerStats,
@@ -25,6 +27,7 @@ from inittui.core.events import (
     RunsChanged,
     StateChanged,
     event_from_json,
+    experiment_runs,
 )
 from inittui.runlog.layout import CONFIG_FILE, EVENTS_FILE, default_log_dir
 from inittui.runlog.writer import RunLog
@@ -83,7 +86,7 @@ def test_runs_lists_past_runs_and_latest_finds_the_newest(tmp_path):
     summaries = list_runs(tmp_path)
     # the second log's writer (this process) is alive and wrote no finished event
     assert [s.status for s in summaries] == ["done", "running"]
-    assert summaries[0].best_test_acc == {"he:relu": 0.91, "xavier:tanh": 0.88}
+    assert summaries[0].best_test_acc == {"he:relu": [0.91], "xavier:tanh": [0.88]}
     assert resolve_run_dir("latest", tmp_path) == second.run_dir
     with pytest.raises(RunLogError, match="^no runs in .*empty yet; start one with: inittui train --headless$"):
         resolve_run_dir("latest", tmp_path / "empty")
@@ -230,7 +233,7 @@ def test_summary_names_runs_added_later_and_keeps_the_best_accuracy(tmp_path):
     log.close()
     summary = summarise_run(log.run_dir)
     # run 7 is in no table of runs: not a run of this experiment, so neither counted nor named
-    assert summary.best_test_acc == {"he:relu": 0.60, "xavier:tanh": 0.41, "lsuv:tanh": 0.35}
+    assert summary.best_test_acc == {"he:relu": [0.60], "xavier:tanh": [0.41], "lsuv:tanh": [0.35]}
     assert summary.runs == ["he:relu", "xavier:tanh", "lsuv:tanh"]
     assert summary.preset == "compare"
     assert summary.created == json.loads((log.run_dir / CONFIG_FILE).read_text())["created"]
@@ -283,7 +286,7 @@ def test_a_summary_counts_events_of_the_wrong_shape_with_the_damaged_lines(tmp_p
         for _ in range(2):  # valid events whose run ids are not a list
             file.write('{"type":"evaluation","step":6,"epoch":1.0,"run_ids":7,"test_acc":[0.9],"test_loss":[0.1]}\n')
     summary = summarise_run(log.run_dir)
-    assert summary.skipped_lines == 3 and summary.best_test_acc == {"he:relu": 0.50, "xavier:tanh": 0.40}
+    assert summary.skipped_lines == 3 and summary.best_test_acc == {"he:relu": [0.50], "xavier:tanh": [0.40]}
 
 
 def test_a_header_that_is_not_an_object_is_a_one_line_error(tmp_path):
@@ -403,3 +406,17 @@ def test_skipped_lines_are_described_briefly():
     assert reader.describe_lines(list(range(1, 9))) == "lines 1, 2, 3, 4, 5, 6, 7 and 8"
     assert reader.describe_lines(list(range(1, 1002))) == "lines 1, 2, 3, 4, 5, 6, 7, 8, … (1,001 in all)"
     assert reader.describe_lines([5, 6, 7], shown=2) == "lines 5, 6, … (3 in all)"
+
+
+def test_a_seed_group_logs_each_runs_seed_and_is_summarised_over_its_seeds(tmp_path):
+    config = ExperimentConfig(runs=[RunSpec("he", "relu"), RunSpec("xavier", "tanh")], seeds=[0, 1, 2], preset="compare")
+    log = RunLog(tmp_path / "run", config)
+    log.write(ExperimentStarted(config.to_dict(), "cpu", "CPU", "MNIST", 10, 5, experiment_runs(config), 0.0))
+    log.write(Evaluation(5, 1.0, [0, 1, 2, 3, 4, 5], [0.91, 0.92, 0.93, 0.80, 0.81, 0.82], [0.3] * 6))
+    results = [replace(run, status="done", step=10) for run in experiment_runs(config)]
+    log.write(ExperimentFinished("done", 10, 1.0, 100.0, results))
+    log.close()
+    read = catalogue.read_run(log.run_dir)
+    assert [(r.record.name, r.record.seed) for r in read.fold.runs.values()] == [
+        ("he:relu", 0), ("he:relu", 1), ("he:relu", 2), ("xavier:tanh", 0), ("xavier:tanh", 1), ("xavier:tanh", 2)]
+    assert summarise_run(log.run_dir).best_test_acc == {"he:relu": [0.91, 0.92, 0.93], "xavier:tanh": [0.80, 0.81, 0.82]}

@@ -14,13 +14,14 @@ TRAIN = 512
 
 
 def batches_seen(config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """The training-set indices of every step's batch, in order, for ``config`` trained on random data."""
+    """The training-set indices of every step's batch, in order, for ``config`` (one seed) trained on random data."""
     seen: list[list[int]] = []
     draw = Engine._batch_indices
 
     def recording(engine: Engine) -> torch.Tensor:
         indices = draw(engine)
-        seen.append(indices.tolist())
+        (batch,) = indices.tolist()  # [groups, batch]: one seed, one group
+        seen.append(batch)
         return indices
 
     with monkeypatch.context() as patch:

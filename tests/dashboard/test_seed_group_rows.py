@@ -1,0 +1,105 @@
+"""The runs table over a seed group: one row per init:activation, each number the mean ± std over its seeds
+(a diverged seed left out and counted), and a key that expands a group into its seeds."""
+
+from __future__ import annotations
+
+from support.records import record
+from inittui.core.events import ExperimentStarted, RunRecord
+from inittui.dashboard import selectors
+from inittui.dashboard.controller import Action, Controller
+from inittui.dashboard.model import DashboardModel
+
+
+class Room:
+    def layers_fit_both(self) -> bool:
+        return True
+
+    def depth_panels_fit(self) -> bool:
+        return True
+
+    def loss_on_log_axis(self) -> bool:
+        return False
+
+
+def grouped_model(he_relu: list[RunRecord]) -> DashboardModel:
+    """he:relu over the seeds given, and xavier:tanh alone."""
+    runs = [*he_relu, record(len(he_relu), "xavier", "tanh", "running", 50, test_acc=0.8, seed=0)]
+    model = DashboardModel()
+    model.apply(ExperimentStarted({"preset": "compare", "seeds": [0, 1, 2]}, "cpu", "CPU", "random", 1000, 100,
+                                  runs, 0.0))
+    return model
+
+
+def seed(run_id: int, status: str = "running", **numbers) -> RunRecord:
+    return record(run_id, "he", "relu", status, 50, seed=run_id, **numbers)
+
+
+def test_a_seed_group_is_one_row_of_mean_and_std_over_its_seeds():
+    model = grouped_model([seed(0, train_loss=0.2, test_acc=0.90, dead=0.1, saturated=None),
+                           seed(1, train_loss=0.4, test_acc=0.92, dead=0.3, saturated=None),
+                           seed(2, train_loss=0.6, test_acc=0.94, dead=0.2, saturated=None)])
+    group, alone = selectors.table_rows(model)
+    assert group.runs == (0, 1, 2) and group.run_id == 0 and group.height == 2
+    assert group.cells["test"] == "92.0\n±2.0"  # mean over line, sample std under it
+    assert group.cells["loss"] == "0.400\n±0.20"
+    assert group.cells["deadsat"] == "20%/–\n±10%/–"
+    assert group.cells["init"] == "he\n3 seeds" and group.status == "running"
+    assert alone.runs == (3,) and alone.height == 1 and alone.cells["test"] == "80.0" and alone.cells["init"] == "xavier"
+
+
+def test_a_diverged_seed_is_left_out_of_the_mean_and_counted():
+    model = grouped_model([seed(0, test_acc=0.90), seed(1, "diverged", test_acc=0.10), seed(2, test_acc=0.94)])
+    group = selectors.table_rows(model)[0]
+    assert group.cells["test"] == "92.0\n±2.8"
+    assert group.cells["status"] == "mixed\n1 div"
+
+
+def test_a_key_expands_the_selected_runs_group_into_its_seeds_and_folds_it_again():
+    model = grouped_model([seed(0, test_acc=0.90), seed(1, test_acc=0.92), seed(2, test_acc=0.94)])
+    controller = Controller(model, lambda: None, Room(), lambda: ["cpu"])
+    model.view.selected = 0
+    # the arrow keys step over the folded group: from its row to the next
+    controller.handle(Action.SELECT_NEXT)
+    assert model.view.selected == 3
+    controller.handle(Action.SELECT_PREVIOUS)
+    outcome = controller.handle(Action.TOGGLE_SEEDS)
+    assert "a row for each of its 3 seeds" in outcome.message
+    rows = selectors.table_rows(model)
+    assert [row.runs for row in rows] == [(0,), (1,), (2,), (3,)]
+    assert [row.cells["init"] for row in rows[:3]] == ["he s0", "he s1", "he s2"]
+    controller.handle(Action.SELECT_NEXT)
+    assert model.view.selected == 1  # now each seed is a row of its own
+    controller.handle(Action.TOGGLE_SEEDS)
+    rows = selectors.table_rows(model)
+    assert [row.runs for row in rows] == [(0, 1, 2), (3,)]
+    assert selectors.row_of(rows, model.view.selected) == 0  # seed 1 is shown by its group's row
+    model.view.selected = 3
+    assert "one seed" in controller.handle(Action.TOGGLE_SEEDS).message
+
+
+def test_an_experiment_of_one_seed_keeps_a_row_a_run_even_where_two_share_a_name():
+    model = DashboardModel()
+    runs = [record(0, "he", "relu", seed=0), record(1, "xavier", "tanh", seed=0), record(2, "he", "relu", seed=0)]
+    model.apply(ExperimentStarted({"preset": "compare"}, "cpu", "CPU", "random", 1000, 100, runs, 0.0))
+    rows = selectors.table_rows(model)
+    assert [row.runs for row in rows] == [(0,), (1,), (2,)] and [row.height for row in rows] == [1, 1, 1]
+    assert rows[0].cells["init"] == "he"
+    model.view.selected = 0
+    assert "no seed groups" in Controller(model, lambda: None, Room(), lambda: ["cpu"]).handle(Action.TOGGLE_SEEDS).message
+
+
+def test_the_curves_draw_each_group_as_its_mean_in_a_band_from_the_lowest_to_the_highest_seed():
+    from inittui.core.events import TrainProgress
+    from inittui.dashboard.views import SeedBand
+    from inittui.ui.curves import curve_arrays
+
+    model = grouped_model([seed(0), seed(1), seed(2, "diverged")])
+    losses = [[1.0, 1.0], [3.0, 3.0], [50.0, 50.0], [2.0, 2.0]]
+    model.apply(TrainProgress(2, 0.02, [0, 1, 2, 3], [2, 2, 2, 2], losses, losses, 1.0, 1.0))
+    view = selectors.curves(model)
+    assert [entry.label for entry in view.legend] == ["he:relu ×3 1 div", "xavier:tanh ×1"]
+    he, xavier = view.loss
+    # the diverged seed is left out of the band and of its mean
+    assert isinstance(he.series, SeedBand) and len(he.series.seeds) == 2 and len(xavier.series.seeds) == 1
+    (_, band, _, mean), _ = curve_arrays(view.loss, 4, 1.0)
+    assert band.min() == 1.0 and band.max() == 3.0 and set(mean.tolist()) == {2.0}
