@@ -493,4 +493,4 @@ async def test_the_viewer_reaches_every_step_before_and_after_a_restart(tmp_path
     summary = summarise_run(run_dir)
     assert (summary.status, summary.runs, summary.skipped_lines) == (state, names, 0)
     # the best any life reached: the old lives' evaluation at step 20
-    assert summary.best_test_acc == {"he:relu": 0.7, "xavier:tanh": 0.71}
+    assert summary.best_test_acc == {"he:relu": [0.7], "xavier:tanh": [0.71]}

@@ -219,7 +219,7 @@ def test_summary_names_only_the_runs_it_counts_when_a_run_changed_its_initialise
     summary = summarise_run(log.run_dir)
     assert summary.runs == ["he:relu", "orthogonal:tanh"]
     # he:relu's best is its first life's, reached under the same name before R
-    assert summary.best_test_acc == {"he:relu": 0.50, "orthogonal:tanh": 0.35}
+    assert summary.best_test_acc == {"he:relu": [0.50], "orthogonal:tanh": [0.35]}
 
 
 def test_summary_names_runs_added_later_and_keeps_the_best_accuracy(tmp_path):
