@@ -36,6 +36,10 @@ def _experiment(runs: str, **settings: Any) -> ExperimentConfig:
     return ExperimentConfig(runs=parse_runs(runs), **settings)
 
 
+# the atlas keeps the ten initialisers its published tables were measured with (docs/results.md): a new one
+# would add six runs and change every table of the preset
+ATLAS_INITIALIZERS = tuple(name for name in INITIALIZER_NAMES if name != "orthogonal-critical")
+
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
@@ -90,7 +94,7 @@ PRESETS: dict[str, Preset] = {
             title="every initialiser × every activation: 60 runs of 5×100, SGD 0.01, 3 epochs",
             expected="under plain SGD sigmoid stays at chance unless the weights are large (normal-1); normal-1 "
             "diverges with every unbounded activation; normal-0.01 stays at chance and constant below 25 %",
-            base=_experiment(",".join(f"{i}:{a}" for i in INITIALIZER_NAMES for a in ACTIVATION_NAMES), epochs=3),
+            base=_experiment(",".join(f"{i}:{a}" for i in ATLAS_INITIALIZERS for a in ACTIVATION_NAMES), epochs=3),
         ),
     )
 }

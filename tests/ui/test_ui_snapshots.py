@@ -10,7 +10,8 @@ import math
 import pytest
 
 from support.records import record
-from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.config import ACTIVATION_NAMES
+from inittui.core.presets import ATLAS_INITIALIZERS
 from inittui.core.events import (
     Evaluation,
     ExperimentStarted,
@@ -99,7 +100,7 @@ def synthetic_events() -> list:
 def atlas_events() -> list:
     """Every initialiser × every activation after one epoch: accuracy rising down and across the grid,
     normal-1 diverged with the unbounded activations."""
-    pairs = [(init, act) for init in INITIALIZER_NAMES for act in ACTIVATION_NAMES]
+    pairs = [(init, act) for init in ATLAS_INITIALIZERS for act in ACTIVATION_NAMES]
     config = get_preset("atlas").config()
     runs = [record(i, init, act, "running", 0) for i, (init, act) in enumerate(pairs)]
     ids = [run.id for run in runs]
