@@ -203,6 +203,50 @@ class LayerStats(Event):
 
 
 @dataclass
+class RunSpectrum:
+    """One run's hidden stack at one step, on the fixed spectrum images: the singular values of its input–output
+    Jacobian J = D_L W_L … D_2 W_2 pooled over the images, and two images' correlation through the layers.
+    Per-layer lists run over hidden layers 1…L; None where not finite (a diverged run) or not predicted."""
+
+    s_max: float | None
+    s_median: float | None
+    # s_max / median of J_l, the product up to layer l (1 at layer 1)
+    prefix_ratio: list[float | None]
+    # the mean cosine similarity of two different images' pre-activations, measured
+    correlation: list[float | None]
+    # and by the mean-field correlation map from the images themselves, with its fixed point c* and its slope
+    # there chi_c (the depth scale xi_c = -1/ln chi_c; chi_c is logged since xi_c may be infinite)
+    predicted_correlation: list[float | None] = field(default_factory=list)
+    c_star: float | None = None
+    chi_c: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpectrum:
+        """Raises TypeError (or KeyError) where a field is not what it says (a damaged log line)."""
+        spectrum = cls(**data)
+        lists = (spectrum.prefix_ratio, spectrum.correlation, spectrum.predicted_correlation)
+        scalars = (spectrum.s_max, spectrum.s_median, spectrum.c_star, spectrum.chi_c)
+        if not all(_numbers(values, missing=True) for values in lists) or not all(
+            value is None or _is_number(value) for value in scalars
+        ):
+            raise TypeError("a spectrum whose values are not numbers")
+        return spectrum
+
+
+@dataclass
+class JacobianSpectra(Event):
+    """Every run's :class:`RunSpectrum`, at the spectrum's own cadence (its SVDs cost more than the statistics)."""
+
+    type: ClassVar[str] = "spectrum"
+    step: int
+    run_ids: list[int]
+    spectra: list[RunSpectrum]
+    # steps until the next one, as its cadence has just chosen; and how many images it was measured on
+    interval: int
+    images: int
+
+
+@dataclass
 class Evaluation(Event):
     """Test-set accuracy of every run on the full test set."""
 
@@ -263,6 +307,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunsChanged,
         TrainProgress,
         LayerStats,
+        JacobianSpectra,
         Evaluation,
         StateChanged,
         DeviceChanged,
@@ -308,6 +353,7 @@ _SHAPES: dict[str, dict[str, str]] = {
                  "accuracies": "rows?", "samples_per_s": "number", "elapsed_s": "number",
                  "device_memory_mb": "number?"},
     "layers": {"step": "int", "run_ids": "ints", "layers": "list", "predicted_std": "rows?"},
+    "spectrum": {"step": "int", "run_ids": "ints", "spectra": "list", "interval": "int", "images": "int"},
     "evaluation": {"step": "int", "epoch": "number", "run_ids": "ints", "test_acc": "numbers?", "test_loss": "numbers?"},
     "state": {"state": "str", "step": "int"},
     "device": {"device": "str", "device_name": "str", "step": "int"},
@@ -316,7 +362,8 @@ _SHAPES: dict[str, dict[str, str]] = {
                  "results": "list", "message": "str"},
 }
 # per-run lists that must have one entry per run id
-_PER_RUN = {"progress": ("run_steps", "losses", "accuracies"), "layers": ("layers",), "evaluation": ("test_acc", "test_loss")}
+_PER_RUN = {"progress": ("run_steps", "losses", "accuracies"), "layers": ("layers",), "spectrum": ("spectra",),
+            "evaluation": ("test_acc", "test_loss")}
 
 
 def _check_shape(kind: str, values: dict[str, Any]) -> None:
@@ -339,6 +386,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         values["runs"] = [RunRecord.from_dict(run) for run in values["runs"]]
     if cls is LayerStats:
         values["layers"] = [[LayerStat.from_dict(layer) for layer in run] for run in values["layers"]]
+    if cls is JacobianSpectra:
+        values["spectra"] = [RunSpectrum.from_dict(spectrum) for spectrum in values["spectra"]]
     if cls is ExperimentFinished:
         values["results"] = [RunRecord.from_dict(result) for result in values["results"]]
     return cls(**values)
