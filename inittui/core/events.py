@@ -241,8 +241,8 @@ class JacobianSpectra(Event):
     step: int
     run_ids: list[int]
     spectra: list[RunSpectrum]
-    # steps until the next one, as its cadence has just chosen; and how many images it was measured on
-    interval: int
+    # what measuring it took (its cadence keeps that within a budget of training time), and on how many images
+    seconds: float
     images: int
 
 
@@ -353,7 +353,7 @@ _SHAPES: dict[str, dict[str, str]] = {
                  "accuracies": "rows?", "samples_per_s": "number", "elapsed_s": "number",
                  "device_memory_mb": "number?"},
     "layers": {"step": "int", "run_ids": "ints", "layers": "list", "predicted_std": "rows?"},
-    "spectrum": {"step": "int", "run_ids": "ints", "spectra": "list", "interval": "int", "images": "int"},
+    "spectrum": {"step": "int", "run_ids": "ints", "spectra": "list", "seconds": "number", "images": "int"},
     "evaluation": {"step": "int", "epoch": "number", "run_ids": "ints", "test_acc": "numbers?", "test_loss": "numbers?"},
     "state": {"state": "str", "step": "int"},
     "device": {"device": "str", "device_name": "str", "step": "int"},

@@ -275,15 +275,11 @@ def _rectifier_cross_moment(c: np.ndarray, q1: np.ndarray, q2: np.ndarray, slope
     return (1.0 + slope * slope) * relu_kernel(c) - 2.0 * slope * relu_kernel(-c)
 
 
-def correlation_map(
-    activation: str,
-    c: np.ndarray,
-    q1: np.ndarray,
-    q2: np.ndarray,
-    weight_variance: float,
-    bias_variance: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One layer of the maps for pairs of inputs (arrays of one value a pair): (c', q1', q2')."""
+def pair_covariance(
+    activation: str, c: np.ndarray, q1: np.ndarray, q2: np.ndarray, weight_variance: float, bias_variance: float = 0.0
+) -> np.ndarray:
+    """sigma_w² E[phi(u1) phi(u2)] + sigma_b² for pairs of inputs (arrays of one value a pair): the next layer's
+    covariance of the two."""
     c, q1, q2 = (np.asarray(a, dtype=np.float64) for a in (c, q1, q2))
     slope = _rectifier_slope(activation)
     if slope is not None:
@@ -294,8 +290,23 @@ def correlation_map(
         u1, u2, weights = _pair_nodes(c, q1, q2)
         function = get_activation(activation).function
         cross = np.einsum("pij,ij->p", (function(u1) * function(u2)).numpy(), weights)
-    following = [np.array([length_map(activation, float(q), weight_variance, bias_variance) for q in qs]) for qs in (q1, q2)]
-    covariance = weight_variance * cross + bias_variance
+    return weight_variance * cross + bias_variance
+
+
+def correlation_map(
+    activation: str,
+    c: np.ndarray,
+    q1: np.ndarray,
+    q2: np.ndarray,
+    weight_variance: float,
+    bias_variance: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One layer of the maps for pairs of inputs (arrays of one value a pair): (c', q1', q2')."""
+    covariance = pair_covariance(activation, c, q1, q2, weight_variance, bias_variance)
+    following = [
+        np.array([length_map(activation, float(q), weight_variance, bias_variance) for q in np.atleast_1d(qs)])
+        for qs in (q1, q2)
+    ]
     return covariance / np.sqrt(following[0] * following[1]), following[0], following[1]
 
 
@@ -373,17 +384,19 @@ def predicted_correlations(activation: str, weight_variances: Sequence[float | N
     """
     x = inputs.double()
     norms = torch.linalg.vector_norm(x, dim=1)
-    first, second = torch.triu_indices(len(x), len(x), offset=1)
+    first, second = (index.numpy() for index in torch.triu_indices(len(x), len(x), offset=1))
     c = ((x[first] * x[second]).sum(dim=1) / (norms[first] * norms[second])).numpy()
-    moments = (norms**2 / x.shape[1]).numpy()
-    q1, q2 = moments[first.numpy()], moments[second.numpy()]
+    # each image's length, layer by layer (one length map per image, not per pair)
+    lengths = (norms**2 / x.shape[1]).numpy()
     result: list[float | None] = []
     for index, variance in enumerate(weight_variances):
         if variance is None:
             return result + [None] * (len(weight_variances) - index)
         if index == 0:  # the first layer is linear in the input: its pre-activations keep the input's correlation
-            q1, q2 = variance * q1, variance * q2
+            lengths = variance * lengths
         else:
-            c, q1, q2 = correlation_map(activation, c, q1, q2, variance)
+            covariance = pair_covariance(activation, c, lengths[first], lengths[second], variance)
+            lengths = np.array([length_map(activation, float(q), variance) for q in lengths])
+            c = covariance / np.sqrt(lengths[first] * lengths[second])
         result.append(float(np.mean(c)))
     return result
