@@ -90,6 +90,15 @@ PRESETS: dict[str, Preset] = {
             base=_experiment("constant:tanh,xavier:tanh", epochs=3),
         ),
         Preset(
+            name="isometry",
+            title="dynamical isometry: a 30-layer tanh net, orthogonal at the edge of chaos against the rest",
+            expected="at initialisation orthogonal-critical:tanh's Jacobian has s_max/median ≤ 10, xavier:tanh's "
+            "≥ 10³ and orthogonal:tanh's (gain 5/3, chaotic) in between; he:relu's half collapse to about 0",
+            base=_experiment(
+                "orthogonal-critical:tanh,orthogonal:tanh,xavier:tanh,he:relu", depth=30, epochs=2
+            ),
+        ),
+        Preset(
             name="atlas",
             title="every initialiser × every activation: 60 runs of 5×100, SGD 0.01, 3 epochs",
             expected="under plain SGD sigmoid stays at chance unless the weights are large (normal-1); normal-1 "

@@ -188,8 +188,11 @@ def predicted_from_gains(
 # c* = 1 (ordered), above 1 to a c* < 1 (chaotic); chi_c = sigma_w² E[phi'(u1) phi'(u2)] at c* is the c-map's
 # slope there, and correlations approach c* as chi_c^l, over xi_c = -1/ln(chi_c) layers.
 
-# Gauss–Hermite nodes per dimension of the two-input expectations (41² nodes a pair, vectorised over pairs)
+# Gauss–Hermite nodes per dimension of the two-input expectations (41² nodes a pair, vectorised over pairs):
+# within 1e-3 of sampling up to q = 4 for tanh, a few 1e-3 at 8, 2e-2 at 16 (a near step); beyond PAIR_MAX_Q a
+# saturating activation's pair expectations are not predicted
 PAIR_POINTS = 41
+PAIR_MAX_Q = 8.0
 # the length map iterated this many layers from q = 1 stands for its fixed point q*: near the critical point
 # the approach is slow (q ~ 1/l for tanh at sigma_w = 1), and a 30-layer network never gets closer anyway
 FIXED_POINT_LAYERS = 1000
@@ -310,17 +313,24 @@ def correlation_map(
     return covariance / np.sqrt(following[0] * following[1]), following[0], following[1]
 
 
-def correlation_slope(activation: str, c: float, q: float, weight_variance: float) -> float:
-    """chi_c = sigma_w² E[phi'(u1) phi'(u2)] at correlation c and length q: the c-map's slope at c."""
+def correlation_slope(activation: str, c: float, q: float, weight_variance: float, bias_variance: float = 0.0) -> float:
+    """chi_c, the c-map's slope at correlation c and equal lengths q: sigma_w² E[phi'(u1) phi'(u2)] · q / q'.
+
+    At the length's fixed point q' = q, and this is Poole et al.'s chi_c; for a homogeneous phi (the rectifiers),
+    whose correlation map does not depend on the length, it is the slope at any q.
+    """
+    following = length_map(activation, q, weight_variance, bias_variance)
     slope = _rectifier_slope(activation)
     if slope is not None:  # the probability that both, one or neither of u1, u2 is positive
         both = (math.pi - math.acos(min(max(c, -1.0), 1.0))) / (2 * math.pi)
-        return weight_variance * ((1.0 + slope * slope) * both + 2.0 * slope * (0.5 - both))
+        return weight_variance * ((1.0 + slope * slope) * both + 2.0 * slope * (0.5 - both)) * q / following
     if activation in LINEAR_NAMES:
-        return weight_variance
+        return weight_variance * q / following
+    if c >= 1.0:  # both inputs the same: one-dimensional, so exact at any length
+        return chi_1(activation, q, weight_variance) * q / following
     u1, u2, weights = _pair_nodes(np.array([c]), np.array([q]), np.array([q]))
     product = activation_derivative(activation, u1) * activation_derivative(activation, u2)
-    return weight_variance * float(np.einsum("pij,ij->", product.numpy(), weights))
+    return weight_variance * float(np.einsum("pij,ij->", product.numpy(), weights)) * q / following
 
 
 @dataclass(frozen=True)
@@ -346,18 +356,25 @@ def correlation_depth(chi_c: float) -> float:
 def depth_scale(activation: str, weight_variance: float, bias_variance: float = 0.0) -> DepthScale:
     """The fixed points of the length and correlation maps and the depth scale there (Poole et al. 2016)."""
     q_star = length_fixed_point(activation, weight_variance, bias_variance)
-    if not math.isfinite(q_star) and _rectifier_slope(activation) is None and activation not in LINEAR_NAMES:
+    homogeneous = _rectifier_slope(activation) is not None or activation in LINEAR_NAMES
+    if not math.isfinite(q_star) and not homogeneous:
         # a length that grows without bound: every layer is chaotic (no q* to evaluate at)
         return DepthScale(q_star, math.inf, math.nan, math.nan)
-    chi = chi_1(activation, q_star, weight_variance)
-    if chi <= 1.0:
-        return DepthScale(q_star, chi, 1.0, chi)  # c* = 1 is stable, approached at chi_c = chi_1
+    # a homogeneous phi's maps do not depend on the length: any finite one stands for a diverging q*
+    q = q_star if math.isfinite(q_star) else 1.0
+    chi = chi_1(activation, q, weight_variance)
+    # c = 1's stability: chi_1 at q* (Poole et al.), or for a homogeneous phi the slope of its length-free map
+    at_one = correlation_slope(activation, 1.0, q, weight_variance, bias_variance) if homogeneous else chi
+    if at_one <= 1.0:
+        return DepthScale(q_star, chi, 1.0, at_one)  # c* = 1 is stable
+    if not homogeneous and q > PAIR_MAX_Q:
+        return DepthScale(q_star, chi, math.nan, math.nan)  # beyond the pair quadrature
     c = np.zeros(1)
-    q = np.full(1, q_star)
+    lengths = np.full(1, q)
     for _ in range(CORRELATION_LAYERS):
-        c = correlation_map(activation, c, q, q, weight_variance, bias_variance)[0]
+        c = correlation_map(activation, c, lengths, lengths, weight_variance, bias_variance)[0]
     c_star = float(c[0])
-    return DepthScale(q_star, chi, c_star, correlation_slope(activation, c_star, q_star, weight_variance))
+    return DepthScale(q_star, chi, c_star, correlation_slope(activation, c_star, q, weight_variance, bias_variance))
 
 
 @lru_cache(maxsize=16)
@@ -380,7 +397,8 @@ def predicted_correlations(activation: str, weight_variances: Sequence[float | N
 
     ``inputs [n, n_in]`` are the images; each pair starts from its own correlation and each image from its own
     second moment (zero biases, as every initialiser starts them), and the prediction is the mean over pairs
-    of what the maps make of each. None from a layer with no stated variance on.
+    of what the maps make of each. None from a layer with no stated variance on, once a length overflows, or
+    once a saturating activation's length exceeds PAIR_MAX_Q.
     """
     x = inputs.double()
     norms = torch.linalg.vector_norm(x, dim=1)
@@ -389,14 +407,17 @@ def predicted_correlations(activation: str, weight_variances: Sequence[float | N
     # each image's length, layer by layer (one length map per image, not per pair)
     lengths = (norms**2 / x.shape[1]).numpy()
     result: list[float | None] = []
-    for index, variance in enumerate(weight_variances):
-        if variance is None:
-            return result + [None] * (len(weight_variances) - index)
-        if index == 0:  # the first layer is linear in the input: its pre-activations keep the input's correlation
-            lengths = variance * lengths
-        else:
-            covariance = pair_covariance(activation, c, lengths[first], lengths[second], variance)
-            lengths = np.array([length_map(activation, float(q), variance) for q in lengths])
-            c = covariance / np.sqrt(lengths[first] * lengths[second])
-        result.append(float(np.mean(c)))
+    saturating = _rectifier_slope(activation) is None and activation not in LINEAR_NAMES
+    with np.errstate(over="ignore", invalid="ignore"):  # a length that overflows ends the prediction below
+        for index, variance in enumerate(weight_variances):
+            if variance is None or not np.all(np.isfinite(lengths)) or (saturating and lengths.max() > PAIR_MAX_Q):
+                # unknown, grown beyond floats, or beyond the pair quadrature
+                return result + [None] * (len(weight_variances) - index)
+            if index == 0:  # the first layer is linear in the input: its pre-activations keep its correlation
+                lengths = variance * lengths
+            else:
+                covariance = pair_covariance(activation, c, lengths[first], lengths[second], variance)
+                lengths = np.array([length_map(activation, float(q), variance) for q in lengths])
+                c = covariance / np.sqrt(lengths[first] * lengths[second])
+            result.append(float(np.mean(c)))
     return result

@@ -438,7 +438,7 @@ def test_reproduce_depth_sweep_stops_when_interrupted(fake_data, monkeypatch, tm
 
 
 @pytest.mark.parametrize(("presets", "message"), [
-    ("book,nope", "unknown preset 'nope' in --presets; choose from compare, book, seed, deep, symmetry, atlas, depth-sweep"),
+    ("book,nope", "unknown preset 'nope' in --presets; choose from compare, book, seed, deep, symmetry, isometry, atlas, depth-sweep"),
     (" , ", "--presets names nothing to reproduce"),
 ])
 def test_reproduce_bad_presets_exit_2_with_one_line(presets, message, capsys):

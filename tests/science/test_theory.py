@@ -328,9 +328,9 @@ def test_predicted_correlations_start_from_the_inputs_and_stay_put_for_a_linear_
 
 def test_predicted_correlations_match_a_wide_random_tanh_network():
     generator = torch.Generator().manual_seed(2)
-    images = torch.randn(8, 60, generator=generator, dtype=torch.float64) * torch.linspace(0.5, 2.0, 8).unsqueeze(1)
+    images = torch.randn(8, 60, generator=generator, dtype=torch.float64) * torch.linspace(0.5, 1.5, 8).unsqueeze(1)
     images[:, :20] += 1.0  # correlated inputs
-    variances = [3.0, 2.0, 0.8]
+    variances = [2.5, 2.0, 0.8]  # lengths up to about 6: within the pair quadrature's range
     width = 6000
     h, measured = images, []
     for layer, variance in enumerate(variances):
@@ -340,3 +340,5 @@ def test_predicted_correlations_match_a_wide_random_tanh_network():
         measured.append(float((unit @ unit.T)[torch.triu_indices(8, 8, 1).unbind()].mean()))
         h = torch.tanh(z)
     assert predicted_correlations("tanh", variances, images) == pytest.approx(measured, abs=0.01)
+    # beyond the pair quadrature's range a saturating activation's correlation is not predicted
+    assert predicted_correlations("tanh", [100.0, 1.0], images)[1] is None
