@@ -202,6 +202,14 @@ class LayerStats(Event):
     predicted_std: list[list[float | None]] = field(default_factory=list)
 
 
+def correlation_depth(chi_c: float) -> float:
+    """xi_c = -1/ln(chi_c), the layers over which correlations approach their fixed point (Poole et al. 2016):
+    inf where chi_c >= 1, where the approach is slower than exponential (the edge of chaos)."""
+    if chi_c <= 0.0:
+        return 0.0
+    return -1.0 / math.log(chi_c) if chi_c < 1.0 else math.inf
+
+
 @dataclass
 class RunSpectrum:
     """One run's hidden stack at one step, on the fixed spectrum images: the singular values of its input–output
@@ -219,6 +227,16 @@ class RunSpectrum:
     predicted_correlation: list[float | None] = field(default_factory=list)
     c_star: float | None = None
     chi_c: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """s_max / median of the whole stack's J."""
+        return self.prefix_ratio[-1] if self.prefix_ratio else None
+
+    @property
+    def xi_c(self) -> float | None:
+        """The predicted depth scale of correlations, -1/ln chi_c (inf at chi_c >= 1)."""
+        return None if self.chi_c is None else correlation_depth(self.chi_c)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpectrum:

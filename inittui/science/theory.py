@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from numpy.polynomial.hermite_e import hermegauss
 
+from inittui.core.events import correlation_depth
 from inittui.science.activations import LEAKY_RELU_SLOPE, get_activation
 from inittui.science.initializers import get_initializer
 
@@ -346,11 +347,6 @@ class DepthScale:
     def xi_c(self) -> float:
         """Layers over which a correlation approaches c*; inf at the edge of chaos (chi_c = 1)."""
         return correlation_depth(self.chi_c)
-
-
-def correlation_depth(chi_c: float) -> float:
-    """xi_c = -1/ln(chi_c): inf where chi_c >= 1 (no exponential approach: the critical line)."""
-    return -1.0 / math.log(chi_c) if 0.0 < chi_c < 1.0 else (0.0 if chi_c <= 0.0 else math.inf)
 
 
 def depth_scale(activation: str, weight_variance: float, bias_variance: float = 0.0) -> DepthScale:
