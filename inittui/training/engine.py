@@ -350,6 +350,10 @@ class Engine:
             total_steps=self.total_steps,
             buffer_steps=min(self.config.stats_every or MAX_BUFFERED_STEPS, MAX_BUFFERED_STEPS),
         )
+        # the mean-field correlations of the first runs before training's clock starts (about 0.5 s a tanh run of
+        # 30 layers); a run changed later is predicted when its first spectrum is measured
+        for run in self._runs:
+            self._correlation_theory(run.spec)
         self._allocate_batch()
         self._batch_generator = torch.Generator().manual_seed(self.config.seed)
         self._epoch_order: torch.Tensor | None = None
