@@ -146,7 +146,7 @@ DEPTH_SWEEP = Sweep(
     depths=(2, 5, 10, 20, 30, 50),
 )
 # what a plain ``inittui reproduce`` runs, in this order (the probe always runs too)
-REPRODUCTIONS = ("book", "seed", "deep", "symmetry", "atlas", DEPTH_SWEEP.name)
+REPRODUCTIONS = ("book", "seed", "deep", "symmetry", "isometry", "atlas", DEPTH_SWEEP.name)
 
 
 def get_preset(name: str) -> Preset:

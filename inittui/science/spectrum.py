@@ -72,7 +72,10 @@ def jacobian_spectra(preactivations: Sequence[torch.Tensor], weights: Sequence[t
     ratios = [torch.ones(runs, device=preactivations[0].device)]
     pooled = torch.ones(runs, 1, device=preactivations[0].device)
     for jacobian in jacobian_prefixes(preactivations, weights, per_run):
-        pooled = torch.linalg.svdvals(jacobian).reshape(runs, -1)
+        # a diverged run's NaNs would make the SVD raise: its values are NaN instead (None in the event)
+        finite = torch.isfinite(jacobian).flatten(1).all(dim=1)
+        pooled = torch.linalg.svdvals(torch.where(finite.view(-1, 1, 1, 1), jacobian, 0.0)).reshape(runs, -1)
+        pooled = torch.where(finite.unsqueeze(1), pooled, torch.nan)
         ratios.append(pooled.amax(dim=1) / pooled.median(dim=1).values)
     correlations = torch.stack([mean_correlation(z) for z in preactivations], dim=1)
     s_max, s_median = pooled.amax(dim=1), pooled.median(dim=1).values

@@ -469,8 +469,11 @@ class Engine:
             sizes = self.config.layer_sizes
             variances = [None if std is None else std * std * n_in
                          for std, n_in in zip(self._predictions(spec)[0], sizes[:-2])]
+            if spec.init == "constant":  # not random: the mean field does not apply (as for its std)
+                variances = [None] * len(variances)
             images = self._cpu_data.train_images[:SPECTRUM_IMAGES]
-            correlation = predicted_correlations(spec.activation, variances, images)
+            correlation = [finite_or_none(c) if c is not None else None
+                           for c in predicted_correlations(spec.activation, variances, images)]
             c_star = chi_c = None
             if len(variances) > 1 and variances[1] is not None:
                 scale = depth_scale(spec.activation, variances[1])

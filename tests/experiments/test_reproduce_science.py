@@ -64,7 +64,7 @@ def test_depth_sweep_definition():
     shortened = DEPTH_SWEEP.config(2, steps=5)
     assert (shortened.steps, shortened.epochs, shortened.total_steps()) == (5, None, 5)
     # a plain `inittui reproduce` runs everything that makes the README's tables
-    assert REPRODUCTIONS == ("book", "seed", "deep", "symmetry", "atlas", "depth-sweep")
+    assert REPRODUCTIONS == ("book", "seed", "deep", "symmetry", "isometry", "atlas", "depth-sweep")
     assert cli.build_parser().parse_args(["reproduce"]).presets == ",".join(REPRODUCTIONS)
 
 

@@ -104,3 +104,18 @@ def test_mean_correlation_is_the_mean_over_pairs_of_different_images():
     z = torch.tensor([[[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]], dtype=torch.float64)
     # cosines: (1, 2) 1/sqrt 2, (1, 3) 0, (2, 3) 1/sqrt 2
     assert float(mean_correlation(z)[0]) == pytest.approx(2 / math.sqrt(2) / 3)
+
+
+def test_a_diverged_run_gives_none_and_leaves_the_others_measured():
+    generator = torch.Generator().manual_seed(5)
+    tanh = get_activation("tanh")
+    images = torch.randn(3, 6, generator=generator)
+    weights = [torch.randn(2, 4, 4, generator=generator) for _ in range(2)]
+    weights[1][0, 0, 0] = math.nan  # run 0 diverged
+    first = torch.randn(2, 4, 6, generator=generator)
+    z1 = images @ first.transpose(1, 2)
+    z2 = torch.tanh(z1) @ weights[0].transpose(1, 2)
+    z3 = torch.tanh(z2) @ weights[1].transpose(1, 2)
+    diverged, fine = jacobian_spectra([z1, z2, z3], weights, [tanh, tanh])
+    assert diverged.s_max is None and diverged.prefix_ratio[-1] is None
+    assert fine.s_max is not None and all(v is not None for v in fine.prefix_ratio)
