@@ -161,3 +161,13 @@ def test_a_spectrum_line_round_trips_and_a_damaged_one_is_refused():
         event_from_json(damaged)
     with pytest.raises(ValueError):  # one spectrum per run
         event_from_json(JacobianSpectra(7, [3, 4], [_spectrum(5.0)], 0.25, 32).to_json())
+
+
+def test_a_logged_spectrum_reads_back_for_view_as_the_engine_emitted_it(tmp_path):
+    run_dir = train_to_log(tmp_path)
+    emitted = [e for e in read_events(run_dir) if isinstance(e, JacobianSpectra)]
+    assert [e.step for e in emitted] == [0]  # at initialisation; its own cadence keeps it rare
+    run = read_run(run_dir)  # what `inittui view` and `inittui runs` read
+    assert run.index.skipped == 0
+    for run_id, spectrum in zip(emitted[0].run_ids, emitted[0].spectra):
+        assert run.fold.runs[run_id].life.spectrum_at(None) == (0, spectrum)
