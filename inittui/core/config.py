@@ -17,6 +17,7 @@ INITIALIZER_NAMES = (
     "he",
     "he-uniform",
     "orthogonal",
+    "orthogonal-critical",
     "normal-0.01",
     "normal-1",
     "constant",

@@ -219,6 +219,68 @@ class LayerStats(Event):
     predicted_std: list[list[float | None]] = field(default_factory=list)
 
 
+def correlation_depth(chi_c: float) -> float:
+    """xi_c = -1/ln(chi_c), the layers over which correlations approach their fixed point (Poole et al. 2016):
+    inf where chi_c >= 1, where the approach is slower than exponential (the edge of chaos)."""
+    if chi_c <= 0.0:
+        return 0.0
+    return -1.0 / math.log(chi_c) if chi_c < 1.0 else math.inf
+
+
+@dataclass
+class RunSpectrum:
+    """One run's hidden stack at one step, on the fixed spectrum images: the singular values of its input–output
+    Jacobian J = D_L W_L … D_2 W_2 pooled over the images, and two images' correlation through the layers.
+    Per-layer lists run over hidden layers 1…L; None where not finite (a diverged run) or not predicted."""
+
+    s_max: float | None
+    s_median: float | None
+    # s_max / median of J_l, the product up to layer l (1 at layer 1)
+    prefix_ratio: list[float | None]
+    # the mean cosine similarity of two different images' pre-activations, measured
+    correlation: list[float | None]
+    # and by the mean-field correlation map from the images themselves, with its fixed point c* and its slope
+    # there chi_c (the depth scale xi_c = -1/ln chi_c; chi_c is logged since xi_c may be infinite)
+    predicted_correlation: list[float | None] = field(default_factory=list)
+    c_star: float | None = None
+    chi_c: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """s_max / median of the whole stack's J."""
+        return self.prefix_ratio[-1] if self.prefix_ratio else None
+
+    @property
+    def xi_c(self) -> float | None:
+        """The predicted depth scale of correlations, -1/ln chi_c (inf at chi_c >= 1)."""
+        return None if self.chi_c is None else correlation_depth(self.chi_c)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpectrum:
+        """Raises TypeError (or KeyError) where a field is not what it says (a damaged log line)."""
+        spectrum = cls(**data)
+        lists = (spectrum.prefix_ratio, spectrum.correlation, spectrum.predicted_correlation)
+        scalars = (spectrum.s_max, spectrum.s_median, spectrum.c_star, spectrum.chi_c)
+        if not all(_numbers(values, missing=True) for values in lists) or not all(
+            value is None or _is_number(value) for value in scalars
+        ):
+            raise TypeError("a spectrum whose values are not numbers")
+        return spectrum
+
+
+@dataclass
+class JacobianSpectra(Event):
+    """Every run's :class:`RunSpectrum`, at the spectrum's own cadence (its SVDs cost more than the statistics)."""
+
+    type: ClassVar[str] = "spectrum"
+    step: int
+    run_ids: list[int]
+    spectra: list[RunSpectrum]
+    # what measuring it took (its cadence keeps that within a budget of training time), and on how many images
+    seconds: float
+    images: int
+
+
 @dataclass
 class Evaluation(Event):
     """Test-set accuracy of every run on the full test set."""
@@ -280,6 +342,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunsChanged,
         TrainProgress,
         LayerStats,
+        JacobianSpectra,
         Evaluation,
         StateChanged,
         DeviceChanged,
@@ -325,6 +388,7 @@ _SHAPES: dict[str, dict[str, str]] = {
                  "accuracies": "rows?", "samples_per_s": "number", "elapsed_s": "number",
                  "device_memory_mb": "number?"},
     "layers": {"step": "int", "run_ids": "ints", "layers": "list", "predicted_std": "rows?"},
+    "spectrum": {"step": "int", "run_ids": "ints", "spectra": "list", "seconds": "number", "images": "int"},
     "evaluation": {"step": "int", "epoch": "number", "run_ids": "ints", "test_acc": "numbers?", "test_loss": "numbers?"},
     "state": {"state": "str", "step": "int"},
     "device": {"device": "str", "device_name": "str", "step": "int"},
@@ -333,7 +397,8 @@ _SHAPES: dict[str, dict[str, str]] = {
                  "results": "list", "message": "str"},
 }
 # per-run lists that must have one entry per run id
-_PER_RUN = {"progress": ("run_steps", "losses", "accuracies"), "layers": ("layers",), "evaluation": ("test_acc", "test_loss")}
+_PER_RUN = {"progress": ("run_steps", "losses", "accuracies"), "layers": ("layers",), "spectrum": ("spectra",),
+            "evaluation": ("test_acc", "test_loss")}
 
 
 def _check_shape(kind: str, values: dict[str, Any]) -> None:
@@ -356,6 +421,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         values["runs"] = [RunRecord.from_dict(run) for run in values["runs"]]
     if cls is LayerStats:
         values["layers"] = [[LayerStat.from_dict(layer) for layer in run] for run in values["layers"]]
+    if cls is JacobianSpectra:
+        values["spectra"] = [RunSpectrum.from_dict(spectrum) for spectrum in values["spectra"]]
     if cls is ExperimentFinished:
         values["results"] = [RunRecord.from_dict(result) for result in values["results"]]
     return cls(**values)

@@ -31,7 +31,7 @@ from inittui.dashboard.selectors import SORT_ORDERS, neighbour, seed_grouped, sh
 from inittui.dashboard.sources import CommandTarget
 from inittui.runlog.fold import CURVES, EVERYTHING, HEADER, LAYERS, TABLE
 
-DEPTH_PANELS = ("activations", "gradients", "updates")
+DEPTH_PANELS = ("activations", "gradients", "updates", "spectrum", "correlation")
 ATLAS_METRICS = ("best_test_acc", "train_loss", "dead", "saturated")
 
 
@@ -226,7 +226,7 @@ class Controller:
         view.depth_panel = (view.depth_panel + 1) % len(DEPTH_PANELS)
         outcome.dirty |= {LAYERS}
         if self.room.depth_panels_fit():
-            outcome.message = "all three panels fit at this size"
+            outcome.message = "all five panels fit at this size"
         else:
             outcome.message, outcome.timeout = f"depth view: {DEPTH_PANELS[view.depth_panel]}", 2
         return outcome

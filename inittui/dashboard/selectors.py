@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from inittui.core import format as fmt
-from inittui.core.events import Histogram, LayerStat, RunRecord, unit_shares
+from inittui.core.events import Histogram, LayerStat, RunRecord, RunSpectrum, unit_shares
 from inittui.core.spread import mean_and_std
 from inittui.dashboard.model import NEW_TRAINING_HINT, DashboardModel
 from inittui.dashboard.views import (
@@ -102,6 +102,36 @@ def shown_layers(model: DashboardModel, run: FoldedRun) -> tuple[list[LayerStat]
     index = stats.run_ids.index(run.id)
     predicted = list(stats.predicted_std[index]) if index < len(stats.predicted_std) else []
     return stats.layers[index], predicted, model.cursor_step
+
+
+def shown_spectrum(model: DashboardModel, run: FoldedRun) -> tuple[int, RunSpectrum] | None:
+    """(step, spectrum) of ``run`` as the depth page shows it: the latest, or the latest at the time cursor."""
+    pending = model.pending_change(run.id)
+    if pending is not None and pending.spec is not None:
+        return None
+    if model.cursor_step is None:
+        return run.life.spectrum_at(None)
+    life = run.life_at(model.cursor_step)
+    return life.spectrum_at(model.cursor_step) if life is not None else None
+
+
+def _spectrum_number(value: float | None) -> str:
+    """3 significant digits, 1000–9999 as whole numbers (fmt.short would write 2.02e+03)."""
+    if value is not None and math.isfinite(value) and 1e3 <= abs(value) < 1e4:
+        return f"{value:.0f}"
+    return fmt.short(value)
+
+
+def spectrum_notes(shown: tuple[int, RunSpectrum] | None) -> tuple[str, str]:
+    """The depth page's written numbers: the spectrum's, and the correlation map's fixed point and depth scale."""
+    if shown is None:
+        return "no spectrum yet", ""
+    step, spectrum = shown
+    xi = spectrum.xi_c
+    depth = fmt.DASH if xi is None else "∞" if math.isinf(xi) else _spectrum_number(xi)
+    return (f"s_max {_spectrum_number(spectrum.s_max)} · median {_spectrum_number(spectrum.s_median)} · "
+            f"ratio {_spectrum_number(spectrum.ratio)} (step {step:,})",
+            f"c* {_spectrum_number(spectrum.c_star)} · ξ_c {depth} (predicted)")
 
 
 # ---------------------------------------------------------------------------------------------- the table
@@ -424,6 +454,9 @@ def depth_series(model: DashboardModel) -> list[DepthSeries]:
     result = []
     for run in runs:
         layers, predicted, _ = shown_layers(model, run)
+        shown = shown_spectrum(model, run)
+        spectrum = shown[1] if shown is not None else None
+        spectrum_note, correlation_note = spectrum_notes(shown)
         result.append(DepthSeries(
             f"{run.id} {shown_record(model, run).name}",
             run_colour(run.id),
@@ -432,6 +465,11 @@ def depth_series(model: DashboardModel) -> list[DepthSeries]:
             gradient_std=[stat.activation_grad_std for stat in layers],
             weight_gradient_norm=[stat.grad_norm for stat in layers],
             update_ratio=[stat.update_ratio for stat in layers],
+            prefix_ratio=spectrum.prefix_ratio if spectrum else (),
+            correlation=spectrum.correlation if spectrum else (),
+            predicted_correlation=spectrum.predicted_correlation if spectrum else (),
+            spectrum_note=spectrum_note,
+            correlation_note=correlation_note,
             dim=dim and run is not selected,
         ))
     return result

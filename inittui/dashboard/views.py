@@ -94,13 +94,21 @@ class DepthSeries:
     weight_gradient_norm: Values = ()
     # ‖ΔW‖/‖W‖ of the optimiser's last step per layer
     update_ratio: Values = ()
+    # the Jacobian spectrum's s_max / median of each prefix J_l, and two images' correlation, measured and
+    # predicted, from the latest spectrum (its own cadence); with their numbers written out
+    prefix_ratio: Values = ()
+    correlation: Values = ()
+    predicted_correlation: Values = ()
+    spectrum_note: str = ""
+    correlation_note: str = ""
     # drawn faint (the unselected runs when there are many)
     dim: bool = False
 
     @property
     def layers(self) -> int:
         return max(len(self.activation_std), len(self.predicted_std), len(self.gradient_std),
-                   len(self.weight_gradient_norm), len(self.update_ratio))
+                   len(self.weight_gradient_norm), len(self.update_ratio), len(self.prefix_ratio),
+                   len(self.correlation), len(self.predicted_correlation))
 
 
 @dataclass

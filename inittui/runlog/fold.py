@@ -21,10 +21,12 @@ from inittui.core.events import (
     Event,
     ExperimentFinished,
     ExperimentStarted,
+    JacobianSpectra,
     LayerStat,
     LayerStats,
     Notice,
     RunRecord,
+    RunSpectrum,
     RunsChanged,
     StateChanged,
     TrainProgress,
@@ -39,6 +41,8 @@ EVERYTHING = frozenset({HEADER, TABLE, CURVES, LAYERS})
 CURVE_BUCKETS = 1024
 PAST_LIFE_BUCKETS = 256
 LIVES_KEPT = 32
+# Jacobian spectra a life keeps (they are rare: their own cadence keeps them within 0.5 % of training time)
+SPECTRA_KEPT = 64
 
 
 @dataclass
@@ -56,6 +60,13 @@ class RunLife:
     layers: list[LayerStat] = field(default_factory=list)
     predicted: list[float | None] = field(default_factory=list)
     layers_step: int | None = None
+    # (experiment step, spectrum) of this life, oldest first, at most SPECTRA_KEPT
+    spectra: list[tuple[int, RunSpectrum]] = field(default_factory=list)
+
+    def spectrum_at(self, step: int | None) -> tuple[int, RunSpectrum] | None:
+        """The latest spectrum measured at or before ``step`` (None: the latest of all)."""
+        known = [entry for entry in self.spectra if step is None or entry[0] <= step]
+        return known[-1] if known else None
 
     @classmethod
     def begin(cls, record: RunRecord, started_at: int) -> RunLife:
@@ -167,6 +178,8 @@ class RunFold:
                 return self._progress(event)
             case LayerStats():
                 return self._layers(event)
+            case JacobianSpectra():
+                return self._spectra(event)
             case Evaluation():
                 return self._evaluation(event)
             case StateChanged():
@@ -257,6 +270,14 @@ class RunFold:
             life.layers_step = int(event.step)
             life.record.dead, life.record.saturated = unit_shares(layers)
         return {TABLE, LAYERS}
+
+    def _spectra(self, event: JacobianSpectra) -> set[str]:
+        for run_id, spectrum in zip(event.run_ids, event.spectra, strict=True):
+            run = self.runs.get(run_id)
+            if run is not None:
+                run.life.spectra.append((int(event.step), spectrum))
+                del run.life.spectra[:-SPECTRA_KEPT]
+        return {LAYERS}
 
     def _evaluation(self, event: Evaluation) -> set[str]:
         for run_id, accuracy in zip(event.run_ids, event.test_acc, strict=True):

@@ -41,6 +41,17 @@ def _orthogonal(weight: torch.Tensor, activation: Activation, generator: torch.G
     nn.init.orthogonal_(weight, gain=activation.gain(), generator=generator)
 
 
+def _orthogonal_critical(weight: torch.Tensor, activation: Activation, generator: torch.Generator | None) -> None:
+    nn.init.orthogonal_(weight, gain=_critical_gain(activation), generator=generator)
+
+
+def _critical_gain(activation: Activation) -> float:
+    # imported here: the theory imports this module for the variances the initialisers state
+    from inittui.science.theory import critical_gain
+
+    return critical_gain(activation.name)
+
+
 def _orthonormal(weight: torch.Tensor, activation: Activation, generator: torch.Generator | None) -> None:
     # LSUV starts from an orthonormal matrix; its data-driven scaling replaces any gain
     nn.init.orthogonal_(weight, gain=1.0, generator=generator)
@@ -90,6 +101,14 @@ INITIALIZERS: dict[str, Initializer] = {
             "Saxe et al. 2014; torch orthogonal_ (tanh 5/3, relu sqrt 2, sigmoid 1, selu 3/4)",
             _orthogonal,
             lambda n_in, n_out, a: a.gain() / math.sqrt(max(n_in, n_out)),
+        ),
+        Initializer(
+            "orthogonal-critical",
+            "W = gain · Q, Q orthogonal, gain = sigma_w where chi_1 = sigma_w² E[phi'(sqrt(q*) z)²] = 1",
+            "Poole et al. 2016, Pennington et al. 2017: orthogonal at the edge of chaos, q* the length's fixed point; "
+            "torch orthogonal_ (tanh 1.003, relu 1.414, leaky-relu 1.414, sigmoid 9.866, gelu 1.534, selu 0.6710)",
+            _orthogonal_critical,
+            lambda n_in, n_out, a: _critical_gain(a) / math.sqrt(max(n_in, n_out)),
         ),
         Initializer(
             "normal-0.01",

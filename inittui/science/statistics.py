@@ -172,7 +172,7 @@ def layer_statistics(
     for r in range(runs):
         layers = []
         for layer, row in enumerate(scalar_rows[r]):
-            values = dict(zip(_SCALARS, (_finite_or_none(v) for v in row)))
+            values = dict(zip(_SCALARS, (finite_or_none(v) for v in row)))
             histograms = {
                 kind: Histogram(bound_rows[k][0][layer][r], bound_rows[k][1][layer][r], count_rows[k][r][layer])
                 for k, kind in enumerate(HISTOGRAM_KINDS)
@@ -196,5 +196,6 @@ def layer_statistics(
     return result
 
 
-def _finite_or_none(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
+    """``value``, or None where it is NaN or infinite (JSON holds neither)."""
     return value if value == value and abs(value) != float("inf") else None

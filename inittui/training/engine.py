@@ -53,6 +53,7 @@ from inittui.core.events import (
     Event,
     ExperimentFinished,
     ExperimentStarted,
+    JacobianSpectra,
     LayerStats,
     Notice,
     RunRecord,
@@ -63,10 +64,17 @@ from inittui.core.events import (
     unit_shares,
 )
 from inittui.science.initializers import get_initializer, is_user_initializer
-from inittui.training.model import ForwardRecord, initial_weights, run_seed
+from inittui.training.model import ForwardRecord, forward, initial_weights, run_seed
 from inittui.training.stacked import GraphCaptureFailed, StackedRuns
-from inittui.science.statistics import layer_statistics
-from inittui.science.theory import input_second_moment, predicted_activation_std, predicted_from_weights
+from inittui.science.spectrum import jacobian_spectra
+from inittui.science.statistics import finite_or_none, layer_statistics
+from inittui.science.theory import (
+    depth_scale,
+    input_second_moment,
+    predicted_activation_std,
+    predicted_correlations,
+    predicted_from_weights,
+)
 
 # evaluation goes through the test set in chunks of at most this many activation values ([runs, chunk, width])
 EVAL_VALUES = 2**22
@@ -75,6 +83,11 @@ STATS_TIME_BUDGET = 0.025
 AUTO_STATS_FIRST_INTERVAL = 20
 AUTO_STATS_MIN_INTERVAL = 10
 AUTO_STATS_MAX_INTERVAL = 1000
+# the Jacobian spectrum, on the first SPECTRUM_IMAGES training images, takes at most this share of training
+# time: its SVDs (one per image, layer and run) cost far more than the statistics, about 0.25 s at `compare` on
+# a 2-core CPU, so it has a cadence of its own, and with the statistics' 2.5 % the two stay within 3 %
+SPECTRUM_TIME_BUDGET = 0.005
+SPECTRUM_IMAGES = 32
 # per-step losses wait on the device until the stats cadence, or until this many steps have gathered
 MAX_BUFFERED_STEPS = 256
 # ... or until this much wall time has passed: a slow step (many runs, a busy machine) still shows progress
@@ -91,6 +104,8 @@ class StatsCadence:
         self.next_step = 0
         # (wall time, step) when the last statistics were done; None after a pause
         self._mark: tuple[float, int] | None = None
+        # training time per step, measured between the last two statistics steps
+        self.seconds_per_step: float | None = None
 
     def due(self, step: int) -> bool:
         return step >= self.next_step
@@ -102,15 +117,44 @@ class StatsCadence:
         elif self._mark is None or step <= self._mark[1]:
             interval = AUTO_STATS_FIRST_INTERVAL
         else:
-            seconds_per_step = max(started - self._mark[0], 1e-9) / (step - self._mark[1])
+            self.seconds_per_step = seconds_per_step = max(started - self._mark[0], 1e-9) / (step - self._mark[1])
             wanted = math.ceil((finished - started) / (STATS_TIME_BUDGET * seconds_per_step))
             interval = min(max(wanted, AUTO_STATS_MIN_INTERVAL), AUTO_STATS_MAX_INTERVAL)
         self.next_step = step + interval
         self._mark = (finished, step)
 
+    def exclude(self, seconds: float) -> None:
+        """``seconds`` just spent (on the spectrum) were neither training nor these statistics."""
+        if self._mark is not None:
+            self._mark = (self._mark[0] + seconds, self._mark[1])
+
     def resume(self, step: int) -> None:
         """Time paused is not training time."""
         self._mark = (time.perf_counter(), step)
+
+
+class SpectrumCadence:
+    """When to measure the Jacobian spectrum: at the first statistics step, at the first one after a run starts
+    afresh, and otherwise as often as keeps its cost within SPECTRUM_TIME_BUDGET of training time. It is
+    measured only at statistics steps, whose cadence says how long a training step takes."""
+
+    def __init__(self) -> None:
+        self._next_step: int | None = 0
+        # (step, seconds) of the last spectrum, until the statistics' cadence has timed a training step after it
+        self._last: tuple[int, float] | None = None
+
+    def due(self, step: int, seconds_per_step: float | None) -> bool:
+        if self._next_step is None and self._last is not None and seconds_per_step is not None:
+            last_step, seconds = self._last
+            self._next_step = last_step + max(math.ceil(seconds / (SPECTRUM_TIME_BUDGET * seconds_per_step)), 1)
+        return self._next_step is not None and step >= self._next_step
+
+    def record(self, step: int, seconds: float) -> None:
+        self._next_step, self._last = None, (step, seconds)
+
+    def soon(self) -> None:
+        """A run starts afresh: its spectrum at initialisation is the one that matters most."""
+        self._next_step = 0
 
 
 class ThroughputMeter:
@@ -194,6 +238,7 @@ class Engine:
         self._cpu_data = data.unit_scaled() if config.input_scale == "unit" else data
         self._input_second_moment = input_second_moment(self._cpu_data.train_images)
         self._predicted: dict[RunSpec, tuple[list[float | None], list[float | None]]] = {}
+        self._correlation_predicted: dict[RunSpec, tuple[list[float | None], float | None, float | None]] = {}
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -309,12 +354,18 @@ class Engine:
             total_steps=self.total_steps,
             buffer_steps=min(self.config.stats_every or MAX_BUFFERED_STEPS, MAX_BUFFERED_STEPS),
         )
+        # the mean-field correlations of the first runs before training's clock starts (about 0.5 s a tanh run of
+        # 30 layers); a run changed later is predicted when its first spectrum is measured
+        for run in self._runs:
+            self._correlation_theory(run.spec)
         self._allocate_batch()
         # a seed sets a run's batch order too: each seed group draws its batches from its own generator, as the
         # experiment of that seed alone draws them from its one
         self._batch_generators = [torch.Generator().manual_seed(seed) for seed in self.config.run_seeds]
         self._epoch_order: torch.Tensor | None = None
         self._cadence = StatsCadence(self.config.stats_every)
+        self._spectrum_cadence = SpectrumCadence()
+        self._pending_spectra: JacobianSpectra | None = None
         self._buffered = 0
         self._flushed_at = time.perf_counter()
         self._pending_stats: LayerStats | None = None
@@ -374,6 +425,8 @@ class Engine:
         """An eager training step that records what the layer statistics need, then the statistics."""
         # the work queued before this step is training's ...
         synchronize(self.device)
+        if self._spectrum_cadence.due(self.step, self._cadence.seconds_per_step):
+            self._measure_spectra()  # before the step's update: at step 0, of the initial weights
         record = ForwardRecord()
         self.stack.train_step(x, y, record)
         started = time.perf_counter()
@@ -402,6 +455,43 @@ class Engine:
             layers,
             [self._predictions(run.spec)[1] for run in self._runs],
         )
+
+    def _measure_spectra(self) -> None:
+        """Every run's Jacobian spectrum and correlations on the spectrum images, beside the mean field's; its
+        time is left out of the statistics' cadence (the spectrum has its own)."""
+        started = time.perf_counter()
+        with torch.no_grad():
+            record = ForwardRecord()
+            forward(self.data.train_images[:SPECTRUM_IMAGES], self.stack.weights, self.stack.biases, self.stack.activations, record)
+            measured = jacobian_spectra(record.preactivations, self.stack.weights[1:-1], self.stack.activations.per_run)
+        seconds = time.perf_counter() - started
+        self._spectrum_cadence.record(self.step, seconds)
+        self._cadence.exclude(seconds)
+        spectra = []
+        for position in self.stack.positions([run.id for run in self._runs]):
+            correlation, c_star, chi_c = self._correlation_theory(self.stack.runs[position].spec)
+            spectra.append(replace(measured[position], predicted_correlation=correlation, c_star=c_star, chi_c=chi_c))
+        self._pending_spectra = JacobianSpectra(self.step, [run.id for run in self._runs], spectra,
+                                                seconds, SPECTRUM_IMAGES)
+
+    def _correlation_theory(self, spec: RunSpec) -> tuple[list[float | None], float | None, float | None]:
+        """The mean-field correlation per hidden layer on the spectrum images, c* and chi_c of the hidden stack's
+        layers (each spec once: the prediction is of initialisation)."""
+        if spec not in self._correlation_predicted:
+            sizes = self.config.layer_sizes
+            variances = [None if std is None else std * std * n_in
+                         for std, n_in in zip(self._predictions(spec)[0], sizes[:-2])]
+            if spec.init == "constant":  # not random: the mean field does not apply (as for its std)
+                variances = [None] * len(variances)
+            images = self._cpu_data.train_images[:SPECTRUM_IMAGES]
+            correlation = [finite_or_none(c) if c is not None else None
+                           for c in predicted_correlations(spec.activation, variances, images)]
+            c_star = chi_c = None
+            if len(variances) > 1 and variances[1] is not None:
+                scale = depth_scale(spec.activation, variances[1])
+                c_star, chi_c = finite_or_none(scale.c_star), finite_or_none(scale.chi_c)
+            self._correlation_predicted[spec] = (correlation, c_star, chi_c)
+        return self._correlation_predicted[spec]
 
     def _predictions(self, spec: RunSpec) -> tuple[list[float | None], list[float | None]]:
         """Per hidden layer: the initialiser's weight std and the mean-field activation std at initialisation."""
@@ -443,6 +533,9 @@ class Engine:
         if self._pending_stats is not None:
             stats, self._pending_stats = self._pending_stats, None
             self._deliveries.append((None, lambda _: self.emit(stats)))
+        if self._pending_spectra is not None:
+            spectra, self._pending_spectra = self._pending_spectra, None
+            self._deliveries.append((None, lambda _: self.emit(spectra)))
         self._deliver(wait)
 
     def _deliver(self, wait: bool = False) -> None:
@@ -609,6 +702,8 @@ class Engine:
         return None
 
     def _runs_changed(self, reason: str, request: int | None = None) -> None:
+        if reason in ("restart", "changed", "added"):
+            self._spectrum_cadence.soon()
         self._schedule_run_end()
         self._announced_done = False
         self.emit(RunsChanged(self.step, reason, self.runs, request))

@@ -1,16 +1,21 @@
 """The depth view: how the signal changes from layer to layer, for one run or several, each in its colour.
 
-Three panels share the x axis (hidden layer 1…L), each with its own log y axis labelled in real units:
+Up to five panels share the x axis (hidden layer 1…L), each with its own y axis labelled in real units:
 
 1. activation std per layer (solid) and the mean-field prediction at initialisation (dotted);
 2. the backpropagated gradient: std of ∂loss/∂activation (solid) beside the weight-gradient norm (dotted);
-3. the update-to-weight ratio ‖ΔW‖/‖W‖ (solid), with a reference line at 1e-3.
+3. the update-to-weight ratio ‖ΔW‖/‖W‖ (solid), with a reference line at 1e-3;
+4. the Jacobian spectrum: s_max / median of J_l = D_l W_l … D_2 W_2 against l (solid), with a reference line at
+   1 (isometry), and the selected run's s_max, median and ratio written in its title;
+5. two images' correlation (cosine of their pre-activations) per layer, measured (solid) and by the mean-field
+   correlation map (dotted), on a linear axis, with the selected run's predicted c* and xi_c in its title.
 
-Stacked rather than overlaid or switched: the three are in different units and decades apart, so one axis
+Stacked rather than overlaid or switched: they are in different units and decades apart, so one axis
 would flatten each against the others, while a switch would hide the point of the view, reading one layer
-down all three (the activations vanish where the gradients do, and the updates freeze there). When the
-widget is too short for three readable panels (10 plot rows each), it shows one at a time and
-:meth:`DepthChart.next_panel` switches.
+down all of them (the activations vanish where the gradients do, and the updates freeze there). Every panel
+that fits with 10 plot rows is shown; when not all do, at least three from the ``focus`` panel on (wrapping),
+or one alone where three do not fit, and the caller's ``focus`` moves on (``v``). The overview's depth view
+keeps the first three (:data:`OVERVIEW_PANELS`).
 
 Lines are braille (2×4 dots a cell), decimated per dot column by min and max, so the cost is bounded by the
 widget's size for any number of layers. Values beyond the axis (zero, negative, 1e-30, 1e30, inf) are drawn
@@ -29,7 +34,7 @@ from textual.strip import Strip
 
 from inittui.dashboard.views import DepthSeries
 from inittui.ui.braille import BRAILLE, column_spans, rasterise
-from inittui.ui.drawing import Line, LogAxis, blank_lines, decade_label, fit, style
+from inittui.ui.drawing import Line, LinearAxis, LogAxis, blank_lines, decade_label, fit, style
 from inittui.ui.lines import StripsWidget
 
 MIN_PLOT_ROWS = 10
@@ -49,6 +54,9 @@ class DepthPanel:
     dotted: str | None  # and the one drawn dotted
     legend: str
     reference: float | None = None
+    # the DepthSeries field with the numbers written after the legend (the selected run's: the last series')
+    note: str | None = None
+    linear: bool = False  # a correlation's linear axis, not a log one
 
 
 PANELS = (
@@ -57,7 +65,14 @@ PANELS = (
     DepthPanel("gradients", "backpropagated gradient", "gradient_std", "weight_gradient_norm",
                "─ std ∂loss/∂activation  ┈ ‖∂loss/∂W‖"),
     DepthPanel("updates", "update ratio ‖ΔW‖/‖W‖", "update_ratio", None, "─ per layer  ╌ 1e-3", reference=1e-3),
+    DepthPanel("spectrum", "J_l s_max/median", "prefix_ratio", None, "─ Jacobian J_l = D_l W_l … D_2 W_2  ╌ 1",
+               reference=1.0, note="spectrum_note"),
+    DepthPanel("correlation", "correlation of two images", "correlation", "predicted_correlation",
+               "─ measured  ┈ c-map", note="correlation_note", linear=True),
 )
+OVERVIEW_PANELS = PANELS[:3]
+# where not every panel fits: this many at least, or one alone
+PANEL_WINDOW = 3
 
 
 def _matrix(series: Sequence[DepthSeries], field: str, layers: int) -> np.ndarray:
@@ -110,7 +125,7 @@ class PanelDrawing:
     panel: DepthPanel
     top: int  # the screen line of its first plot row
     rows: int
-    axis: LogAxis | None
+    axis: LogAxis | LinearAxis | None
 
     def row_of(self, value: float) -> int | None:
         """The screen line a value is drawn on (clipped to the edge rows), or None for missing."""
@@ -131,7 +146,7 @@ def _draw_panel(
     dotted = _matrix(series, panel.dotted, layers) if panel.dotted else np.empty((0, layers))
     every = np.concatenate([solid.ravel(), dotted.ravel()])
     include = (panel.reference,) if panel.reference else ()
-    axis = LogAxis.covering(every, dot_rows, include)
+    axis = LinearAxis.correlation(every, dot_rows) if panel.linear else LogAxis.covering(every, dot_rows, include)
     drawing = PanelDrawing(panel, top, rows, axis)
     if axis is None:
         return blank_lines(width, rows, "no data yet", NOTE_STYLE), drawing
@@ -188,8 +203,15 @@ def _draw_panel(
     return lines, drawing
 
 
-def _tick_rows(axis: LogAxis, rows: int) -> dict[int, str]:
-    """Decade labels by plot row, thinned so that no two share a row or touch."""
+def _tick_rows(axis: LogAxis | LinearAxis, rows: int) -> dict[int, str]:
+    """Decade (or a linear axis's) labels by plot row, thinned so that no two share a row or touch."""
+    if isinstance(axis, LinearAxis):
+        labels = {}
+        for tick in axis.ticks:
+            row = rows - 1 - int(round(axis.dot(tick))) // 4
+            if 0 <= row < rows and row not in labels and row - 1 not in labels and row + 1 not in labels:
+                labels[row] = f"{tick:g}"
+        return labels
     decades = axis.high - axis.low
     every = 1
     while (decades // every + 1) > max((rows + 1) // 2, 1) and every < decades:
@@ -236,20 +258,24 @@ class DepthLayout:
 
     panels: list[DepthPanel]
     rows: list[int]
-    stacked: bool
+    stacked: bool  # every panel shown
 
 
-def depth_layout(height: int, focus: int) -> DepthLayout:
-    """Three stacked panels where each gets MIN_PLOT_ROWS plot rows, else the ``focus`` panel alone."""
+def depth_layout(height: int, focus: int, panels: Sequence[DepthPanel] = PANELS) -> DepthLayout:
+    """Every panel where each gets MIN_PLOT_ROWS plot rows; else as many as fit (at least PANEL_WINDOW) from the
+    ``focus`` panel on; else the ``focus`` panel alone."""
     available = height - 2  # the legend and the x axis
-    per_panel, spare = divmod(available - len(PANELS), len(PANELS))  # each has a title line
-    if per_panel >= MIN_PLOT_ROWS:
-        return DepthLayout(list(PANELS), [per_panel + (i < spare) for i in range(len(PANELS))], True)
-    return DepthLayout([PANELS[focus % len(PANELS)]], [max(available - 1, 1)], False)
+    fitting = min(available // (MIN_PLOT_ROWS + 1), len(panels))  # each has a title line
+    if fitting < len(panels) and fitting < PANEL_WINDOW:
+        return DepthLayout([panels[focus % len(panels)]], [max(available - 1, 1)], False)
+    shown = [panels[(focus + i) % len(panels)] for i in range(fitting)] if fitting < len(panels) else list(panels)
+    per_panel, spare = divmod(available - len(shown), len(shown))
+    return DepthLayout(shown, [per_panel + (i < spare) for i in range(len(shown))], fitting == len(panels))
 
 
 def render_depth_chart(
-    series: Sequence[DepthSeries], width: int, height: int, focus: int = 0, message: str = ""
+    series: Sequence[DepthSeries], width: int, height: int, focus: int = 0, message: str = "",
+    panels: Sequence[DepthPanel] = PANELS,
 ) -> tuple[list[Strip], list[PanelDrawing]]:
     """Exactly ``height`` lines of ``width`` cells, and what each panel drew."""
     if width <= 0 or height <= 0:
@@ -259,13 +285,19 @@ def render_depth_chart(
         return blank_lines(width, height, message or "no layer statistics yet", NOTE_STYLE), []
     if height < 4 or width < GUTTER + 4:
         return blank_lines(width, height, "too small", NOTE_STYLE), []
-    layout = depth_layout(height, focus)
+    layout = depth_layout(height, focus, panels)
     lines = [_legend(series, width)]
     drawings = []
     for panel, rows in zip(layout.panels, layout.rows):
-        prefix = "" if layout.stacked else f"[{focus % len(PANELS) + 1}/{len(PANELS)}] "
-        title = Line(width).add(" " * GUTTER).add(prefix + panel.title, TITLE_STYLE).add("   ")
-        lines.append(title.add(panel.legend, NOTE_STYLE).strip())
+        prefix = "" if layout.stacked else f"[{panels.index(panel) + 1}/{len(panels)}] "
+        title = Line(width).add(" " * GUTTER).add(prefix + panel.title, TITLE_STYLE)
+        note = getattr(series[-1], panel.note) if panel.note else ""
+        # the numbers matter more than the legend: where both do not fit, the legend gives way
+        if GUTTER + len(prefix + panel.title) + 3 + len(panel.legend) + (2 + len(note) if note else 0) <= width or not note:
+            title.add("   ").add(panel.legend, NOTE_STYLE)
+        if note:
+            title.add("  " + note, TITLE_STYLE)
+        lines.append(title.strip())
         plot, drawing = _draw_panel(panel, series, layers, width, rows, top=len(lines))
         lines.extend(plot)
         drawings.append(drawing)
@@ -278,15 +310,16 @@ class DepthChart(StripsWidget):
     """The depth view of the runs it was last given; see the module's docstring.
 
     ``show(series, message, focus)`` with one :class:`DepthSeries` per run (the last is drawn on top) and the
-    panel shown when the three do not fit.
+    first panel shown when not all of ``panels`` fit.
     """
 
     DEFAULT_CSS = """
     DepthChart { height: 1fr; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, panels: Sequence[DepthPanel] = PANELS, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.panels = tuple(panels)
         self.series: list[DepthSeries] = []
         self.message = ""
         self.focus_panel = 0
@@ -296,14 +329,15 @@ class DepthChart(StripsWidget):
         """Draw these runs (plain numbers; see DepthSeries); ``message`` shows when there is nothing to draw."""
         self.series = list(series)
         self.message = message
-        self.focus_panel = focus % len(PANELS)
+        self.focus_panel = focus % len(self.panels)
         self.redraw()
 
     @property
     def stacked(self) -> bool:
-        """Whether all three panels fit at the current size."""
-        return depth_layout(self.size.height, self.focus_panel).stacked
+        """Whether every panel fits at the current size."""
+        return depth_layout(self.size.height, self.focus_panel, self.panels).stacked
 
     def render_strips(self, width: int, height: int) -> list[Strip]:
-        lines, self.drawings = render_depth_chart(self.series, width, height, self.focus_panel, self.message)
+        lines, self.drawings = render_depth_chart(self.series, width, height, self.focus_panel, self.message,
+                                                  self.panels)
         return lines

@@ -139,3 +139,33 @@ class LogAxis:
 
     def dot(self, value: float) -> float:
         return float(self.to_dots(np.array([value], dtype=np.float64))[0])
+
+
+# ---------------------------------------------------------------------------------------------- linear axis
+class LinearAxis:
+    """A linear axis over [low, high] (a correlation's 0…1, or -1…1 where one is negative), mapped onto
+    ``dots`` positions from the bottom; the same interface as :class:`LogAxis` for the charts that draw both."""
+
+    def __init__(self, low: float, high: float, dots: int, ticks: Sequence[float]) -> None:
+        self.low, self.high = low, high
+        self.dots = max(dots, 1)
+        self.ticks = tuple(ticks)
+
+    @classmethod
+    def correlation(cls, values: np.ndarray, dots: int) -> LinearAxis | None:
+        """0…1, or -1…1 where a finite value is below 0; None without a finite value."""
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return None
+        if finite.min() < 0:
+            return cls(-1.0, 1.0, dots, (-1.0, -0.5, 0.0, 0.5, 1.0))
+        return cls(0.0, 1.0, dots, (0.0, 0.25, 0.5, 0.75, 1.0))
+
+    def to_dots(self, values: np.ndarray) -> np.ndarray:
+        """Fractional dot positions from the bottom; ±inf beyond the axis, NaN for missing."""
+        position = (values - self.low) / (self.high - self.low) * (self.dots - 1)
+        position = np.where(position < -0.5, -np.inf, position)
+        return np.where(position > self.dots - 0.5, np.inf, position)
+
+    def dot(self, value: float) -> float:
+        return float(self.to_dots(np.array([value], dtype=np.float64))[0])

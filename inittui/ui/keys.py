@@ -64,7 +64,8 @@ PAGES = (
     ("overview", "1", "runs table, curves and, where they fit, histograms and the depth view"),
     ("curves", "2", "loss and accuracy curves, large"),
     ("layers", "3", "the selected run's histograms and each layer's distribution over time"),
-    ("depth", "4", "the depth view: activation std, backpropagated gradient and update ratio per layer"),
+    ("depth", "4", "the depth view: activation std, backpropagated gradient, update ratio, Jacobian spectrum and "
+               "correlation per layer"),
     ("atlas", "5", "the atlas: a sweep's runs as an initialiser × activation matrix"),
 )
 
@@ -119,7 +120,8 @@ KEYS: tuple[Key, ...] = (
         "layers page: each layer's distribution over time as a heatmap or as percentile bands (0, 7, 16, 50, 84, "
         "93, 100, as TensorBoard's Distributions draws them)", title="Heatmap / percentile bands", show=False),
     Key("v", Action.NEXT_DEPTH_PANEL, "depth panel",
-        "depth view: the next panel (activations, gradients, updates), where the three do not fit together",
+        "depth view: the next panel (activations, gradients, updates, Jacobian spectrum, correlation), where the "
+        "five do not fit together",
         title="Next depth-view panel", show=False),
     Key("m", Action.NEXT_METRIC, "metric", "atlas: the next metric (test accuracy, train loss, dead %, saturated %)",
         title="Next atlas metric", show=False),

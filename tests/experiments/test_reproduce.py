@@ -50,7 +50,7 @@ def test_every_criterion_names_a_run_of_its_preset_and_a_known_metric():
         if c.preset != PROBE:
             assert c.run in PRESETS[c.preset].runs, c
             assert c.other is None or c.other in PRESETS[c.preset].runs
-    assert {c.preset for c in CRITERIA} == {"book", "seed", "deep", "symmetry", PROBE}
+    assert {c.preset for c in CRITERIA} == {"book", "seed", "deep", "symmetry", "isometry", PROBE}
 
 
 def test_the_claimed_ranges():

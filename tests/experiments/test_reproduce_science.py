@@ -11,7 +11,7 @@ import torch
 
 from inittui import cli
 from inittui.experiments import reproduce
-from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, ExperimentConfig, RunSpec, parse_runs
+from inittui.core.config import ACTIVATION_NAMES, ExperimentConfig, RunSpec, parse_runs
 from inittui.experiments.depth_sweep import (
     BANDS,
     StdRatio,
@@ -22,7 +22,7 @@ from inittui.experiments.depth_sweep import (
     verdict,
 )
 from inittui.training.model import initial_weights, run_seed
-from inittui.core.presets import DEPTH_SWEEP, PRESETS, REPRODUCTIONS
+from inittui.core.presets import ATLAS_INITIALIZERS, DEPTH_SWEEP, PRESETS, REPRODUCTIONS
 from inittui.experiments.reproduce import (
     CRITERIA,
     Criterion,
@@ -42,7 +42,7 @@ from tests.conftest import random_mnist
 
 def test_atlas_is_every_initialiser_by_every_activation():
     config = PRESETS["atlas"].config()
-    assert [spec.name for spec in config.runs] == [f"{i}:{a}" for i in INITIALIZER_NAMES for a in ACTIVATION_NAMES]
+    assert [spec.name for spec in config.runs] == [f"{i}:{a}" for i in ATLAS_INITIALIZERS for a in ACTIVATION_NAMES]
     assert len(config.runs) == 60
     assert (config.depth, config.width, config.optimizer, config.lr, config.batch_size, config.epochs) == (
         5, 100, "sgd", 0.01, 128, 3,
@@ -64,7 +64,7 @@ def test_depth_sweep_definition():
     shortened = DEPTH_SWEEP.config(2, steps=5)
     assert (shortened.steps, shortened.epochs, shortened.total_steps()) == (5, None, 5)
     # a plain `inittui reproduce` runs everything that makes the README's tables
-    assert REPRODUCTIONS == ("book", "seed", "deep", "symmetry", "atlas", "depth-sweep")
+    assert REPRODUCTIONS == ("book", "seed", "deep", "symmetry", "isometry", "atlas", "depth-sweep")
     assert cli.build_parser().parse_args(["reproduce"]).presets == ",".join(REPRODUCTIONS)
 
 
@@ -284,7 +284,7 @@ def test_reproduce_prints_the_atlas_after_the_claims(fake_data, monkeypatch, tmp
     assert "| normal-1 | 50.0 ± 0.0 | 50.0 ± 0.0 | diverged |" in out
     assert "| he | " + " | ".join(["**90.0 ± 0.0**"] * 6) + " |" in out
     atlas_rows = [line.split(" | ")[0].removeprefix("| ") for line in out.splitlines()[-10:]]
-    assert atlas_rows == list(INITIALIZER_NAMES)
+    assert atlas_rows == list(ATLAS_INITIALIZERS)
 
 
 # ------------------------------------------------------------------------------------------ the depth sweep
@@ -438,7 +438,7 @@ def test_reproduce_depth_sweep_stops_when_interrupted(fake_data, monkeypatch, tm
 
 
 @pytest.mark.parametrize(("presets", "message"), [
-    ("book,nope", "unknown preset 'nope' in --presets; choose from compare, book, seed, deep, symmetry, atlas, depth-sweep"),
+    ("book,nope", "unknown preset 'nope' in --presets; choose from compare, book, seed, deep, symmetry, isometry, atlas, depth-sweep"),
     (" , ", "--presets names nothing to reproduce"),
 ])
 def test_reproduce_bad_presets_exit_2_with_one_line(presets, message, capsys):

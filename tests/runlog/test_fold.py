@@ -13,9 +13,12 @@ from support.records import record
 from inittui.core.events import (
     Evaluation,
     ExperimentStarted,
+    JacobianSpectra,
     LayerStats,
+    RunSpectrum,
     RunsChanged,
     TrainProgress,
+    event_from_json,
 )
 from inittui.runlog.catalogue import read_run, summarise_run
 from inittui.runlog.fold import LIVES_KEPT, PAST_LIFE_BUCKETS, RunFold
@@ -140,6 +143,8 @@ def test_a_log_in_the_format_before_run_records_still_reads():
     assert [r.record.name for r in run.fold.runs.values()] == ["he:relu", "xavier:tanh"]
     assert all(r.record.best_test_acc is not None and r.record.step > 0 for r in run.fold.runs.values())
     assert all(len(r.life.loss) > 0 and r.life.layers for r in run.fold.runs.values())
+    # from before the Jacobian spectrum: none, and nothing skipped for want of one
+    assert all(r.life.spectra == [] and r.life.spectrum_at(None) is None for r in run.fold.runs.values())
     summary = summarise_run(FIXTURES / "old-format")
     assert summary.runs == ["he:relu", "xavier:tanh"] and set(summary.best_test_acc) == {"he:relu", "xavier:tanh"}
     # written before seed groups: one seed each, the experiment's
@@ -160,3 +165,44 @@ def test_a_fold_without_curves_folds_everything_else_alike(tmp_path):
         assert [life.record for life in bare.lives] == [life.record for life in run.lives]
         assert [life.test for life in bare.lives] == [life.test for life in run.lives]
         assert len(run.life.loss) and not len(bare.life.loss) and not len(bare.life.accuracy)
+
+
+def _spectrum(ratio: float) -> RunSpectrum:
+    return RunSpectrum(ratio, 1.0, [1.0, ratio], [0.5, 0.4], [0.5, 0.45], 1.0, 0.98)
+
+
+def test_spectra_are_kept_per_life_and_found_at_a_step():
+    fold = folded([
+        started(record(0, "orthogonal-critical", "tanh"), record(1, "xavier", "tanh")),
+        JacobianSpectra(0, [0, 1], [_spectrum(2.0), _spectrum(900.0)], 0.2, 32),
+        TrainProgress(20, 0.2, [0, 1], [20, 20], [[2.0] * 20, [3.0] * 20], [[0.5] * 20] * 2, 1.0, 1.0),
+        JacobianSpectra(20, [0, 1], [_spectrum(3.0), _spectrum(800.0)], 0.2, 32),
+    ])
+    life = fold.runs[0].life
+    assert [step for step, _ in life.spectra] == [0, 20]
+    assert life.spectrum_at(None)[1].s_max == 3.0
+    assert life.spectrum_at(19) == (0, _spectrum(2.0))
+    assert life.spectrum_at(-1) is None
+    # a restart begins a life without the old life's spectra
+    fold.apply(RunsChanged(25, "restart", [record(0, "orthogonal-critical", "tanh", draw=1), record(1, "xavier", "tanh", step=25)]))
+    assert fold.runs[0].life.spectra == [] and len(fold.runs[1].life.spectra) == 2
+
+
+def test_a_spectrum_line_round_trips_and_a_damaged_one_is_refused():
+    event = JacobianSpectra(7, [3], [_spectrum(5.0)], 0.25, 32)
+    assert event_from_json(event.to_json()) == event
+    damaged = event.to_json().replace('"s_max":5.0', '"s_max":"five"')
+    with pytest.raises(TypeError):
+        event_from_json(damaged)
+    with pytest.raises(ValueError):  # one spectrum per run
+        event_from_json(JacobianSpectra(7, [3, 4], [_spectrum(5.0)], 0.25, 32).to_json())
+
+
+def test_a_logged_spectrum_reads_back_for_view_as_the_engine_emitted_it(tmp_path):
+    run_dir = train_to_log(tmp_path)
+    emitted = [e for e in read_events(run_dir) if isinstance(e, JacobianSpectra)]
+    assert [e.step for e in emitted] == [0]  # at initialisation; its own cadence keeps it rare
+    run = read_run(run_dir)  # what `inittui view` and `inittui runs` read
+    assert run.index.skipped == 0
+    for run_id, spectrum in zip(emitted[0].run_ids, emitted[0].spectra):
+        assert run.fold.runs[run_id].life.spectrum_at(None) == (0, spectrum)

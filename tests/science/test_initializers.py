@@ -17,6 +17,7 @@ from support.paths import README as README_FILE
 from inittui.science.activations import ACTIVATIONS, LEAKY_RELU_SLOPE, get_activation
 from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
 from inittui.science.initializers import INITIALIZERS, get_initializer, lsuv_rescale_, needs_data
+from inittui.science.theory import critical_gain, depth_scale
 from inittui.training.model import initial_weights
 
 README = README_FILE.read_text()
@@ -139,6 +140,31 @@ def test_orthogonal_is_gain_times_an_orthogonal_matrix(activation, shape):
     predicted = INITIALIZERS["orthogonal"].weight_std(n_in, n_out, get_activation(activation))
     assert predicted == pytest.approx(gain / math.sqrt(max(shape)), rel=1e-9)
     assert weight.std().item() == pytest.approx(predicted, rel=0.01)
+
+
+def readme_critical_gains() -> dict[str, float]:
+    """The gains the README lists for ``orthogonal-critical``, per activation."""
+    _, source = FORMULAS["orthogonal-critical"]
+    listed = re.search(r"\(([^()]+)\)$", source).group(1)
+    return {name: float(value) for name, value in (item.split(" ") for item in listed.split(", "))}
+
+
+def test_the_readme_lists_a_critical_gain_for_every_activation_as_theory_computes_it():
+    gains = readme_critical_gains()
+    assert set(gains) == set(ACTIVATION_NAMES)
+    for activation, gain in gains.items():
+        # printed to 4 significant figures
+        assert critical_gain(activation) == pytest.approx(gain, rel=6e-4), activation
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_orthogonal_critical_is_the_critical_gain_times_an_orthogonal_matrix(activation):
+    gain = critical_gain(activation)
+    weight = draw("orthogonal-critical", activation, 100, 100).double()
+    torch.testing.assert_close(torch.linalg.svdvals(weight), torch.full((100,), gain, dtype=torch.float64), atol=1e-5, rtol=0)
+    assert INITIALIZERS["orthogonal-critical"].weight_std(100, 100, get_activation(activation)) == pytest.approx(gain / 10)
+    # at that gain the activation sits at the edge of chaos: chi_1 = 1 at the length's fixed point
+    assert depth_scale(activation, gain * gain).chi_1 == pytest.approx(1.0, abs=1e-4)
 
 
 def test_orthogonal_draws_differ_with_the_seed_and_repeat_with_it():

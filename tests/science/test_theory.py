@@ -224,3 +224,121 @@ def test_the_input_second_moment_is_the_mean_square():
     images = torch.tensor([[1.0, -2.0], [3.0, 0.0]])
     assert input_second_moment(images) == pytest.approx((1 + 4 + 9 + 0) / 4)
     assert input_second_moment(torch.empty(0, 784)) == 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the length and correlation maps (Poole et al. 2016)
+from inittui.science.theory import (  # noqa: E402
+    chi_1,
+    correlation_map,
+    correlation_slope,
+    critical_gain,
+    depth_scale,
+    length_fixed_point,
+    predicted_correlations,
+)
+
+
+def test_tanh_at_unit_weight_variance_and_no_bias_has_its_correlation_fixed_point_at_1():
+    scale = depth_scale("tanh", 1.0, 0.0)
+    assert scale.c_star == 1.0
+    # the length vanishes (slowly, as 1/l), and with it tanh's curvature: chi_1 -> sigma_w² tanh'(0)² = 1
+    assert scale.q_star < 1e-3
+    assert scale.chi_1 == pytest.approx(1.0, abs=2e-3)
+    # and c = 1 maps to itself
+    c, _, _ = correlation_map("tanh", np.array([1.0]), np.array([0.5]), np.array([0.5]), 1.0)
+    assert c[0] == pytest.approx(1.0, abs=1e-7)  # 41² nodes for the pair, 101 for the lengths
+
+
+def test_critical_gain_for_tanh_is_1_where_its_length_vanishes():
+    assert critical_gain("tanh") == pytest.approx(1.0, abs=1e-2)
+    # torch's calculate_gain('tanh') = 5/3 is well inside the chaotic phase: c* = 0 (odd phi, no bias)
+    chaotic = depth_scale("tanh", (5 / 3) ** 2)
+    assert chaotic.chi_1 > 1.1
+    assert chaotic.c_star == pytest.approx(0.0, abs=1e-6)
+    assert 5 < chaotic.xi_c < 50
+
+
+@pytest.mark.parametrize("activation, gain", [("relu", math.sqrt(2)), ("leaky-relu", math.sqrt(2 / (1 + 0.01**2)))])
+def test_critical_gain_of_a_rectifier_is_its_he_gain(activation, gain):
+    # chi_1 = sigma_w² (1 + slope²)/2 whatever the length
+    assert critical_gain(activation) == pytest.approx(gain, rel=1e-5)
+    assert chi_1(activation, 3.7, gain * gain) == pytest.approx(1.0)
+
+
+def test_chi_1_is_the_mean_square_slope_by_quadrature():
+    # tanh' = 1 - tanh², at q = 1; a dense grid independently
+    z = np.linspace(-12, 12, 200_001)
+    density = np.exp(-z * z / 2) / math.sqrt(2 * math.pi) * (z[1] - z[0])
+    expected = float(np.sum((1 - np.tanh(z) ** 2) ** 2 * density))
+    assert chi_1("tanh", 1.0, 2.0) == pytest.approx(2.0 * expected, rel=1e-8)
+
+
+def test_length_fixed_point_solves_the_length_map():
+    q = length_fixed_point("tanh", 4.0)
+    _, second = expected_activation_moments("tanh", q)
+    assert 4.0 * second == pytest.approx(q, rel=1e-10)
+    assert q > 0.5
+
+
+def _sampled_correlation(activation: str, c: float, q1: float, q2: float) -> float:
+    """Monte Carlo: the correlation map's numerator and lengths from a million pairs."""
+    generator = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(2, 1_000_000, generator=generator, dtype=torch.float64)
+    u1 = math.sqrt(q1) * z1
+    u2 = math.sqrt(q2) * (c * z1 + math.sqrt(1 - c * c) * z2)
+    phi = get_activation(activation).function
+    return float((phi(u1) * phi(u2)).mean() / ((phi(u1) ** 2).mean() * (phi(u2) ** 2).mean()).sqrt())
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "leaky-relu", "sigmoid", "gelu"])
+@pytest.mark.parametrize("c", [-0.4, 0.3, 0.9])
+def test_correlation_map_matches_sampling(activation, c):
+    predicted, _, _ = correlation_map(activation, np.array([c]), np.array([0.7]), np.array([1.6]), 1.7)
+    assert predicted[0] == pytest.approx(_sampled_correlation(activation, c, 0.7, 1.6), abs=3e-3)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_correlation_slope_is_the_maps_derivative(activation):
+    c, h = 0.4, 1e-5
+    # on the length's fixed point q' = q, where the slope is chi_c (for ReLU every q is one at sigma_w² = 2)
+    variance = 2.0 if activation == "relu" else 1.8
+    q = 1.3 if activation == "relu" else length_fixed_point(activation, variance)
+    pair = np.array([q])
+    above, _, _ = correlation_map(activation, np.array([c + h]), pair, pair, variance)
+    below, _, _ = correlation_map(activation, np.array([c - h]), pair, pair, variance)
+    # c' is normalised by q' = q* here, so its derivative is exactly chi_c
+    assert correlation_slope(activation, c, q, variance) == pytest.approx((above[0] - below[0]) / (2 * h), rel=1e-4)
+
+
+def test_predicted_correlations_start_from_the_inputs_and_stay_put_for_a_linear_map():
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randn(6, 40, generator=generator, dtype=torch.float64) + 0.5
+    unit = images / images.norm(dim=1, keepdim=True)
+    gram = unit @ unit.T
+    mean_input_correlation = float(gram[torch.triu_indices(6, 6, 1).unbind()].mean())
+    predicted = predicted_correlations("linear", [1.0, 2.0, 0.5], images)
+    assert predicted == pytest.approx([mean_input_correlation] * 3, rel=1e-9)
+    # ReLU pulls correlations towards 1, layer by layer; an unknown variance ends the prediction
+    relu = predicted_correlations("relu", [2.0, 2.0, 2.0, None], images)
+    assert relu[0] == pytest.approx(mean_input_correlation)
+    assert relu[0] < relu[1] < relu[2] < 1.0
+    assert relu[3] is None
+
+
+def test_predicted_correlations_match_a_wide_random_tanh_network():
+    generator = torch.Generator().manual_seed(2)
+    images = torch.randn(8, 60, generator=generator, dtype=torch.float64) * torch.linspace(0.5, 1.5, 8).unsqueeze(1)
+    images[:, :20] += 1.0  # correlated inputs
+    variances = [2.5, 2.0, 0.8]  # lengths up to about 6: within the pair quadrature's range
+    width = 6000
+    h, measured = images, []
+    for layer, variance in enumerate(variances):
+        weight = torch.randn(width, h.shape[1], generator=generator, dtype=torch.float64) * math.sqrt(variance / h.shape[1])
+        z = h @ weight.T
+        unit = z / z.norm(dim=1, keepdim=True)
+        measured.append(float((unit @ unit.T)[torch.triu_indices(8, 8, 1).unbind()].mean()))
+        h = torch.tanh(z)
+    assert predicted_correlations("tanh", variances, images) == pytest.approx(measured, abs=0.01)
+    # beyond the pair quadrature's range a saturating activation's correlation is not predicted
+    assert predicted_correlations("tanh", [100.0, 1.0], images)[1] is None

@@ -11,7 +11,8 @@ from textual.app import App, ComposeResult
 from textual.strip import Strip
 from textual.widget import Widget
 
-from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.config import ACTIVATION_NAMES
+from inittui.core.presets import ATLAS_INITIALIZERS
 from inittui.core.events import RunRecord
 from inittui.ui.atlas import AtlasMatrix
 
@@ -70,7 +71,7 @@ def screen_lines(widget: Widget) -> list[Strip]:
 def sweep(missing: tuple[str, str] | None = ("glorot", "tanh")) -> list[RunRecord]:
     """Every initialiser × every activation, accuracy rising with the position; normal-1 diverges with relu."""
     result = []
-    for i, init in enumerate(INITIALIZER_NAMES):
+    for i, init in enumerate(ATLAS_INITIALIZERS):
         for j, act in enumerate(ACTIVATION_NAMES):
             if (init, act) == missing:
                 continue

@@ -15,8 +15,10 @@ from inittui.core.commands import AddRun, Pause, RemoveRun, Restart, Resume, Set
 from inittui.core.errors import ConfigError
 from inittui.core.config import ExperimentConfig, RunSpec
 from inittui.training.engine import Engine, resolve_device
-from inittui.core.events import Evaluation, LayerStats, RunsChanged, TrainProgress
-from inittui.training.model import initial_weights, run_seed
+from inittui.core.events import Evaluation, JacobianSpectra, LayerStats, RunsChanged, TrainProgress
+from inittui.science.activations import get_activation
+from inittui.science.spectrum import jacobian_spectra
+from inittui.training.model import ActivationSlices, ForwardRecord, forward, initial_weights, run_seed
 
 SPECS = [RunSpec("he", "relu"), RunSpec("xavier", "tanh"), RunSpec("lsuv", "gelu")]
 
@@ -179,6 +181,35 @@ def test_layer_statistics_describe_every_layer(tiny_data):
         assert layer.histograms["activations"].low == 0.0
         assert layer.predicted_weight_std == pytest.approx((2 / (784 if layer is relu_layers[0] else 32)) ** 0.5)
     assert first.predicted_std[1][1] == pytest.approx(relu_layers[1].std, rel=0.3)
+
+
+def test_the_spectrum_is_measured_at_initialisation_and_after_a_restart_on_the_first_images(tiny_data):
+    config = small_config(runs=[RunSpec("orthogonal-critical", "tanh"), RunSpec("he", "relu")], width=24, depth=4)
+    engine, events = train(config, tiny_data, _on_step(20, lambda e: e.send(Restart(1))))
+    spectra = [e for e in events if isinstance(e, JacobianSpectra)]
+    # at step 0, and at the statistics step after the restart; not at every statistics step: its own budget
+    assert [e.step for e in spectra] == [0, 30]
+    first = spectra[0]
+    assert first.run_ids == [0, 1] and first.images == 32 and first.seconds > 0
+    # what the science function gives for the same weights and images, in the caller's order of runs
+    sizes = config.layer_sizes
+    for run_id, spectrum in zip(first.run_ids, first.spectra):
+        spec = config.runs[run_id]
+        weights, biases = initial_weights(spec, sizes, run_seed(config.seed, spec, 0), None)
+        activation = get_activation(spec.activation)
+        record = ForwardRecord()
+        forward(tiny_data.train_images[:32], [w.unsqueeze(0) for w in weights], [b.unsqueeze(0) for b in biases],
+                ActivationSlices([spec.activation]), record)
+        (expected,) = jacobian_spectra(record.preactivations, [w.unsqueeze(0) for w in weights[1:-1]], [activation])
+        assert spectrum.s_max == pytest.approx(expected.s_max, rel=1e-5)
+        assert spectrum.prefix_ratio == pytest.approx(expected.prefix_ratio, rel=1e-5)
+        assert len(spectrum.correlation) == len(spectrum.predicted_correlation) == 4
+        assert spectrum.correlation[0] == pytest.approx(spectrum.predicted_correlation[0], abs=0.02)
+    critical, relu = first.spectra
+    # orthogonal at the critical gain with tanh: near isometry; He with ReLU: half the singular values collapse
+    assert critical.s_max / critical.s_median < 3
+    assert relu.s_max / relu.s_median > 10
+    assert critical.c_star == 1.0 and critical.chi_c == pytest.approx(1.0, abs=1e-3)
 
 
 def test_constant_init_keeps_every_unit_of_a_layer_identical(tiny_data):

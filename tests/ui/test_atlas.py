@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
+from inittui.core.presets import ATLAS_INITIALIZERS
 from inittui.core.events import RunRecord
 from inittui.dashboard.controller import ATLAS_METRICS
 from inittui.ui.atlas import (
@@ -50,7 +51,7 @@ def test_every_cell_is_printed_and_coloured_by_its_value(size):
     best = max(c.best_test_acc for c in cells_in if c.best_test_acc is not None)
     worst = min(c.best_test_acc for c in cells_in if c.best_test_acc is not None)
     for cell in cells_in:
-        row, column = INITIALIZER_NAMES.index(cell.spec.init), ACTIVATION_NAMES.index(cell.spec.activation)
+        row, column = ATLAS_INITIALIZERS.index(cell.spec.init), ACTIVATION_NAMES.index(cell.spec.activation)
         text, background = cell_text(lines, layout, row, column)
         if cell.status == "diverged":
             assert text.startswith("✗") and background == DIVERGED_BACKGROUND
@@ -61,7 +62,7 @@ def test_every_cell_is_printed_and_coloured_by_its_value(size):
             if cell.best_test_acc == worst:
                 assert background == RAMP[0]
     # the missing combination is blank, with no colour
-    text, background = cell_text(lines, layout, INITIALIZER_NAMES.index("glorot"), ACTIVATION_NAMES.index("tanh"))
+    text, background = cell_text(lines, layout, ATLAS_INITIALIZERS.index("glorot"), ACTIVATION_NAMES.index("tanh"))
     assert text == "" and background is None
     # labels: every initialiser and activation told apart in the row and column headers
     header = text_of(lines[0])
@@ -96,7 +97,7 @@ def test_each_metric_prints_its_values_and_lower_is_brighter(metric, printed):
     for cell in cells_in:
         if cell.status == "diverged":
             continue
-        row, column = INITIALIZER_NAMES.index(cell.spec.init), ACTIVATION_NAMES.index(cell.spec.activation)
+        row, column = ATLAS_INITIALIZERS.index(cell.spec.init), ACTIVATION_NAMES.index(cell.spec.activation)
         text, background = cell_text(lines, layout, row, column)
         assert text == printed(cell)
         value = getattr(cell, metric)

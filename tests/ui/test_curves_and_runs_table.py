@@ -14,7 +14,8 @@ from test_ui_drawing import FUZZ
 
 from support.dashboard import press, wait_for
 from support.records import record
-from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.config import ACTIVATION_NAMES
+from inittui.core.presets import ATLAS_INITIALIZERS
 from inittui.core.events import Evaluation, ExperimentStarted, RunRecord, TrainProgress
 from inittui.core.presets import get_preset
 from inittui.dashboard.controller import Action
@@ -75,8 +76,8 @@ def reference_ema(values: list[float], weight: float = EMA_WEIGHT) -> list[float
 
 
 def run(run_id: int, best: float | None = None, loss: float | None = None) -> RunRecord:
-    return record(run_id, INITIALIZER_NAMES[run_id % len(INITIALIZER_NAMES)],
-                  ACTIVATION_NAMES[run_id // len(INITIALIZER_NAMES) % len(ACTIVATION_NAMES)],
+    return record(run_id, ATLAS_INITIALIZERS[run_id % len(ATLAS_INITIALIZERS)],
+                  ACTIVATION_NAMES[run_id // len(ATLAS_INITIALIZERS) % len(ACTIVATION_NAMES)],
                   best_test_acc=best, train_loss=loss)
 
 
@@ -260,7 +261,7 @@ def test_the_legend_fits_its_lines_and_says_how_many_runs_it_leaves_out():
 def sweep_events(count: int) -> list:
     """``count`` runs, each a distinct init:activation; run i reaches best test accuracy 0.5 + i/200 and its
     loss falls at its own rate (every seventh stays at 2.3)."""
-    runs = [record(i, INITIALIZER_NAMES[i % 10], ACTIVATION_NAMES[i // 10 % 6], "running", 0) for i in range(count)]
+    runs = [record(i, ATLAS_INITIALIZERS[i % 10], ACTIVATION_NAMES[i // 10 % 6], "running", 0) for i in range(count)]
     ids = [info.id for info in runs]
     events: list = [ExperimentStarted(
         config=get_preset("compare").config().to_dict(), device="cpu", device_name="CPU", dataset="synthetic",

@@ -70,7 +70,8 @@ async def test_points_sit_on_the_rows_their_values_map_to():
     app = WidgetApp(chart, lambda widget: widget.show(series))
     async with app.run_test(size=(70, 40)):
         lines = screen_lines(chart)
-        assert chart.stacked and [d.panel.key for d in chart.drawings] == [p.key for p in PANELS]
+        # three of the five fit, from the first on
+        assert not chart.stacked and [d.panel.key for d in chart.drawings] == [p.key for p in PANELS[:3]]
         activations, gradients, updates = chart.drawings
         assert (activations.axis.low, activations.axis.high) == (-4, 0)
         rows = [activations.row_of(v) for v in values]
@@ -152,12 +153,53 @@ async def test_too_short_for_three_panels_shows_one_and_switches():
     async with app.run_test(size=(80, 24)) as pilot:
         assert not chart.stacked
         lines = screen_lines(chart)
-        assert "[1/3] activation std" in text_of(lines[1])
+        assert "[1/5] activation std" in text_of(lines[1])
         assert chart.drawings[0].rows >= 10  # a readable plot at 80×24
         chart.show(series, focus=1)  # v: the next panel
         await pilot.pause()
         lines = screen_lines(chart)
-        assert "[2/3] backpropagated gradient" in text_of(lines[1])
+        assert "[2/5] backpropagated gradient" in text_of(lines[1])
+
+
+def _spectrum_series() -> list[DepthSeries]:
+    return [
+        DepthSeries("1 xavier:tanh", BLUE, activation_std=[0.5] * 6, prefix_ratio=[1.0, 10.0, 100.0, 1e3, 1e4, 1e5],
+                    correlation=[0.2, 0.15, 0.1, 0.05, 0.0, -0.05], spectrum_note="s_max 9 · median 9e-5 · ratio 1e5"),
+        DepthSeries("0 orthogonal-critical:tanh", RED, activation_std=[0.5] * 6, prefix_ratio=[1.0, 1.2, 1.5, 1.8, 2.0, 2.2],
+                    correlation=[0.2] * 6, predicted_correlation=[0.2, 0.2, 0.2, 0.21, 0.21, 0.21],
+                    spectrum_note="s_max 0.95 · median 0.43 · ratio 2.2 (step 0)",
+                    correlation_note="c* 1 · ξ_c ∞ (predicted)"),
+    ]
+
+
+def test_the_spectrum_panel_draws_each_prefix_ratio_on_a_log_axis_with_the_selected_runs_numbers():
+    lines, drawings = render_depth_chart(_spectrum_series(), 120, 40, focus=3)
+    assert [d.panel.key for d in drawings] == ["spectrum", "correlation", "activations"]
+    spectrum, correlation, _ = drawings
+    assert (spectrum.axis.low, spectrum.axis.high) == (0, 5)
+    # the title writes the selected run's (the last series') numbers
+    assert "s_max 0.95 · median 0.43 · ratio 2.2 (step 0)" in text_of(lines[spectrum.top - 1])
+    rows = [spectrum.row_of(10.0**k) for k in range(6)]
+    assert rows == sorted(rows, reverse=True) and len(set(rows)) == 6  # one row per decade, rising
+    for layer, row in list(enumerate(rows))[1:]:  # at layer 1 both runs are at 1, the selected on top
+        character, style = cells(lines[row])[layer_column(layer, 6, 120)]
+        assert is_braille(character) and colour_of(style) == BLUE, layer
+    # s = 1, isometry, is marked across where nothing else is drawn (here under orthogonal-critical's line)
+    alone_lines, (alone, *_) = render_depth_chart(_spectrum_series()[:1], 120, 40, focus=3)
+    assert text_of(alone_lines[alone.row_of(1.0)]).count(REFERENCE_MARK) > 40
+    # the correlation's axis is linear, -1…1 once a value is negative, and its title says c* and xi_c
+    assert (correlation.axis.low, correlation.axis.high) == (-1.0, 1.0)
+    assert "c* 1 · ξ_c ∞ (predicted)" in text_of(lines[correlation.top - 1])
+    assert correlation.row_of(-1.0) == correlation.top + correlation.rows - 1 and correlation.row_of(1.0) == correlation.top
+    assert correlation.row_of(0.2) < correlation.row_of(-0.05)
+
+
+def test_all_five_panels_stack_at_200x60_and_one_shows_alone_at_80x24():
+    _, drawings = render_depth_chart(_spectrum_series(), 200, 60)
+    assert [d.panel.key for d in drawings] == [p.key for p in PANELS] and all(d.rows >= 10 for d in drawings)
+    lines, drawings = render_depth_chart(_spectrum_series(), 80, 24, focus=3)
+    assert [d.panel.key for d in drawings] == ["spectrum"] and drawings[0].rows >= 10
+    assert "[4/5] J_l s_max/median  s_max 0.95 · median 0.43 · ratio 2.2 (step 0)" in text_of(lines[1])
 
 
 def test_three_hundred_layers_and_sixty_runs_draw_in_the_widgets_size():

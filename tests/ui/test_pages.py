@@ -8,7 +8,15 @@ from dataclasses import replace
 import pytest
 
 from support.records import record
-from inittui.core.events import ExperimentStarted, Histogram, LayerStat, LayerStats, TrainProgress
+from inittui.core.events import (
+    ExperimentStarted,
+    Histogram,
+    JacobianSpectra,
+    LayerStat,
+    LayerStats,
+    RunSpectrum,
+    TrainProgress,
+)
 from inittui.core.presets import get_preset
 from inittui.ui.app import make_app
 from inittui.ui.depth_chart import GUTTER, layer_positions
@@ -70,7 +78,8 @@ async def test_the_depth_page_plots_what_the_layer_statistics_said():
         chart = app.pages["depth"].chart
         lines = screen_lines(chart)
         width = chart.size.width
-        assert chart.stacked
+        # three of the five panels fit at 120×40: the first three
+        assert [d.panel.key for d in chart.drawings] == ["activations", "gradients", "updates"]
         for drawing, values in zip(chart.drawings, (ACTIVATION_STD, GRADIENT_STD, UPDATE_RATIO)):
             assert drawing.rows >= 10
             for layer, value in enumerate(values):
@@ -83,6 +92,29 @@ async def test_the_depth_page_plots_what_the_layer_statistics_said():
         labels = [item.label for item in app.pages["depth"].chart.series]
         assert labels == ["0 he:relu", "1 xavier:relu"]
         assert list(app.pages["depth"].chart.series[1].activation_std) == [v / 2 for v in ACTIVATION_STD]
+
+
+async def test_the_depth_page_writes_the_selected_runs_spectrum_from_the_latest_spectrum_event():
+    spectrum = RunSpectrum(9.0, 0.5, [1.0, 2.0, 4.0, 8.0, 18.0], [0.3, 0.25, 0.2, 0.15, 0.1],
+                           [0.3, 0.26, 0.21, 0.16, 0.12], 1.0, 0.9)
+    events = grid_events([("orthogonal-critical", "tanh"), ("xavier", "tanh")], stats_steps=(10, 20))
+    # a spectrum at step 10 only (its own cadence), after that step's statistics
+    events.insert(4, JacobianSpectra(10, [0, 1], [spectrum, replace(spectrum, s_max=90.0)], 0.2, 32))
+    app = make_app(events=events)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4", "v", "v", "v")
+        await pilot.pause()
+        (series,) = app.pages["depth"].chart.series
+        assert list(series.prefix_ratio) == spectrum.prefix_ratio
+        assert list(series.predicted_correlation) == spectrum.predicted_correlation
+        assert series.spectrum_note == "s_max 9 · median 0.5 · ratio 18 (step 10)"
+        assert series.correlation_note == "c* 1 · ξ_c 9.49 (predicted)"
+        keys = [d.panel.key for d in app.pages["depth"].chart.drawings]
+        assert keys[:2] == ["spectrum", "correlation"]
+        # compare mode: every run's ratio
+        await pilot.press("c")
+        await pilot.pause()
+        assert [list(s.prefix_ratio) for s in app.pages["depth"].chart.series] == [spectrum.prefix_ratio] * 2
 
 
 async def test_enter_on_an_atlas_cell_selects_that_run_for_the_other_pages():

@@ -10,13 +10,16 @@ import math
 import pytest
 
 from support.records import record
-from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.config import ACTIVATION_NAMES
+from inittui.core.presets import ATLAS_INITIALIZERS
 from inittui.core.events import (
     Evaluation,
     ExperimentStarted,
     Histogram,
+    JacobianSpectra,
     LayerStat,
     LayerStats,
+    RunSpectrum,
     RunsChanged,
     TrainProgress,
 )
@@ -69,6 +72,14 @@ def _layers(activation: str, factor: float) -> list[LayerStat]:
     return layers
 
 
+def _spectrum(activation: str, factor: float) -> RunSpectrum:
+    growth = 1.3 + abs(1.0 - factor) * 6
+    ratios = [growth**layer for layer in range(5)]
+    measured = [0.3 + (0.12 * layer if activation == "relu" else -0.03 * layer) for layer in range(5)]
+    predicted = [value + 0.01 * layer for layer, value in enumerate(measured)]
+    return RunSpectrum(ratios[-1] * 0.4, 0.4, ratios, measured, predicted, 1.0, 1.0 if activation == "relu" else 0.97)
+
+
 def synthetic_events() -> list:
     config = get_preset("compare").config()
     runs = [record(i, init, act, "running", 0) for i, (init, act, _, _) in enumerate(RUNS)]
@@ -80,6 +91,8 @@ def synthetic_events() -> list:
         )
     ]
     ids = [run.id for run in runs]
+    # the Jacobian spectrum at initialisation (its own cadence): each run's prefix ratio growing at its own rate
+    events.append(JacobianSpectra(0, ids, [_spectrum(act, factor) for _, act, _, factor in RUNS], 0.25, 32))
     for chunk in range(1, 41):
         step = chunk * CHUNK
         losses = [[_loss(speed, step - CHUNK + k) for k in range(CHUNK)] for _, _, speed, _ in RUNS]
@@ -99,7 +112,7 @@ def synthetic_events() -> list:
 def atlas_events() -> list:
     """Every initialiser × every activation after one epoch: accuracy rising down and across the grid,
     normal-1 diverged with the unbounded activations."""
-    pairs = [(init, act) for init in INITIALIZER_NAMES for act in ACTIVATION_NAMES]
+    pairs = [(init, act) for init in ATLAS_INITIALIZERS for act in ACTIVATION_NAMES]
     config = get_preset("atlas").config()
     runs = [record(i, init, act, "running", 0) for i, (init, act) in enumerate(pairs)]
     ids = [run.id for run in runs]
@@ -147,10 +160,21 @@ def test_dashboard_compare_mode_200x60(snap_compare):
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-@pytest.mark.parametrize("keys", [["2"], ["3"], ["3", "t"], ["4"], ["4", "c"], ["5"]],
-                         ids=["curves", "layers", "layers-over-time", "depth", "depth-compare", "atlas"])
+@pytest.mark.parametrize("keys", [["2"], ["3"], ["3", "t"], ["4"], ["4", "c"], ["4", "v", "v", "v"],
+                                  ["4", "c", "v", "v", "v"], ["5"]],
+                         ids=["curves", "layers", "layers-over-time", "depth", "depth-compare", "depth-spectrum",
+                              "depth-spectrum-compare", "atlas"])
 def test_pages(snap_compare, keys, size):
-    assert snap_compare(replay_app(), terminal_size=size, press=keys, run_before=without_notifications)
+    async def pressed_quietly(pilot) -> None:
+        """The keys, then no notifications: ``v`` says which panel it showed, over the panels."""
+        await without_notifications(pilot)
+        await pilot.press(*keys)
+        await without_notifications(pilot)
+
+    if "v" in keys:
+        assert snap_compare(replay_app(), terminal_size=size, run_before=pressed_quietly)
+    else:
+        assert snap_compare(replay_app(), terminal_size=size, press=keys, run_before=without_notifications)
 
 
 def test_atlas_of_sixty_runs_200x60(snap_compare):

@@ -10,7 +10,7 @@ from textual.widgets import Static
 from inittui.dashboard import selectors
 from inittui.dashboard.model import DashboardModel
 from inittui.runlog.fold import CURVES, LAYERS, TABLE
-from inittui.ui.depth_chart import DepthChart
+from inittui.ui.depth_chart import OVERVIEW_PANELS, DepthChart
 from inittui.ui.histograms import LayerHistograms
 from inittui.ui.pages.base import CURVE_ROWS, HISTOGRAM_ROWS, Page, accuracy_plot, draw_curves, loss_plot
 from inittui.ui.runs_table import RunsFilter, RunsTable
@@ -27,7 +27,7 @@ class OverviewPage(Page):
         self.loss, self.accuracy = loss_plot("loss"), accuracy_plot("accuracy")
         self.lower = Horizontal(id="overview-lower")
         self.histograms = LayerHistograms(id="histograms", classes="histograms")
-        self.depth = DepthChart(id="overview-depth")
+        self.depth = DepthChart(OVERVIEW_PANELS, id="overview-depth")
         self.hint = Static("", id="overview-hint", classes="hint")
 
     def compose(self) -> ComposeResult:
