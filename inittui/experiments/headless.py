@@ -148,8 +148,9 @@ def run_headless(config: ExperimentConfig, data: MNISTData, log: RunLog, json_ou
     usual at the end, then exit status 1 with "run log incomplete".
     """
     # first, before the data reaches the device: where to look, for a user whose output goes to a file
-    runs = len(config.runs)
-    print(f"inittui: training {config.preset} ({runs} run{'s' if runs != 1 else ''}, "
+    runs, seeds = len(config.runs), len(config.run_seeds)
+    replicas = f" × {seeds} seeds" if seeds > 1 else ""
+    print(f"inittui: training {config.preset} ({runs} run{'s' if runs != 1 else ''}{replicas}, "
           f"{config.total_steps(len(data.train_labels)):,} steps); run log {log.run_dir}", file=sys.stderr, flush=True)
     tracker = LayerStdTracker()
     # the events folded as the dashboard folds them: the loss chart at the end draws from the same curves

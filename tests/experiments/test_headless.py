@@ -26,3 +26,13 @@ def test_into_a_file_the_first_line_names_the_log_and_progress_lines_follow_in_t
     progress = [line for line in lines[1:] if " step " in line and line.endswith("|  he:relu -")]
     assert len(progress) >= 3 and "step 12/12" not in progress[0]
     assert capsys.readouterr().out.strip().endswith(f"log: {log.run_dir}")
+
+
+def test_the_first_line_counts_a_seed_group_as_runs_times_seeds(tmp_path, tiny_data, monkeypatch):
+    monkeypatch.setattr(headless.sys, "stderr", io.StringIO())
+    config = ExperimentConfig(runs=[RunSpec("he", "relu"), RunSpec("xavier", "tanh")], depth=1, width=8,
+                              batch_size=32, epochs=None, steps=3, device="cpu", preset="custom", seeds=[0, 1, 2])
+    log = RunLog.create(tmp_path, config, {"dataset": "random"})
+    assert run_headless(config, tiny_data, log, json_output=False) == 0
+    first = headless.sys.stderr.getvalue().splitlines()[0]
+    assert first == f"inittui: training custom (2 runs × 3 seeds, 3 steps); run log {log.run_dir}"
