@@ -302,7 +302,7 @@ class InitApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for title, help_text, action in palette_entries():
+        for title, help_text, action in palette_entries(isinstance(screen, ChartScreen)):
             yield SystemCommand(title, help_text, partial(self.run_action, action))
 
     # ------------------------------------------------------------------ quitting

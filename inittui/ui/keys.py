@@ -200,10 +200,12 @@ def key_rows() -> list[tuple[str, str]]:
     return [(key.shown, key.help) for key in KEYS]
 
 
-def palette_entries() -> list[tuple[str, str, str]]:
-    """(title, help, action as Textual runs it) of every key offered in the command palette."""
+def palette_entries(charting: bool = False) -> list[tuple[str, str, str]]:
+    """(title, help, action as Textual runs it) of every key the command palette offers on the dashboard, or
+    in the full-screen chart (``charting``)."""
+    elsewhere = DASHBOARD if charting else CHART
     return [(key.title, f"{key.help[0].upper()}{key.help[1:]} ({key.shown})", key.action_text)
-            for key in KEYS if key.title]
+            for key in KEYS if key.title and key.where != elsewhere]
 
 
 def markdown_table() -> str:

@@ -139,3 +139,13 @@ async def test_the_chart_follows_live_training(tmp_path):
         chart = chart_of(app)
         first = int(readout(chart).split()[1].replace(",", ""))
         await wait_for(pilot, lambda: int(readout(chart).split()[1].replace(",", "")) > first + 20)
+
+
+async def test_the_palette_offers_the_charts_keys_in_the_chart_only():
+    app = make_app(events=events())
+    async with app.run_test(size=SIZE) as pilot:
+        assert "Chart: zoom in" not in {command.title for command in app.get_system_commands(app.screen)}
+        await opened(pilot, "f")
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Chart: zoom in", "Chart: pan to earlier steps", "Chart: reset zoom"} <= titles
+        assert "Page 2: curves" not in titles
