@@ -128,11 +128,12 @@ async def main() -> None:
         await shoot(app, args.out, "curves", steps_reached(1000), keys=("2",), log_loss=True)
 
     if "chart" in only:
-        # the loss chart full screen, zoomed in once, the value cursor a fifth of the way back: each run's value
+        # training paused (space) so that the steps stay put, the curves smoothed (e), the loss chart full screen
+        # zoomed in once, the value cursor a fifth of the way back: each run's value read out under it
         config = get_preset("compare").config(device="cpu", stats_every=25)
         app = make_app(config, data=data, log_dir=logs, fps=4)
         await shoot(app, args.out, "chart", steps_reached(1000),
-                    keys=("2", "f", "right_square_bracket", *["left"] * 20))
+                    keys=("2", "space", "e", "f", "right_square_bracket", *["left"] * 20))
 
 
 if __name__ == "__main__":

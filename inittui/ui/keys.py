@@ -15,6 +15,10 @@ from textual.binding import Binding
 from inittui.dashboard.controller import PAGE_ACTIONS, Action
 
 
+# where a key is bound: on every screen, only on the dashboard's own, or only in the full-screen chart
+ANYWHERE, DASHBOARD, CHART = "anywhere", "dashboard", "chart"
+
+
 @dataclass(frozen=True)
 class Key:
     """One key binding and everything said about it."""
@@ -32,8 +36,8 @@ class Key:
     # checked before the focused widget sees the key: for a key that moves the focus, so that the keys typed
     # right after it (already queued) go where the focus now is
     priority: bool = False
-    # where it is bound: ANYWHERE, only on the dashboard's own screen, or only in the full-screen chart
-    where: str = "anywhere"
+    # where it is bound: ANYWHERE, DASHBOARD or CHART
+    where: str = ANYWHERE
 
     @property
     def shown(self) -> str:
@@ -59,9 +63,6 @@ class Key:
             group=Binding.Group(self.group) if self.group else None,
             priority=self.priority,
         )
-
-
-ANYWHERE, DASHBOARD, CHART = "anywhere", "dashboard", "chart"
 
 # (page, its number key, what it shows): the pages the number keys switch between
 PAGES = (
@@ -124,7 +125,7 @@ KEYS: tuple[Key, ...] = (
         title="Chart: reset zoom", show=False, where=CHART),
     Key("left", Action.CHART_CURSOR_BACK, "cursor",
         "full-screen chart: the value cursor one column back (a zoomed window follows it past its edge); the "
-        "line under the chart reads each run's value there", "←", group="values", where=CHART),
+        "lines under the chart read each run's value there", "←", group="values", where=CHART),
     Key("right", Action.CHART_CURSOR_FORWARD, "cursor", "full-screen chart: the value cursor one column on", "→",
         group="values", where=CHART),
     Key("escape,f", "close_chart", "close", "full-screen chart: close it", "esc / f", where=CHART),

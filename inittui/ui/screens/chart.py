@@ -93,7 +93,8 @@ class ChartScreen(Screen[None]):
         yield self.chart
         yield Footer(compact=True, show_command_palette=False)
 
-    def on_mount(self) -> None:
+    def on_screen_resume(self) -> None:
+        # opened, or shown again from under the help or another screen: the curves may have changed meanwhile
         self.draw()
 
     def draw(self) -> None:
