@@ -3,9 +3,16 @@ a run's curves with x, reads out run, step and value under its cursor, follows l
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
+
 from inittui.core.events import ExperimentStarted, TrainProgress
 from inittui.core.presets import get_preset
+from inittui.dashboard.views import Curve, Points
+from inittui.series.curve import MinMaxSeries
 from inittui.ui.app import make_app
+from inittui.ui.curves import plot_columns, render_curves
 from inittui.ui.screens.chart import ChartScreen, FullChart
 
 from support.dashboard import live_app, press, started, wait_for
@@ -149,3 +156,22 @@ async def test_the_palette_offers_the_charts_keys_in_the_chart_only():
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Chart: zoom in", "Chart: pan to earlier steps", "Chart: reset zoom"} <= titles
         assert "Page 2: curves" not in titles
+
+
+def test_a_window_draws_only_its_steps_at_the_charts_resolution():
+    series = MinMaxSeries(2048)
+    series.extend(0, [1.0] * 500_000 + [3.0] * 500_000)  # a step up half way through a million steps
+    early = Points(np.array([10.0, 900_000.0]), np.array([0.5, 0.5]))
+    curves = [Curve("#e06c75", series), Curve("#61afef", early, scatter=True)]
+    began = time.perf_counter()
+    lines = render_curves(curves, 100, 20, "loss", ylim=(0.0, 4.0), window=(600_000.0, 800_000.0))
+    assert time.perf_counter() - began < 0.5
+    text = ["".join(part for part, _ in line) for line in lines]
+    labels = text[-1].split()
+    assert labels[0] == "6.0e5" and labels[-1] == "8.0e5"
+    plot = text[1:-2]
+    assert not any("●" in row for row in plot)  # both points lie outside the window
+    # only the late, high half is in the window: nothing drawn in the lower half of the plot
+    assert any(set(row[6:]) - {" ", "┊"} for row in plot[: len(plot) // 2])
+    assert not any(set(row[6:]) - {" ", "┊"} for row in plot[len(plot) // 2 :])
+    assert plot_columns(lines) == len(text[-2]) - text[-2].index("└") - 1 > 80
