@@ -117,6 +117,10 @@ async def test_x_hides_the_selected_run_from_the_legend_the_plot_and_the_readout
         assert "hidden: he:relu" in chart.plain_lines()[0]
         assert "he:relu" not in readout(chart)
         assert colour not in plot_colours()
+        await pilot.press("escape")  # on the overview too: its loss chart's title counts the hidden run
+        assert "train loss · 1 hidden (x)" in app.overview.loss.plain_lines()[0]
+        await pilot.press("f")
+        chart = chart_of(app)
         await pilot.press("x")
         assert "he:relu" in chart.plain_lines()[1] and colour in plot_colours()
 
