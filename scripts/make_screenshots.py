@@ -8,8 +8,9 @@ Writes screenshots/compare.svg (compare preset after more than one epoch), scree
 screenshots/depth.svg (the depth page: deep preset, glorot, xavier and he in compare mode),
 screenshots/over-time.svg (the layers page of the compare preset after a few epochs: normal-0.01:tanh's
 distributions over time), screenshots/bands.svg (the same page with `b`: percentile bands),
-screenshots/atlas.svg (the atlas page of the atlas preset during training) and
-screenshots/curves.svg (the curves page of compare, the loss on a log scale).
+screenshots/atlas.svg (the atlas page of the atlas preset during training),
+screenshots/curves.svg (the curves page of compare, the loss on a log scale) and screenshots/chart.svg (its
+loss chart full screen, `f`, zoomed in, the value cursor moved back).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from inittui.core.presets import get_preset
 from inittui.ui.app import make_app
 
 SIZE = (120, 40)
-SHOTS = ("compare", "deep", "probe", "depth", "over-time", "bands", "atlas", "curves")
+SHOTS = ("compare", "deep", "probe", "depth", "over-time", "bands", "atlas", "curves", "chart")
 
 
 async def shoot(app, out: Path, name: str, ready, keys: tuple[str, ...] = (), timeout: float = 600,
@@ -125,6 +126,14 @@ async def main() -> None:
         config = get_preset("compare").config(device="cpu", stats_every=25)
         app = make_app(config, data=data, log_dir=logs, fps=4)
         await shoot(app, args.out, "curves", steps_reached(1000), keys=("2",), log_loss=True)
+
+    if "chart" in only:
+        # training paused (space) so that the steps stay put, the curves smoothed (e), the loss chart full screen
+        # zoomed in once, the value cursor a fifth of the way back: each run's value read out under it
+        config = get_preset("compare").config(device="cpu", stats_every=25)
+        app = make_app(config, data=data, log_dir=logs, fps=4)
+        await shoot(app, args.out, "chart", steps_reached(1000),
+                    keys=("2", "space", "e", "f", "right_square_bracket", *["left"] * 20))
 
 
 if __name__ == "__main__":

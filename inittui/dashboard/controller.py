@@ -27,7 +27,7 @@ from inittui.core.commands import (
 from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
 from inittui.core.events import HISTOGRAM_KINDS
 from inittui.dashboard.model import NEW_TRAINING_HINT, PAGE_NAMES, DashboardModel
-from inittui.dashboard.selectors import SORT_ORDERS, neighbour, seed_grouped, shown_record
+from inittui.dashboard.selectors import SORT_ORDERS, chart_extent, curves, neighbour, seed_grouped, shown_record
 from inittui.dashboard.sources import CommandTarget
 from inittui.runlog.fold import CURVES, EVERYTHING, HEADER, LAYERS, TABLE
 
@@ -71,6 +71,14 @@ class Action(Enum):
     RESTART_RUN = "restart_run"
     RESTART_ALL = "restart_all"
     NEXT_DEVICE = "next_device"
+    TOGGLE_RUN_CURVES = "toggle_run_curves"
+    ZOOM_IN = "zoom_in"
+    ZOOM_OUT = "zoom_out"
+    PAN_BACK = "pan_back"
+    PAN_FORWARD = "pan_forward"
+    RESET_ZOOM = "reset_zoom"
+    CHART_CURSOR_BACK = "chart_cursor_back"
+    CHART_CURSOR_FORWARD = "chart_cursor_forward"
 
 
 PAGE_ACTIONS = dict(zip(PAGE_NAMES, (Action.PAGE_OVERVIEW, Action.PAGE_CURVES, Action.PAGE_LAYERS,
@@ -97,6 +105,10 @@ class Room(Protocol):
     def depth_panels_fit(self) -> bool: ...
 
     def loss_on_log_axis(self) -> bool: ...
+
+    def chart_columns(self) -> int:
+        """The plot columns of the full-screen chart: a step of its value cursor is one of them."""
+        ...
 
 
 class Controller:
@@ -190,6 +202,11 @@ class Controller:
                 return self._send(lambda request: RestartAll(request), ids, None, "restarting every run")
             case Action.NEXT_DEVICE:
                 return self._next_device()
+            case Action.TOGGLE_RUN_CURVES:
+                return self._toggle_run_curves()
+            case (Action.ZOOM_IN | Action.ZOOM_OUT | Action.PAN_BACK | Action.PAN_FORWARD | Action.RESET_ZOOM
+                  | Action.CHART_CURSOR_BACK | Action.CHART_CURSOR_FORWARD):
+                return self._move_chart_window(action)
         raise ValueError(f"unknown action {action!r}")
 
     # ------------------------------------------------------------------ pages and view toggles
@@ -230,6 +247,31 @@ class Controller:
         else:
             outcome.message, outcome.timeout = f"depth view: {DEPTH_PANELS[view.depth_panel]}", 2
         return outcome
+
+    def _toggle_run_curves(self) -> Outcome:
+        run = self.model.selected
+        if run is None:
+            return Outcome()
+        hidden = self.model.view.hidden_runs
+        hidden ^= {run.id}
+        said = "hidden from the curves (x shows it again)" if run.id in hidden else "shown on the curves"
+        return Outcome({CURVES}, f"run {run.id} {run.record.name} {said}", timeout=2)
+
+    def _move_chart_window(self, action: Action) -> Outcome:
+        window = self.model.view.chart_window
+        extent = chart_extent(curves(self.model))
+        match action:
+            case Action.ZOOM_IN:
+                window.zoom_in(extent)
+            case Action.ZOOM_OUT:
+                window.zoom_out(extent)
+            case Action.PAN_BACK | Action.PAN_FORWARD:
+                window.pan(1 if action is Action.PAN_FORWARD else -1, extent)
+            case Action.RESET_ZOOM:
+                window.reset()
+            case _:
+                window.move_cursor(1 if action is Action.CHART_CURSOR_FORWARD else -1, self.room.chart_columns(), extent)
+        return Outcome({CURVES})
 
     def _cursor(self, dirty: set[str]) -> Outcome:
         if not self.model.steps.steps:

@@ -35,6 +35,7 @@ from inittui.core.reports import (
     WriterGone,
 )
 from inittui.dashboard.steps import RecentSteps, StepStore
+from inittui.dashboard.window import StepWindow
 from inittui.runlog.fold import CURVES, EVERYTHING, HEADER, LAYERS, TABLE, FoldedRun, RunFold
 from inittui.runlog.reader import describe_lines
 
@@ -88,6 +89,10 @@ class ViewSettings:
     atlas_metric: str = "best_test_acc"
     # the seed groups (by ``init:activation``) the runs table shows seed by seed instead of as one row
     expanded_groups: set[str] = field(default_factory=set)
+    # the runs whose curves are hidden (x), on every chart
+    hidden_runs: set[int] = field(default_factory=set)
+    # the full-screen chart's zoom, pan and value cursor
+    chart_window: StepWindow = field(default_factory=StepWindow)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from inittui.core.events import Histogram, LayerStat, RunRecord, RunSpectrum, un
 from inittui.core.spread import mean_and_std
 from inittui.dashboard.model import NEW_TRAINING_HINT, DashboardModel
 from inittui.dashboard.views import (
+    ChartView,
     Curve,
     CurvesView,
     DepthSeries,
@@ -28,10 +29,12 @@ from inittui.dashboard.views import (
     Location,
     Panel,
     Points,
+    Reading,
     SeedBand,
     TableRow,
 )
 from inittui.runlog.fold import FoldedRun, RunLife
+from inittui.series.curve import MinMaxSeries
 from inittui.series.density import onto_range
 
 # one colour per run id, the same in the table, the curves and the histograms
@@ -339,17 +342,22 @@ def _group_curves(model: DashboardModel) -> CurvesView:
 
 
 def curves(model: DashboardModel) -> CurvesView:
-    """Every shown run's loss and accuracy curves, of the life the screen shows; a run whose change is not
-    confirmed yet has none. In an experiment of seed groups, a band per group (:func:`_group_curves`)."""
+    """Every shown run's loss and accuracy curves, of the life the screen shows, but those hidden (x); a run
+    whose change is not confirmed yet has none. In an experiment of seed groups, a band per group
+    (:func:`_group_curves`)."""
     if seed_grouped(model):
         return _group_curves(model)
-    selected = model.view.selected
+    selected, hidden_ids = model.view.selected, model.view.hidden_runs
     loss: list[Curve] = []
     accuracy: list[Curve] = []
     tests: list[Curve] = []
     records: list[RunRecord] = []
+    hidden: list[str] = []
     marker = None
     for run in model.shown_runs():
+        if run.id in hidden_ids:
+            hidden.append(shown_record(model, run).name)
+            continue
         records.append(shown_record(model, run))
         life = shown_life(model, run)
         pending = model.pending_change(run.id)
@@ -364,7 +372,35 @@ def curves(model: DashboardModel) -> CurvesView:
         if chosen and model.cursor_step is not None:
             marker = float(model.cursor_step - life.started_at)
     return CurvesView(loss, accuracy + tests, legend_entries(records, selected), len(records),
-                      model.experiment.steps_per_epoch, marker)
+                      model.experiment.steps_per_epoch, marker, hidden)
+
+
+def chart_extent(view: CurvesView) -> float:
+    """The last step the curves reach (counted from each run's start, as they are drawn): what the
+    full-screen chart can zoom and pan over."""
+    lasts = [curve.series.last_step for curve in view.loss
+             if isinstance(curve.series, MinMaxSeries) and curve.series.last_step is not None]
+    return float(max(lasts, default=0))
+
+
+def full_chart(model: DashboardModel, chart: str) -> ChartView:
+    """The ``chart`` ("loss" or "accuracy") full screen: its window's steps, and each shown run's value under
+    the cursor, the selected run first."""
+    view = curves(model)
+    extent = chart_extent(view)
+    window = model.view.chart_window
+    cursor = window.cursor_at(extent)
+    readings = []
+    for run in model.shown_runs():
+        life = shown_life(model, run)
+        pending = model.pending_change(run.id)
+        if run.id in model.view.hidden_runs or life is None or (pending is not None and pending.spec is not None):
+            continue
+        series = life.loss if chart == "loss" else life.accuracy
+        readings.append(Reading(f"{run.id} {shown_record(model, run).name}", run_colour(run.id),
+                                series.value_at(round(cursor)), run.id == model.view.selected))
+    readings.sort(key=lambda reading: not reading.selected)
+    return ChartView(view, window.visible(extent), cursor, readings)
 
 
 # ---------------------------------------------------------------------------------------------- layers

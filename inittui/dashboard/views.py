@@ -60,6 +60,28 @@ class CurvesView:
     steps_per_epoch: float
     # the time cursor's step on the selected run's axis; None while live
     marker: float | None = None
+    # the runs hidden from the curves (x), by name
+    hidden: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One run's value under the full-screen chart's cursor."""
+
+    label: str
+    colour: str
+    value: float | None
+    selected: bool = False
+
+
+@dataclass
+class ChartView:
+    """The full-screen chart: the curves over the steps of its window, and one chart's values at its cursor."""
+
+    curves: CurvesView
+    window: tuple[float, float]
+    cursor: float
+    readings: list[Reading]
 
 
 @dataclass

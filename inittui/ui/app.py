@@ -30,9 +30,10 @@ from inittui.dashboard.model import DashboardModel
 from inittui.dashboard.pump import EventPump
 from inittui.dashboard.selectors import header
 from inittui.dashboard.sources import FollowSource, LiveSource, ProcessSource, ReplaySource, Source
-from inittui.runlog.fold import EVERYTHING, HEADER, TABLE
+from inittui.runlog.fold import CURVES, EVERYTHING, HEADER, TABLE
 from inittui.ui.atlas import AtlasMatrix
-from inittui.ui.keys import BINDINGS, PAGES, palette_entries
+from inittui.ui.curves import CurvePlot
+from inittui.ui.keys import ANYWHERE, BINDINGS, CHART, DASHBOARD, PAGES, WHERE, palette_entries
 from inittui.ui.pages.atlas import AtlasPage
 from inittui.ui.pages.base import Page
 from inittui.ui.pages.curves import CurvesPage
@@ -41,6 +42,7 @@ from inittui.ui.pages.layers import LayersPage
 from inittui.ui.pages.overview import OverviewPage
 from inittui.ui.quit_guard import QUIT_TIMEOUT_S, QuitGuard
 from inittui.ui.runs_table import RunsFilter, RunsTable
+from inittui.ui.screens.chart import ChartScreen
 from inittui.ui.status_bar import ONE_LINE_WIDTH, StatusBar
 
 if TYPE_CHECKING:  # torch: never loaded by the dashboard's own process
@@ -153,6 +155,8 @@ class InitApp(App):
             number = next(key for name, key, _ in PAGES if name == self.model.view.page)
             self.status_bar.show(header(self.model, f"{number} {self.model.view.page}"))
         self.page().draw(self.model, dirty)
+        if CURVES in dirty and isinstance(self.screen, ChartScreen):  # live: on the curves' own signal
+            self.screen.draw()
 
     # ------------------------------------------------------------------ keys
     def action_do(self, name: str) -> None:
@@ -183,7 +187,16 @@ class InitApp(App):
         page = self.page() if self.model.view.page in ("overview", "curves") else self.page("overview")
         return page.loss_on_log_axis()
 
+    def chart_columns(self) -> int:
+        return self.screen.chart.columns if isinstance(self.screen, ChartScreen) else 0
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # a key of the full-screen chart is bound only there, and one of the dashboard's own (the time cursor's
+        # arrows, which the chart's value cursor takes) only on the dashboard
+        where = WHERE.get(str(parameters[0]) if action == "do" and parameters else action, ANYWHERE)
+        charting = isinstance(self.screen, ChartScreen)
+        if (where == CHART and not charting) or (where == DASHBOARD and charting):
+            return False
         # "/", esc and enter are priority bindings (see keys.py), bound only where they mean what the dashboard
         # says: elsewhere (another screen's text field, the filter for "/", a table row for enter) the key is
         # left to the widget that has the focus
@@ -195,6 +208,8 @@ class InitApp(App):
             return dashboard and runs_filter.has_class("-active")
         if action == "confirm":
             return dashboard and (self.focused is runs_filter or self.model.view.page == "atlas")
+        if action == "open_chart":
+            return dashboard and self.model.view.page in ("overview", "curves")
         return True
 
     def action_filter_runs(self) -> None:
@@ -236,6 +251,15 @@ class InitApp(App):
         self.notify(f"run {message.run_id} {message.init}:{message.activation} selected: pages 1–4 show it")
 
     # ------------------------------------------------------------------ screens
+    def action_open_chart(self) -> None:
+        focused = self.focused
+        metric = focused.metric if isinstance(focused, CurvePlot) else "loss"
+        self.model.view.chart_window.reset()  # every chart opens on the whole run, live
+        self.push_screen(ChartScreen(self.model, metric))
+
+    def action_close_chart(self) -> None:
+        self.pop_screen()
+
     def action_help(self) -> None:
         # imported when first asked for: its Markdown (and the initialisers' formulas) would slow every start
         from inittui.ui.screens.help import HelpScreen
@@ -278,7 +302,7 @@ class InitApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for title, help_text, action in palette_entries():
+        for title, help_text, action in palette_entries(isinstance(screen, ChartScreen)):
             yield SystemCommand(title, help_text, partial(self.run_action, action))
 
     # ------------------------------------------------------------------ quitting

@@ -193,13 +193,13 @@ def _extent(curve: Curve) -> float | None:
     return float(x.max()) if x.size else None
 
 
-def curve_arrays(curves: Sequence[Curve], columns: int, stop: float) -> list[tuple[np.ndarray, ...]]:
+def curve_arrays(curves: Sequence[Curve], columns: int, start: float, stop: float) -> list[tuple[np.ndarray, ...]]:
     """For each curve, (x, y) of its line as drawn raw and (x, y) of its means, in steps, at ``columns``
-    columns over [0, stop]: a bounded curve gives each column's lowest and highest value (its mean for
+    columns over [start, stop]: a bounded curve gives each column's lowest and highest value (its mean for
     smoothing); a seed band gives each column's lowest and highest value over its seeds and the mean over the
-    seeds of their column means; points are drawn as they are."""
+    seeds of their column means; points are drawn as they are, those in the steps shown."""
     bounded = [curve.series for curve in curves if isinstance(curve.series, MinMaxSeries)]
-    drawn = iter(envelopes(bounded, columns, 0.0, stop))
+    drawn = iter(envelopes(bounded, columns, start, stop))
     result = []
     for curve in curves:
         if isinstance(curve.series, MinMaxSeries | SeedBand):
@@ -210,6 +210,8 @@ def curve_arrays(curves: Sequence[Curve], columns: int, stop: float) -> list[tup
         x, y = _as_array(curve.series.x), _as_array(curve.series.y)
         if x.shape != y.shape:
             x, y = np.empty(0), np.empty(0)
+        inside = (x >= start) & (x <= stop)
+        x, y = x[inside], y[inside]
         result.append((x, y, x, y))
     return result
 
@@ -379,6 +381,7 @@ def render_curves(
     legend: Sequence[LegendEntry] = (),
     runs: int = 0,
     marker: float | None = None,
+    window: tuple[float, float] | None = None,
 ) -> list[StyledLine]:
     """The chart (title, legend, y axis with labels, plot, x axis with labels): at most ``height`` lines of
     ``width``.
@@ -387,7 +390,8 @@ def render_curves(
     over the raw line drawn faint. ``steps_per_epoch``: x (steps) counted in epochs, ticks on whole epochs.
     ``legend``: the runs named above the plot, of ``runs`` in all. The selected curve is drawn last and bold;
     with more than DIM_ABOVE lines the others are dimmed. ``marker``: a step marked by a vertical line (the time
-    cursor's).
+    cursor's). ``window``: only the steps [start, stop] (a zoomed chart), decimated to the width as the whole
+    run would be; by default every step from 0 to the last.
     """
     if width < 1 or height < 1:
         return []
@@ -402,16 +406,22 @@ def render_curves(
         return lines[:1]
 
     # every curve at the chart's resolution over the same steps, so that their columns line up
-    stop = max((extent for extent in map(_extent, curves) if extent is not None and math.isfinite(extent)), default=0.0)
+    if window is None:
+        extents = (extent for extent in map(_extent, curves) if extent is not None and math.isfinite(extent))
+        start, stop = 0.0, max(extents, default=0.0)
+    else:
+        start, stop = window
     arrays, means = [], []
-    for x, y, mean_x, mean_y in curve_arrays(curves, 2 * width, stop):
+    for x, y, mean_x, mean_y in curve_arrays(curves, 2 * width, start, stop):
         if steps_per_epoch:
             x, mean_x = x / steps_per_epoch, mean_x / steps_per_epoch
         arrays.append((x, y))
         means.append((mean_x, mean_y))
     y_range = ylim if ylim is not None and not log else _y_range([y for _, y in arrays], ycap, log)
     x_range = _finite_range([x for x, _ in arrays]) or (0.0, 1.0)
-    if steps_per_epoch:
+    if window is not None:  # the axis is the window, wherever the data in it begins and ends
+        x_range = (start / steps_per_epoch, stop / steps_per_epoch) if steps_per_epoch else (start, stop)
+    elif steps_per_epoch:
         x_range = (min(x_range[0], 0.0), max(x_range[1], 1.0))  # at least the first whole epoch
     if not x_range[1] > x_range[0]:  # one x: half a unit either side, or a hair where 0.5 is lost in rounding
         pad = max(0.5, abs(x_range[0]) * 1e-9)
@@ -499,21 +509,32 @@ def render_curves(
     return lines
 
 
+def plot_columns(lines: Sequence[StyledLine]) -> int:
+    """The width of the plot area in a chart :func:`render_curves` drew (0: too small to have one)."""
+    axis = "".join(text for text, _ in lines[-2]) if len(lines) >= 2 else ""
+    return len(axis) - axis.index("└") - 1 if "└" in axis else 0
+
+
 class CurvePlot(LinesWidget):
     """Draws the curves it was last given at its current size.
 
     Its log scale follows the user's choice, or, while there is none, is on when the values span more than 10×
-    (:func:`spans_a_decade`).
+    (:func:`spans_a_decade`). It can take the focus (tab, a click), so that ``f`` knows which chart to open.
     """
 
     DEFAULT_CSS = """
     CurvePlot { width: 1fr; height: 1fr; }
+    CurvePlot:focus { background: $boost; }
     """
+    can_focus = True
+    # the title names the hidden runs, rather than counting them
+    NAMES_HIDDEN = False
 
     def __init__(
         self,
         title: str,
         *,
+        metric: str = "loss",
         ylim: tuple[float, float] | None = None,
         ycap: float | None = None,
         can_log: bool = False,
@@ -521,6 +542,8 @@ class CurvePlot(LinesWidget):
     ) -> None:
         super().__init__(**kwargs)
         self.title = title
+        # what it charts ("loss", "accuracy"): the chart f opens full screen
+        self.metric = metric
         # a fixed y range, or a ceiling so that one exploding run does not flatten the others
         self.ylim = ylim
         self.ycap = ycap
@@ -533,6 +556,7 @@ class CurvePlot(LinesWidget):
         self.legend: list[LegendEntry] = []
         self.runs = 0
         self.marker: float | None = None
+        self.hidden: list[str] = []
 
     @property
     def log(self) -> bool:
@@ -551,20 +575,29 @@ class CurvePlot(LinesWidget):
         log_choice: bool | None = None,
         smooth: bool = False,
         marker: float | None = None,
+        hidden: Sequence[str] = (),
     ) -> None:
         """Draw ``curves`` (x counted in epochs when ``steps_per_epoch`` is given), ``legend`` naming some of
         ``runs`` runs, on the log axis the user chose (None: from the data), smoothed or not, with the time
-        cursor's ``marker`` step."""
+        cursor's ``marker`` step; the title counts the runs ``hidden`` (their names)."""
         self.curves = curves
         self.steps_per_epoch = steps_per_epoch
         self.legend, self.runs = list(legend), runs
         self.log_choice, self.smooth, self.marker = log_choice, smooth, marker
+        self.hidden = list(hidden)
         self.redraw()
+
+    def full_title(self) -> str:
+        """The title with the modes it is drawn in, and how many runs are hidden."""
+        modes = [mode for mode, on in (("log", self.log), ("EMA", self.smooth)) if on]
+        title = f"{self.title} ({', '.join(modes)})" if modes else self.title
+        if not self.hidden:
+            return title
+        return f"{title} · hidden: {', '.join(self.hidden)}" if self.NAMES_HIDDEN else f"{title} · {len(self.hidden)} hidden (x)"
 
     def draw(self, width: int, height: int) -> list[StyledLine]:
         log = self.log
-        modes = [mode for mode, on in (("log", log), ("EMA", self.smooth)) if on]
-        title = f"{self.title} ({', '.join(modes)})" if modes else self.title
+        title = self.full_title()
         return render_curves(self.curves, width, height, title, ylim=self.ylim, ycap=self.ycap, log=log,
                              smooth=self.smooth, steps_per_epoch=self.steps_per_epoch, legend=self.legend,
                              runs=self.runs, marker=self.marker)

@@ -15,6 +15,10 @@ from textual.binding import Binding
 from inittui.dashboard.controller import PAGE_ACTIONS, Action
 
 
+# where a key is bound: on every screen, only on the dashboard's own, or only in the full-screen chart
+ANYWHERE, DASHBOARD, CHART = "anywhere", "dashboard", "chart"
+
+
 @dataclass(frozen=True)
 class Key:
     """One key binding and everything said about it."""
@@ -32,6 +36,8 @@ class Key:
     # checked before the focused widget sees the key: for a key that moves the focus, so that the keys typed
     # right after it (already queued) go where the focus now is
     priority: bool = False
+    # where it is bound: ANYWHERE, DASHBOARD or CHART
+    where: str = ANYWHERE
 
     @property
     def shown(self) -> str:
@@ -58,7 +64,6 @@ class Key:
             priority=self.priority,
         )
 
-
 # (page, its number key, what it shows): the pages the number keys switch between
 PAGES = (
     ("overview", "1", "runs table, curves and, where they fit, histograms and the depth view"),
@@ -70,26 +75,27 @@ PAGES = (
 )
 
 KEYS: tuple[Key, ...] = (
+    # the pages, and what changes a run, belong to the dashboard: the full-screen chart is for reading
     *(Key(number, PAGE_ACTIONS[page], page, f"page {number}: {text}", title=f"Page {number}: {page}",
-          group="pages") for page, number, text in PAGES),
+          group="pages", where=DASHBOARD) for page, number, text in PAGES),
     Key("down,j", Action.SELECT_NEXT, "next run", "select the next run", "↓ / j", group="run"),
     Key("up,k", Action.SELECT_PREVIOUS, "previous run", "select the previous run", "↑ / k", group="run"),
     Key("i", Action.NEXT_INIT, "init",
         "next initialiser for the selected run (it restarts, the others go on)", title="Next initialiser",
-        group="init"),
+        group="init", where=DASHBOARD),
     Key("I", Action.PREVIOUS_INIT, "previous initialiser", "previous initialiser for the selected run (same)",
-        title="Previous initialiser", group="init", show=False),
+        title="Previous initialiser", group="init", show=False, where=DASHBOARD),
 
     Key("a", Action.NEXT_ACTIVATION, "act",
         "next activation for the selected run (it restarts, the others go on)", title="Next activation",
-        group="act"),
+        group="act", where=DASHBOARD),
     Key("A", Action.PREVIOUS_ACTIVATION, "previous activation", "previous activation for the selected run (same)",
-        title="Previous activation", group="act", show=False),
+        title="Previous activation", group="act", show=False, where=DASHBOARD),
 
     Key("o", Action.SORT_RUNS, "sort", "sort the runs table: by id, best test accuracy, train loss, name",
         title="Sort runs", group="table", show=False),
 
-    Key("x", Action.TOGGLE_SEEDS, "seeds", "runs table: the selected run's seed group as one row of mean ± std "
+    Key("g", Action.TOGGLE_SEEDS, "seeds", "runs table: the selected run's seed group as one row of mean ± std "
         "over its seeds, or a row for each seed", title="Expand / fold seed group", group="table", show=False),
 
     Key("slash", "filter_runs", "filter", "filter the runs table by text (relu, he:, diverged)", "/",
@@ -101,6 +107,32 @@ KEYS: tuple[Key, ...] = (
 
     Key("e", Action.TOGGLE_SMOOTHING, "EMA", "smooth the curves (moving average), the raw curves faint behind",
         title="Smooth curves (EMA)", group="curves", show=False),
+
+    Key("f", "open_chart", "chart",
+        "the loss chart full screen, or the accuracy chart where it has the focus (tab, a click); esc or f closes "
+        "it", title="Chart full screen", show=False, where=DASHBOARD),
+    Key("x", Action.TOGGLE_RUN_CURVES, "hide run",
+        "hide or show the selected run's curves on every chart (the chart's title says which are hidden)",
+        title="Hide / show the selected run's curves", show=False),
+    Key("right_square_bracket", Action.ZOOM_IN, "zoom in",
+        "full-screen chart: zoom in, half the steps about the value cursor", "]", title="Chart: zoom in",
+        group="zoom", where=CHART),
+    Key("left_square_bracket", Action.ZOOM_OUT, "zoom out",
+        "full-screen chart: zoom out, twice the steps (up to the whole run)", "[", title="Chart: zoom out",
+        group="zoom", where=CHART),
+    Key("less_than_sign", Action.PAN_BACK, "pan", "full-screen chart: earlier steps, a quarter of the window",
+        "<", title="Chart: pan to earlier steps", group="pan", where=CHART),
+    Key("greater_than_sign", Action.PAN_FORWARD, "pan",
+        "full-screen chart: later steps; at the latest step it follows training again", ">",
+        title="Chart: pan to later steps", group="pan", where=CHART),
+    Key("0", Action.RESET_ZOOM, "all", "full-screen chart: every step, live, the value cursor on the latest",
+        title="Chart: reset zoom", show=False, where=CHART),
+    Key("left", Action.CHART_CURSOR_BACK, "cursor",
+        "full-screen chart: the value cursor one column back (a zoomed window follows it past its edge); the "
+        "lines under the chart read each run's value there", "←", group="values", where=CHART),
+    Key("right", Action.CHART_CURSOR_FORWARD, "cursor", "full-screen chart: the value cursor one column on", "→",
+        group="values", where=CHART),
+    Key("escape,f", "close_chart", "close", "full-screen chart: close it", "esc / f", where=CHART),
 
     Key("h", Action.HISTOGRAM_SOURCE, "hist", "histogram source: activations, pre-activations, weight gradients, weights",
         title="Histogram source", show=False),
@@ -135,10 +167,10 @@ KEYS: tuple[Key, ...] = (
 
     Key("left", Action.CURSOR_BACK, "step back", "time cursor: the previous statistics step (in a log being viewed, or "
         "paused); the histograms, depth view, table and a mark on the curves follow it", "←",
-        title="Time cursor: previous step", group="cursor", show=False),
+        title="Time cursor: previous step", group="cursor", show=False, where=DASHBOARD),
 
     Key("right", Action.CURSOR_FORWARD, "step on", "time cursor: the next statistics step; past the latest it is live "
-        "again", "→", title="Time cursor: next step", group="cursor", show=False),
+        "again", "→", title="Time cursor: next step", group="cursor", show=False, where=DASHBOARD),
 
     Key("home", Action.CURSOR_FIRST, "first step", "time cursor: the first statistics step", title="Time cursor: first step",
         group="cursor", show=False),
@@ -155,7 +187,7 @@ KEYS: tuple[Key, ...] = (
         "move training to the next device (cpu, cuda:0, …), continuing from the current weights and optimiser state",
         title="Next device", show=False),
 
-    Key("p", "choose_preset", "preset", "choose a preset", title="Choose preset"),
+    Key("p", "choose_preset", "preset", "choose a preset", title="Choose preset", where=DASHBOARD),
     Key("s", "screenshot", "svg", "save an SVG screenshot into ./screenshots/ and say where",
         title="Save SVG screenshot", show=False),
 
@@ -165,6 +197,8 @@ KEYS: tuple[Key, ...] = (
 )
 
 BINDINGS: list[Binding] = [key.binding() for key in KEYS]
+# where each key's action is bound (DASHBOARD, CHART or ANYWHERE), by the name it is checked under
+WHERE: dict[str, str] = {key.name: key.where for key in KEYS}
 
 
 def key_rows() -> list[tuple[str, str]]:
@@ -172,10 +206,12 @@ def key_rows() -> list[tuple[str, str]]:
     return [(key.shown, key.help) for key in KEYS]
 
 
-def palette_entries() -> list[tuple[str, str, str]]:
-    """(title, help, action as Textual runs it) of every key offered in the command palette."""
+def palette_entries(charting: bool = False) -> list[tuple[str, str, str]]:
+    """(title, help, action as Textual runs it) of every key the command palette offers on the dashboard, or
+    in the full-screen chart (``charting``)."""
+    elsewhere = DASHBOARD if charting else CHART
     return [(key.title, f"{key.help[0].upper()}{key.help[1:]} ({key.shown})", key.action_text)
-            for key in KEYS if key.title]
+            for key in KEYS if key.title and key.where != elsewhere]
 
 
 def markdown_table() -> str:

@@ -152,6 +152,9 @@ class Room:
     def loss_on_log_axis(self) -> bool:
         return False
 
+    def chart_columns(self) -> int:
+        return 101
+
 
 def test_b_shows_the_layers_page_with_percentile_bands_and_back_to_the_heatmap():
     class Small(Room):
@@ -168,6 +171,29 @@ def test_b_shows_the_layers_page_with_percentile_bands_and_back_to_the_heatmap()
     outcome = controller.handle(Action.TOGGLE_BANDS)
     assert (view.page, view.distribution_bands, view.layers_over_time) == ("layers", False, True)
     assert outcome.message.endswith("heatmap")
+
+
+def test_x_hides_the_selected_runs_curves_and_the_chart_reads_the_others_at_its_cursor():
+    model = DashboardModel()
+    model.apply(started([0, 1]))
+    losses = [[0.5] * 100, [1.5] * 100]
+    model.apply(TrainProgress(100, 1.0, [0, 1], [100, 100], losses, losses, 1.0, 1.0))
+    controller = Controller(model, lambda: Recorder(), Room(), lambda: ["cpu"])
+    model.view.selected = 1
+    controller.handle(Action.CHART_CURSOR_BACK)  # one of 101 columns over 100 steps
+    chart = selectors.full_chart(model, "loss")
+    assert chart.window == (0.0, 100.0) and chart.cursor == 99.0
+    assert [(reading.label, reading.value, reading.selected) for reading in chart.readings] == [
+        ("1 he:relu", 1.5, True), ("0 he:relu", 0.5, False)]
+    outcome = controller.handle(Action.TOGGLE_RUN_CURVES)
+    view = selectors.curves(model)
+    assert "hidden" in outcome.message and view.hidden == ["he:relu"] and len(view.loss) == 1
+    assert [reading.label for reading in selectors.full_chart(model, "loss").readings] == ["0 he:relu"]
+    controller.handle(Action.ZOOM_IN)
+    assert selectors.full_chart(model, "loss").window[1] - selectors.full_chart(model, "loss").window[0] == 50.0
+    controller.handle(Action.RESET_ZOOM)
+    controller.handle(Action.TOGGLE_RUN_CURVES)
+    assert selectors.full_chart(model, "loss").window == (0.0, 100.0) and len(selectors.curves(model).loss) == 2
 
 
 def test_keys_pressed_faster_than_the_engine_confirms_end_on_the_last_request():

@@ -22,9 +22,9 @@ async def test_the_runs_table_folds_each_seed_group_and_x_expands_it(tmp_path):
         await wait_for(pilot, lambda: table.row_count == 2)
         await wait_for(pilot, lambda: "±" in str(table.get_cell("0", "loss")))
         assert str(table.get_cell("0", "init")) == "he\n3 seeds"
-        await press(pilot, "x")
+        await press(pilot, "g")
         await wait_for(pilot, lambda: table.row_count == 4)
         assert [str(table.get_cell(key, "init")) for key in ("0", "1", "2")] == ["he s0", "he s1", "he s2"]
         assert "he s1" in screen_text(app)
-        await press(pilot, "x")
+        await press(pilot, "g")
         await wait_for(pilot, lambda: table.row_count == 2)

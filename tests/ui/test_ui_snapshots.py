@@ -185,3 +185,10 @@ def test_atlas_of_sixty_runs_200x60(snap_compare):
 
 def test_replay_is_deterministic():
     assert [e.to_json() for e in synthetic_events()] == [e.to_json() for e in synthetic_events()]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_full_screen_chart(snap_compare, size):
+    """f on the overview: the loss chart zoomed in once, the value cursor four columns back, run 1 hidden."""
+    keys = ["f", "right_square_bracket", "left", "left", "left", "left", "j", "x", "k"]
+    assert snap_compare(replay_app(), terminal_size=size, press=keys, run_before=without_notifications)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.containers import Container
 
 from inittui.dashboard.model import DashboardModel
@@ -31,17 +33,24 @@ class Page(Container):
         return False
 
 
+# how each chart draws, on the pages and full screen (f): its title and its y axis
+CHARTS: dict[str, dict[str, Any]] = {
+    "loss": {"title": LOSS_TITLE, "ycap": LOSS_CAP, "can_log": True},
+    "accuracy": {"title": ACCURACY_TITLE, "ylim": (0.0, 1.0)},
+}
+
+
 def loss_plot(plot_id: str) -> CurvePlot:
-    return CurvePlot(LOSS_TITLE, ycap=LOSS_CAP, can_log=True, id=plot_id)
+    return CurvePlot(metric="loss", id=plot_id, **CHARTS["loss"])
 
 
 def accuracy_plot(plot_id: str) -> CurvePlot:
-    return CurvePlot(ACCURACY_TITLE, ylim=(0.0, 1.0), id=plot_id)
+    return CurvePlot(metric="accuracy", id=plot_id, **CHARTS["accuracy"])
 
 
 def draw_curves(model: DashboardModel, loss: CurvePlot, accuracy: CurvePlot) -> None:
     """A page's loss and accuracy charts, as the user chose to see them."""
     view, settings = curves(model), model.view
     loss.show(view.loss, steps_per_epoch=view.steps_per_epoch, legend=view.legend, runs=view.runs,
-              log_choice=settings.log_scale, smooth=settings.smooth, marker=view.marker)
+              log_choice=settings.log_scale, smooth=settings.smooth, marker=view.marker, hidden=view.hidden)
     accuracy.show(view.accuracy, steps_per_epoch=view.steps_per_epoch, smooth=settings.smooth, marker=view.marker)
