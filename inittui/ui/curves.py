@@ -203,7 +203,8 @@ def curve_arrays(curves: Sequence[Curve], columns: int, start: float, stop: floa
     result = []
     for curve in curves:
         if isinstance(curve.series, MinMaxSeries | SeedBand):
-            bounds = next(drawn) if isinstance(curve.series, MinMaxSeries) else _band(curve.series, columns, stop)
+            series = curve.series
+            bounds = next(drawn) if isinstance(series, MinMaxSeries) else _band(series, columns, start, stop)
             steps, low, high, mean = bounds
             result.append((np.repeat(steps, 2), np.column_stack((low, high)).reshape(-1), steps, mean))
             continue
@@ -216,10 +217,11 @@ def curve_arrays(curves: Sequence[Curve], columns: int, start: float, stop: floa
     return result
 
 
-def _band(band: SeedBand, columns: int, stop: float) -> tuple[np.ndarray, ...]:
-    """(steps, low, high, mean) of a seed band at ``columns`` columns over [0, stop]: per column, the lowest and
-    highest of its seeds there, and the mean of the seeds' means (a column's step is the same for every seed)."""
-    seeds = envelopes(band.seeds, columns, 0.0, stop)
+def _band(band: SeedBand, columns: int, start: float, stop: float) -> tuple[np.ndarray, ...]:
+    """(steps, low, high, mean) of a seed band at ``columns`` columns over [start, stop]: per column, the lowest
+    and highest of its seeds there, and the mean of the seeds' means (a column's step is the same for every
+    seed)."""
+    seeds = envelopes(band.seeds, columns, start, stop)
     steps = np.concatenate([envelope[0] for envelope in seeds])
     if steps.size == 0:
         return steps, steps, steps, steps

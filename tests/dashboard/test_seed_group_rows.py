@@ -101,5 +101,7 @@ def test_the_curves_draw_each_group_as_its_mean_in_a_band_from_the_lowest_to_the
     he, xavier = view.loss
     # the diverged seed is left out of the band and of its mean
     assert isinstance(he.series, SeedBand) and len(he.series.seeds) == 2 and len(xavier.series.seeds) == 1
-    (_, band, _, mean), _ = curve_arrays(view.loss, 4, 1.0)
+    (_, band, _, mean), _ = curve_arrays(view.loss, 4, 0.0, 1.0)
     assert band.min() == 1.0 and band.max() == 3.0 and set(mean.tolist()) == {2.0}
+    (steps, _, _, _), _ = curve_arrays(view.loss, 4, 1.5, 2.0)  # a zoomed window: its steps alone
+    assert steps.size and steps.min() >= 1.5
