@@ -305,7 +305,8 @@ def legend_entries(records: list[RunRecord], selected: int | None) -> list[Legen
 def _group_curves(model: DashboardModel) -> CurvesView:
     """In an experiment of seed groups: each ``init:activation`` one curve, its mean over the seeds that did not
     diverge with a band from the lowest to the highest of them, and its test accuracy the mean over those seeds
-    at each evaluation; the legend says how many seeds a group has and how many diverged."""
+    at each evaluation; the legend says how many seeds a group has and how many diverged. A group one of whose
+    seeds is hidden (x) is hidden whole."""
     selected = model.view.selected
     groups: dict[str, list[tuple[RunRecord, RunLife]]] = {}
     records: list[RunRecord] = []
@@ -321,6 +322,8 @@ def _group_curves(model: DashboardModel) -> CurvesView:
     tests: list[Curve] = []
     legend: list[LegendEntry] = []
     for name, members in groups.items():
+        if any(record.id in model.view.hidden_runs for record, _ in members):
+            continue
         trained = [(record, life) for record, life in members if record.status != "diverged"]
         first = members[0][0].id
         colour, chosen = run_colour(first), any(record.id == selected for record, _ in members)

@@ -105,3 +105,5 @@ def test_the_curves_draw_each_group_as_its_mean_in_a_band_from_the_lowest_to_the
     assert band.min() == 1.0 and band.max() == 3.0 and set(mean.tolist()) == {2.0}
     (steps, _, _, _), _ = curve_arrays(view.loss, 4, 1.5, 2.0)  # a zoomed window: its steps alone
     assert steps.size and steps.min() >= 1.5
+    model.view.hidden_runs.add(1)  # x on one seed of he:relu hides its group
+    assert [entry.label for entry in selectors.curves(model).legend] == ["xavier:tanh ×1"]
