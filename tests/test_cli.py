@@ -14,18 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
+from support.cli import run_main
 from support.data import closed_local_url
 
-from inittui.cli import main
-
-
-def run_main(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(argv))
-    except SystemExit as exit_:
-        status = exit_.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.cli import run_main
 from support.idx import write_mnist_files
 from support.paths import ROOT
 
@@ -26,15 +27,6 @@ EXAMPLE = ROOT / "examples" / "my_init.py"
 def forget_user_initializers():
     yield
     USER_INITIALIZERS.clear()
-
-
-def run_main(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(argv))
-    except SystemExit as exit_:
-        status = exit_.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def init_file(tmp_path: Path, body: str, name: str = "mine.py") -> Path:

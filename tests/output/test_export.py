@@ -11,9 +11,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from support.cli import run_main
 from support.logs import train_to_log
 
-from inittui.cli import main
 from inittui.core.events import Evaluation, LayerStats, TrainProgress
 from inittui.runlog.reader import read_log
 
@@ -25,15 +25,6 @@ RUNS = {0: "0_he_relu", 1: "1_xavier_tanh"}
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_to_log(tmp_path_factory.mktemp("logs"), steps=40, stats_every=10, bins=8, seed=3)
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(argv))
-    except SystemExit as exit_:
-        status = exit_.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def logged(run_dir: Path) -> tuple[dict, dict]:

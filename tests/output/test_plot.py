@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from support.cli import run_main
 from support.logs import train_to_log
 
-from inittui.cli import main
 from inittui.output.plot import ChartSize, Line, curve_chart, depth_chart
 from inittui.runlog.catalogue import read_run
 from inittui.series.curve import MinMaxSeries
@@ -31,15 +31,6 @@ ANY_FLOAT = st.one_of(
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_to_log(tmp_path_factory.mktemp("logs"), steps=60, stats_every=10)
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(argv))
-    except SystemExit as exit_:
-        status = exit_.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def test_plot_prints_every_chart_of_a_real_run_without_colour_in_a_pipe(capsys, run_dir):
