@@ -507,6 +507,7 @@ def depth_series(model: DashboardModel) -> list[DepthSeries]:
             prefix_ratio=spectrum.prefix_ratio if spectrum else (),
             correlation=spectrum.correlation if spectrum else (),
             predicted_correlation=spectrum.predicted_correlation if spectrum else (),
+            log10_histogram=spectrum.log10_histogram if spectrum else (),
             spectrum_note=spectrum_note,
             correlation_note=correlation_note,
             dim=dim and run is not selected,

@@ -121,6 +121,8 @@ class DepthSeries:
     prefix_ratio: Values = ()
     correlation: Values = ()
     predicted_correlation: Values = ()
+    # the whole stack's singular values counted over the fixed bins of log10 s (inittui.core.events)
+    log10_histogram: Sequence[int] = ()
     spectrum_note: str = ""
     correlation_note: str = ""
     # drawn faint (the unselected runs when there are many)
