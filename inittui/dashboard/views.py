@@ -193,3 +193,5 @@ class HeaderView:
     extra: str = ""
     location: Location | None = None
     problems: list[str] = field(default_factory=list)
+    # the Jacobian spectrum's cadence, on the page that draws it; empty elsewhere
+    spectrum: str = ""

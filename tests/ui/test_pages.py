@@ -257,6 +257,25 @@ def test_the_header_takes_one_line_from_120_columns_and_two_below():
     assert "…" in status_text(replace(view, device="CPU"), width=170 - PADDING).plain  # the path, shortened
 
 
+def test_the_depth_pages_header_says_when_the_spectrum_was_measured_and_how_far_apart():
+    model = DashboardModel()
+    events = synthetic_events()
+    for event in events[:3]:
+        model.apply(event)
+    model.view.page = "depth"
+    assert header(model, "4 depth").spectrum == "spectrum @ step 0"
+    spectrum = next(event for event in events if isinstance(event, JacobianSpectra))
+    model.apply(replace(spectrum, step=750))
+    assert header(model, "4 depth").spectrum == "spectrum @ step 750 · every ~750"
+    for terminal in (80, 120):  # it fits in the header at the sizes the snapshots are of
+        assert "spectrum @ step 750 · every ~750" in status_text(header(model, "4 depth"), terminal - PADDING).plain
+    model.view.page = "curves"  # only the page that draws the spectrum says its cadence
+    assert "spectrum" not in status_text(header(model, "2 curves"), 200).plain
+    fresh = DashboardModel()
+    fresh.view.page = "depth"
+    assert header(fresh, "4 depth").spectrum == "no spectrum yet"
+
+
 def test_the_probe_header_says_probe_once():
     model = DashboardModel()
     for event in probe_events([], "no dataset: random inputs"):
