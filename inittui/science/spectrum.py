@@ -17,6 +17,8 @@ then one batched ``svdvals`` a layer (measured faster than ``torch.func.jacrev``
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -99,3 +101,23 @@ def jacobian_spectra(preactivations: Sequence[torch.Tensor], weights: Sequence[t
         for (top, middle), ratio_row, correlation_row, histogram, finite
         in zip(numbers, ratio_rows, correlations.cpu().tolist(), histograms, finite_runs)
     ]
+
+
+# below this distance from c*, at width 100, a measured correlation is finite-width noise, not an approach
+DEPTH_FIT_FLOOR = 0.01
+DEPTH_FIT_MIN_LAYERS = 3
+
+
+def fitted_depth_scale(correlation: Sequence[float | None], c_star: float) -> float | None:
+    """The measured depth scale: xi of |c_l - c*| ∝ exp(-l / xi) (Poole et al. 2016), by least squares of
+    ln |c_l - c*| against the layer l (``correlation[0]`` is layer 1) over the layers at least DEPTH_FIT_FLOOR from c*;
+    None where fewer than DEPTH_FIT_MIN_LAYERS are, inf where the distance does not shrink."""
+    points = [(layer, math.log(abs(c - c_star))) for layer, c in enumerate(correlation, start=1)
+              if c is not None and abs(c - c_star) >= DEPTH_FIT_FLOOR]
+    if len(points) < DEPTH_FIT_MIN_LAYERS:
+        return None
+    mean_layer = statistics.fmean(layer for layer, _ in points)
+    mean_log = statistics.fmean(log for _, log in points)
+    slope = (sum((layer - mean_layer) * (log - mean_log) for layer, log in points)
+             / sum((layer - mean_layer) ** 2 for layer, _ in points))
+    return -1.0 / slope if slope < 0 else math.inf

@@ -9,7 +9,13 @@ import torch
 
 from inittui.science.activations import Activation, get_activation
 from inittui.core.events import SPECTRUM_BINS, spectrum_bin_centre
-from inittui.science.spectrum import jacobian_spectra, log10_histograms, mean_correlation
+from inittui.science.spectrum import (
+    DEPTH_FIT_FLOOR,
+    fitted_depth_scale,
+    jacobian_spectra,
+    log10_histograms,
+    mean_correlation,
+)
 
 LINEAR = Activation("linear", lambda x: x, "linear", None, None, False, None)
 
@@ -157,3 +163,13 @@ def test_a_diverged_run_has_no_histogram():
     z3 = torch.tanh(z2) @ weights[1].transpose(1, 2)
     diverged, fine = jacobian_spectra([z1, z2, z3], weights, [tanh, tanh])
     assert diverged.log10_histogram == [] and sum(fine.log10_histogram) == 3 * 4
+
+
+def test_the_fitted_depth_scale_of_an_exponential_approach_is_its_decay_length():
+    # c_l = c* + 0.5 exp(-l / 7) approaches c* = 0.2 with xi = 7; beyond 0.01 of c* the rest is noise, left out
+    approach = [0.2 + 0.5 * math.exp(-layer / 7.0) for layer in range(1, 31)]
+    assert fitted_depth_scale(approach, 0.2) == pytest.approx(7.0)
+    noisy = [c if abs(c - 0.2) >= DEPTH_FIT_FLOOR else 0.2 + 0.003 * (-1) ** layer for layer, c in enumerate(approach)]
+    assert fitted_depth_scale(noisy, 0.2) == pytest.approx(7.0)
+    assert fitted_depth_scale([0.3] * 30, 1.0) == math.inf  # no approach: the edge of chaos
+    assert fitted_depth_scale([0.5, 0.2, None], 0.2) is None  # too few layers away from c*
