@@ -1,6 +1,7 @@
 """The header: the page shown, then state, preset, progress, speed, elapsed time, the spectrum's cadence (on the
-depth page), device, dataset and the run log's path, packed into one line at 120 columns or more and at most two below; what does not fit is left out,
-least useful first, and the path is shortened (``~``, an ellipsis in the middle)."""
+depth page), device, dataset and the run log's path, packed into one line at 120 columns or more and at most two
+below; what does not fit is left out, least useful first, and the path is shortened (``~``, an ellipsis in the
+middle)."""
 
 from __future__ import annotations
 

@@ -274,7 +274,8 @@ def test_the_depth_scale_rows_judge_measured_against_predicted_in_every_seed():
 
     # seeds 10-19's extremes, 10.1 and 14.4 against xi_c = 12.1, pass; a factor 1.6 either way fails
     assert judge(chaotic, [outcome("orthogonal:tanh", 10.1, 12.1), outcome("orthogonal:tanh", 14.4, 12.1)]).passed
-    assert not judge(chaotic, [outcome("orthogonal:tanh", 14.4, 12.1), outcome("orthogonal:tanh", 12.1 * 1.6, 12.1)]).passed
+    too_long = outcome("orthogonal:tanh", 12.1 * 1.6, 12.1)
+    assert not judge(chaotic, [outcome("orthogonal:tanh", 14.4, 12.1), too_long]).passed
     assert not judge(chaotic, [outcome("orthogonal:tanh", 12.1 / 1.6, 12.1)]).passed
     # no finite prediction or no fit: nothing to compare, so the row fails rather than passes
     assert not judge(chaotic, [outcome("orthogonal:tanh", 12.0, math.inf)]).passed

@@ -81,7 +81,8 @@ def _spectrum(activation: str, factor: float) -> RunSpectrum:
     predicted = [value + 0.01 * layer for layer, value in enumerate(measured)]
     # 3200 singular values, log-normal about the median 0.4, spread by the ratio
     spread = 0.2 + math.log10(ratios[-1]) / 3
-    density = [math.exp(-0.5 * ((spectrum_bin_centre(i) - math.log10(0.4)) / spread) ** 2) for i in range(SPECTRUM_BINS)]
+    density = [math.exp(-0.5 * ((spectrum_bin_centre(i) - math.log10(0.4)) / spread) ** 2)
+               for i in range(SPECTRUM_BINS)]
     histogram = [round(3200 * value / sum(density)) for value in density]
     return RunSpectrum(ratios[-1] * 0.4, 0.4, ratios, measured, predicted, 1.0, 1.0 if activation == "relu" else 0.97,
                        histogram)
