@@ -227,6 +227,23 @@ def correlation_depth(chi_c: float) -> float:
     return -1.0 / math.log(chi_c) if chi_c < 1.0 else math.inf
 
 
+# the spectrum's histogram: fixed bins of log10 s, half a decade wide and centred on each half decade (s = 1 is
+# the middle of one bin, not an edge between two), over 1e-12…1e12, so that any two steps or runs compare;
+# values beyond land in the end bins (a zero singular value in the first)
+SPECTRUM_BINS = 49
+SPECTRUM_BIN_DECADES = 0.5
+SPECTRUM_LOG10_LOW = -12.0 - SPECTRUM_BIN_DECADES / 2
+
+
+def spectrum_bin_centre(index: int) -> float:
+    """log10 s at the middle of the spectrum histogram's bin ``index``."""
+    return SPECTRUM_LOG10_LOW + (index + 0.5) * SPECTRUM_BIN_DECADES
+
+
+def _counts(value: object) -> bool:
+    return isinstance(value, list) and all(type(count) is int and count >= 0 for count in value)
+
+
 @dataclass
 class RunSpectrum:
     """One run's hidden stack at one step, on the fixed spectrum images: the singular values of its input–output
@@ -244,6 +261,9 @@ class RunSpectrum:
     predicted_correlation: list[float | None] = field(default_factory=list)
     c_star: float | None = None
     chi_c: float | None = None
+    # how many of the pooled singular values of J fall in each of the SPECTRUM_BINS bins of log10 s; empty where
+    # not finite (a diverged run) or not logged (logs older than the histogram)
+    log10_histogram: list[int] = field(default_factory=list)
 
     @property
     def ratio(self) -> float | None:
@@ -265,6 +285,8 @@ class RunSpectrum:
             value is None or _is_number(value) for value in scalars
         ):
             raise TypeError("a spectrum whose values are not numbers")
+        if not _counts(spectrum.log10_histogram) or len(spectrum.log10_histogram) not in (0, SPECTRUM_BINS):
+            raise TypeError(f"a spectrum histogram that is not {SPECTRUM_BINS} counts")
         return spectrum
 
 

@@ -31,7 +31,7 @@ from inittui.dashboard.selectors import SORT_ORDERS, chart_extent, curves, neigh
 from inittui.dashboard.sources import CommandTarget
 from inittui.runlog.fold import CURVES, EVERYTHING, HEADER, LAYERS, TABLE
 
-DEPTH_PANELS = ("activations", "gradients", "updates", "spectrum", "correlation")
+DEPTH_PANELS = ("activations", "gradients", "updates", "spectrum", "spectrum histogram", "correlation")
 ATLAS_METRICS = ("best_test_acc", "train_loss", "dead", "saturated")
 
 
@@ -243,7 +243,7 @@ class Controller:
         view.depth_panel = (view.depth_panel + 1) % len(DEPTH_PANELS)
         outcome.dirty |= {LAYERS}
         if self.room.depth_panels_fit():
-            outcome.message = "all five panels fit at this size"
+            outcome.message = f"all {len(DEPTH_PANELS)} panels fit at this size"
         else:
             outcome.message, outcome.timeout = f"depth view: {DEPTH_PANELS[view.depth_panel]}", 2
         return outcome

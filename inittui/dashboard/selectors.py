@@ -507,6 +507,7 @@ def depth_series(model: DashboardModel) -> list[DepthSeries]:
             prefix_ratio=spectrum.prefix_ratio if spectrum else (),
             correlation=spectrum.correlation if spectrum else (),
             predicted_correlation=spectrum.predicted_correlation if spectrum else (),
+            log10_histogram=spectrum.log10_histogram if spectrum else (),
             spectrum_note=spectrum_note,
             correlation_note=correlation_note,
             dim=dim and run is not selected,
@@ -568,7 +569,18 @@ def header(model: DashboardModel, page: str, now: float | None = None) -> Header
         extra="no MNIST: --data-dir DIR or INITTUI_DATA_DIR" if model.status.data_message else "",
         location=location(model),
         problems=problems(model),
+        spectrum=spectrum_cadence(model) if model.view.page == "depth" else "",
     )
+
+
+def spectrum_cadence(model: DashboardModel) -> str:
+    """When the spectrum was last measured and how far apart the last two were: its cadence is its own (it
+    follows its time budget, and a run started afresh is measured at once), so it is written out."""
+    experiment = model.experiment
+    if experiment.spectrum_step is None:
+        return "no spectrum yet"
+    interval = f" · every ~{experiment.spectrum_interval:,}" if experiment.spectrum_interval else ""
+    return f"spectrum @ step {experiment.spectrum_step:,}{interval}"
 
 
 def problems(model: DashboardModel) -> list[str]:

@@ -121,6 +121,8 @@ class DepthSeries:
     prefix_ratio: Values = ()
     correlation: Values = ()
     predicted_correlation: Values = ()
+    # the whole stack's singular values counted over the fixed bins of log10 s (inittui.core.events)
+    log10_histogram: Sequence[int] = ()
     spectrum_note: str = ""
     correlation_note: str = ""
     # drawn faint (the unselected runs when there are many)
@@ -191,3 +193,5 @@ class HeaderView:
     extra: str = ""
     location: Location | None = None
     problems: list[str] = field(default_factory=list)
+    # the Jacobian spectrum's cadence, on the page that draws it; empty elsewhere
+    spectrum: str = ""

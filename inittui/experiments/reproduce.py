@@ -33,6 +33,7 @@ from inittui.core.events import Evaluation, Event, JacobianSpectra, TrainProgres
 from inittui.core.presets import DEPTH_SWEEP, Sweep, get_preset
 from inittui.core.spread import mean_and_std
 from inittui.science.probe import ProbeResult, run_probe
+from inittui.science.spectrum import fitted_depth_scale
 from inittui.runlog.writer import RunLog
 
 PROBE = "probe"
@@ -42,6 +43,9 @@ LOSS_WINDOW = 50
 LOSS_FROM_STEP = 200
 # symmetry: the largest difference between two units' weight rows, relative to the layer's largest weight
 UNIT_SPREAD_TOLERANCE = 1e-4
+# isometry: the measured depth scale within this factor of xi_c; at the edge of chaos, one at least the depth
+DEPTH_SCALE_FACTOR = 1.5
+ISOMETRY_DEPTH = 30
 PROGRESS_INTERVAL_S = 0.25  # live step counter on a terminal
 PROGRESS_LOG_INTERVAL_S = 60.0  # a line this often when stderr is a file
 
@@ -95,6 +99,16 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("isometry", "xavier:tanh", "initial_ratio", 1e3, math.inf, "spread by depth", every_seed=True),
     Criterion("isometry", "orthogonal:tanh", "initial_ratio", 0.0, math.inf, "chaotic at gain 5/3", judged=False),
     Criterion("isometry", "he:relu", "initial_ratio", 0.0, math.inf, "half the values ≈ 0", judged=False),
+    # the depth scale of correlations (Poole et al. 2016), fitted to the measured correlation at initialisation
+    # (docs/spectrum.md). Seeds 0-9 gave 0.93-1.32 of xi_c = 12.1 for orthogonal:tanh and no decay at all for
+    # orthogonal-critical:tanh; these bounds were written then, and held in every one of seeds 10-19
+    Criterion("isometry", "orthogonal:tanh", "depth_scale_factor", 1.0, DEPTH_SCALE_FACTOR, "ξ_c finite: chaotic",
+              every_seed=True),
+    Criterion("isometry", "orthogonal-critical:tanh", "correlation_decay", 0.0, 1.0 / ISOMETRY_DEPTH,
+              "ξ_c = ∞: edge of chaos", every_seed=True),
+    Criterion("isometry", "xavier:tanh", "correlation_decay", 0.0, math.inf, "ξ_c ≈ 1000", judged=False),
+    Criterion("isometry", "he:relu", "correlation_decay", 0.0, math.inf, "ξ_c = ∞, a power-law approach",
+              judged=False),
     # how much faster it learns: reported, not assumed (nor that it beats he:relu)
     Criterion("isometry", "orthogonal-critical:tanh", "test_acc", 0.0, 1.0, "learns faster", epoch=1, judged=False),
     Criterion("isometry", "xavier:tanh", "test_acc", 0.0, 1.0, "learns slower", epoch=1, judged=False),
@@ -129,6 +143,9 @@ class TrainOutcome:
     losses: dict[str, list[float | None]] = field(default_factory=dict)
     # s_max / median of the hidden stack's Jacobian at initialisation (the step-0 spectrum), by run name
     initial_ratio: dict[str, float | None] = field(default_factory=dict)
+    # the depth scale fitted to the measured correlation at initialisation (inf: no approach), and xi_c predicted
+    initial_depth_scale: dict[str, float | None] = field(default_factory=dict)
+    initial_xi_c: dict[str, float | None] = field(default_factory=dict)
     # hidden-layer weights [n_out, n_in] after training
     hidden_weights: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     status: str = "done"
@@ -223,6 +240,22 @@ def _initial_ratio(c: Criterion, outcome: object) -> float | None:
     return outcome.initial_ratio.get(c.run)
 
 
+def _depth_scale_factor(c: Criterion, outcome: object) -> float | None:
+    """How many times the measured depth scale and the predicted xi_c differ, either way (1: equal)."""
+    assert isinstance(outcome, TrainOutcome)
+    measured, predicted = outcome.initial_depth_scale.get(c.run), outcome.initial_xi_c.get(c.run)
+    if measured is None or predicted is None or not 0.0 < predicted < math.inf or not 0.0 < measured < math.inf:
+        return None
+    return max(measured / predicted, predicted / measured)
+
+
+def _correlation_decay(c: Criterion, outcome: object) -> float | None:
+    """1 / the measured depth scale: 0 where the correlation does not approach c* at all."""
+    assert isinstance(outcome, TrainOutcome)
+    measured = outcome.initial_depth_scale.get(c.run)
+    return None if measured is None else 1.0 / measured
+
+
 def _loss_below(c: Criterion, outcome: object) -> float | None:
     assert isinstance(outcome, TrainOutcome) and c.other is not None
     if c.run not in outcome.losses or c.other not in outcome.losses:
@@ -250,6 +283,8 @@ METRICS: dict[str, Metric] = {
     "loss_below": Metric(_loss_below, f"windows of {LOSS_WINDOW} steps from step {LOSS_FROM_STEP} with lower mean loss",
                          percent=True),
     "initial_ratio": Metric(_initial_ratio, "Jacobian s_max/median at init"),
+    "depth_scale_factor": Metric(_depth_scale_factor, "factor between measured depth scale and ξ_c at init"),
+    "correlation_decay": Metric(_correlation_decay, "1 / measured depth scale (per layer) at init"),
     "unit_spread": Metric(_unit_spread, "max row difference / max weight, hidden layers after training"),
     "depth_ratio": Metric(_probe(depth_ratio), "std layer 5 / layer 1"),
     "layer_ratio": Metric(_probe(layer_ratio), "std ratio per layer (geometric mean)"),
@@ -456,6 +491,9 @@ def train_preset(
         elif isinstance(event, JacobianSpectra) and event.step == 0:
             for run_id, spectrum in zip(event.run_ids, event.spectra):
                 outcome.initial_ratio[names[run_id]] = spectrum.ratio
+                outcome.initial_xi_c[names[run_id]] = spectrum.xi_c
+                outcome.initial_depth_scale[names[run_id]] = (
+                    None if spectrum.c_star is None else fitted_depth_scale(spectrum.correlation, spectrum.c_star))
         elif isinstance(event, Evaluation) and float(event.epoch).is_integer():
             for run_id, accuracy in zip(event.run_ids, event.test_acc):
                 outcome.epoch_test_acc.setdefault(names[run_id], {})[int(event.epoch)] = accuracy

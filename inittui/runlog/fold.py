@@ -149,6 +149,9 @@ class Experiment:
     elapsed_s: float = 0.0
     device_memory_mb: float | None = None
     finished: ExperimentFinished | None = None
+    # the latest Jacobian spectrum's step, and how many steps after the one before it came (its own cadence)
+    spectrum_step: int | None = None
+    spectrum_interval: int | None = None
 
 
 class RunFold:
@@ -272,12 +275,16 @@ class RunFold:
         return {TABLE, LAYERS}
 
     def _spectra(self, event: JacobianSpectra) -> set[str]:
+        experiment, step = self.experiment, int(event.step)
+        if experiment.spectrum_step is not None and step > experiment.spectrum_step:
+            experiment.spectrum_interval = step - experiment.spectrum_step
+        experiment.spectrum_step = step
         for run_id, spectrum in zip(event.run_ids, event.spectra, strict=True):
             run = self.runs.get(run_id)
             if run is not None:
                 run.life.spectra.append((int(event.step), spectrum))
                 del run.life.spectra[:-SPECTRA_KEPT]
-        return {LAYERS}
+        return {LAYERS, HEADER}
 
     def _evaluation(self, event: Evaluation) -> set[str]:
         for run_id, accuracy in zip(event.run_ids, event.test_acc, strict=True):

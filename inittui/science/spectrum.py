@@ -17,11 +17,13 @@ then one batched ``svdvals`` a layer (measured faster than ``torch.func.jacrev``
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterator, Sequence
 
 import torch
 
-from inittui.core.events import RunSpectrum
+from inittui.core.events import SPECTRUM_BIN_DECADES, SPECTRUM_BINS, SPECTRUM_LOG10_LOW, RunSpectrum
 from inittui.science.activations import Activation
 from inittui.science.statistics import finite_or_none
 
@@ -62,6 +64,15 @@ def mean_correlation(preactivations: torch.Tensor) -> torch.Tensor:
     return off_diagonal / (images * (images - 1))
 
 
+def log10_histograms(singular_values: torch.Tensor) -> torch.Tensor:
+    """``[runs, SPECTRUM_BINS]`` counts of ``singular_values [runs, values]`` over the fixed bins of log10 s
+    (see inittui.core.events); values beyond the bins land in the end ones, a zero in the first."""
+    logs = torch.log10(singular_values.double().clamp(min=1e-300))
+    bins = torch.floor((logs - SPECTRUM_LOG10_LOW) / SPECTRUM_BIN_DECADES).clamp(0, SPECTRUM_BINS - 1).long()
+    counts = torch.zeros(bins.shape[0], SPECTRUM_BINS, dtype=torch.long, device=bins.device)
+    return counts.scatter_add_(1, bins, torch.ones_like(bins))
+
+
 @torch.no_grad()
 def jacobian_spectra(preactivations: Sequence[torch.Tensor], weights: Sequence[torch.Tensor],
                      per_run: Sequence[Activation]) -> list[RunSpectrum]:
@@ -81,8 +92,32 @@ def jacobian_spectra(preactivations: Sequence[torch.Tensor], weights: Sequence[t
     s_max, s_median = pooled.amax(dim=1), pooled.median(dim=1).values
     ratio_rows = torch.stack(ratios, dim=1).cpu().tolist()
     numbers = torch.stack([s_max, s_median], dim=1).cpu().tolist()
+    finite_runs = torch.isfinite(pooled).all(dim=1).cpu().tolist()
+    histograms = log10_histograms(torch.nan_to_num(pooled)).cpu().tolist()
     return [
         RunSpectrum(finite_or_none(top), finite_or_none(middle), [finite_or_none(v) for v in ratio_row],
-                    [finite_or_none(v) for v in correlation_row])
-        for (top, middle), ratio_row, correlation_row in zip(numbers, ratio_rows, correlations.cpu().tolist())
+                    [finite_or_none(v) for v in correlation_row],
+                    log10_histogram=histogram if finite else [])
+        for (top, middle), ratio_row, correlation_row, histogram, finite
+        in zip(numbers, ratio_rows, correlations.cpu().tolist(), histograms, finite_runs)
     ]
+
+
+# below this distance from c*, at width 100, a measured correlation is finite-width noise, not an approach
+DEPTH_FIT_FLOOR = 0.01
+DEPTH_FIT_MIN_LAYERS = 3
+
+
+def fitted_depth_scale(correlation: Sequence[float | None], c_star: float) -> float | None:
+    """The measured depth scale: xi of |c_l - c*| ∝ exp(-l / xi) (Poole et al. 2016), by least squares of
+    ln |c_l - c*| against the layer l (``correlation[0]`` is layer 1) over the layers at least DEPTH_FIT_FLOOR from c*;
+    None where fewer than DEPTH_FIT_MIN_LAYERS are, inf where the distance does not shrink."""
+    points = [(layer, math.log(abs(c - c_star))) for layer, c in enumerate(correlation, start=1)
+              if c is not None and abs(c - c_star) >= DEPTH_FIT_FLOOR]
+    if len(points) < DEPTH_FIT_MIN_LAYERS:
+        return None
+    mean_layer = statistics.fmean(layer for layer, _ in points)
+    mean_log = statistics.fmean(log for _, log in points)
+    slope = (sum((layer - mean_layer) * (log - mean_log) for layer, log in points)
+             / sum((layer - mean_layer) ** 2 for layer, _ in points))
+    return -1.0 / slope if slope < 0 else math.inf

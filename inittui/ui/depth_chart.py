@@ -1,13 +1,16 @@
 """The depth view: how the signal changes from layer to layer, for one run or several, each in its colour.
 
-Up to five panels share the x axis (hidden layer 1…L), each with its own y axis labelled in real units:
+Up to six panels share the x axis (hidden layer 1…L), each with its own y axis labelled in real units:
 
 1. activation std per layer (solid) and the mean-field prediction at initialisation (dotted);
 2. the backpropagated gradient: std of ∂loss/∂activation (solid) beside the weight-gradient norm (dotted);
 3. the update-to-weight ratio ‖ΔW‖/‖W‖ (solid), with a reference line at 1e-3;
 4. the Jacobian spectrum: s_max / median of J_l = D_l W_l … D_2 W_2 against l (solid), with a reference line at
    1 (isometry), and the selected run's s_max, median and ratio written in its title;
-5. two images' correlation (cosine of their pre-activations) per layer, measured (solid) and by the mean-field
+5. the selected run's whole spectrum, J's singular values pooled over the images, as a histogram on a log axis
+   of s (its own x axis, not the layer: bars of the logged half-decade bins, s = 1 marked ┊), zoomed to the
+   bins it occupies and s = 1, with the same numbers in its title;
+6. two images' correlation (cosine of their pre-activations) per layer, measured (solid) and by the mean-field
    correlation map (dotted), on a linear axis, with the selected run's predicted c* and xi_c in its title.
 
 Stacked rather than overlaid or switched: they are in different units and decades apart, so one axis
@@ -32,9 +35,11 @@ import numpy as np
 from rich.style import Style
 from textual.strip import Strip
 
+from inittui.core.events import SPECTRUM_BIN_DECADES, SPECTRUM_BINS, SPECTRUM_LOG10_LOW
 from inittui.dashboard.views import DepthSeries
 from inittui.ui.braille import BRAILLE, column_spans, rasterise
 from inittui.ui.drawing import Line, LinearAxis, LogAxis, blank_lines, decade_label, fit, style
+from inittui.ui.histograms import BLOCKS, clean_counts, rebin
 from inittui.ui.lines import StripsWidget
 
 MIN_PLOT_ROWS = 10
@@ -57,6 +62,7 @@ class DepthPanel:
     # the DepthSeries field with the numbers written after the legend (the selected run's: the last series')
     note: str | None = None
     linear: bool = False  # a correlation's linear axis, not a log one
+    histogram: bool = False  # ``solid`` is the selected run's counts over log10 s, drawn as bars on an s axis
 
 
 PANELS = (
@@ -67,6 +73,8 @@ PANELS = (
     DepthPanel("updates", "update ratio ‖ΔW‖/‖W‖", "update_ratio", None, "─ per layer  ╌ 1e-3", reference=1e-3),
     DepthPanel("spectrum", "J_l s_max/median", "prefix_ratio", None, "─ Jacobian J_l = D_l W_l … D_2 W_2  ╌ 1",
                reference=1.0, note="spectrum_note"),
+    DepthPanel("histogram", "J's singular values s", "log10_histogram", None,
+               "█ selected run, per half decade of s  ┊ s = 1", note="spectrum_note", histogram=True),
     DepthPanel("correlation", "correlation of two images", "correlation", "predicted_correlation",
                "─ measured  ┈ c-map", note="correlation_note", linear=True),
 )
@@ -140,6 +148,8 @@ def _draw_panel(
     panel: DepthPanel, series: Sequence[DepthSeries], layers: int, width: int, rows: int, top: int
 ) -> tuple[list[Strip], PanelDrawing]:
     """The panel's plot rows (``rows`` lines of ``width`` cells), gutter included."""
+    if panel.histogram:
+        return _draw_histogram(panel, series[-1], width, rows, top)
     plot_width = max(width - GUTTER, 1)
     dot_columns, dot_rows = 2 * plot_width, 4 * rows
     solid = _matrix(series, panel.solid, layers)
@@ -200,6 +210,78 @@ def _draw_panel(
                 line.add("".join(row_cells[start:column]), row_styles[start])
                 start = column
         lines.append(line.strip())
+    return lines, drawing
+
+
+# the histogram shows at least this many bins (4 decades), so that a spectrum in one bin is not a wall
+MIN_SHOWN_BINS = 8
+UNIT_BIN = round(-SPECTRUM_LOG10_LOW / SPECTRUM_BIN_DECADES - 0.5)  # the bin s = 1 is the middle of
+UNIT_MARK = "┊"
+
+
+def shown_bins(counts: np.ndarray) -> tuple[int, int]:
+    """[first, last] bins drawn: those occupied and s = 1's, a bin more each side, at least MIN_SHOWN_BINS."""
+    occupied = np.flatnonzero(counts)
+    first = min(int(occupied[0]), UNIT_BIN) - 1 if occupied.size else UNIT_BIN - 1
+    last = max(int(occupied[-1]), UNIT_BIN) + 1 if occupied.size else UNIT_BIN + 1
+    missing = MIN_SHOWN_BINS - (last - first + 1)
+    if missing > 0:
+        first, last = first - missing // 2, last + missing - missing // 2
+    shift = max(-first, 0) - max(last - (SPECTRUM_BINS - 1), 0)
+    return max(first + shift, 0), min(last + shift, SPECTRUM_BINS - 1)
+
+
+def _s_ticks(first: int, last: int, plot_width: int) -> list[tuple[int, str]]:
+    """(cell column, label) of whole decades of s under bins ``first``…``last``, no two touching; s = 1 placed
+    first, so that it is always among them."""
+    low = SPECTRUM_LOG10_LOW + first * SPECTRUM_BIN_DECADES
+    span = (last + 1 - first) * SPECTRUM_BIN_DECADES
+    taken: list[tuple[int, int]] = []  # (first, last) cell of each label placed
+    ticks = []
+    for exponent in sorted(range(math.ceil(low), math.floor(low + span) + 1), key=lambda e: (e != 0, abs(e))):
+        label = decade_label(exponent)
+        column = min(int((exponent - low) / span * plot_width), plot_width - 1)
+        start = min(max(column - len(label) // 2, 0), max(plot_width - len(label), 0))
+        end = start + len(label) - 1
+        if all(start > other_end + 1 or end < other_start - 1 for other_start, other_end in taken):
+            taken.append((start, end))
+            ticks.append((start, label))
+    return sorted(ticks)
+
+
+def _draw_histogram(panel: DepthPanel, item: DepthSeries, width: int, rows: int, top: int
+                    ) -> tuple[list[Strip], PanelDrawing]:
+    """The selected run's spectrum histogram: ``rows - 1`` rows of bars over the s axis' row, gutter included;
+    its cost is the panel's cells, whatever the counts."""
+    drawing = PanelDrawing(panel, top, rows, None)
+    counts = clean_counts(list(getattr(item, panel.solid)))[:SPECTRUM_BINS]
+    if rows < 2 or counts.size != SPECTRUM_BINS or not counts.any():
+        return blank_lines(width, rows, "no spectrum histogram", NOTE_STYLE), drawing
+    plot_width, bar_rows = max(width - GUTTER, 1), rows - 1
+    first, last = shown_bins(counts)
+    values = np.asarray(rebin(counts[first : last + 1].tolist(), plot_width))
+    eighths = values / (values.max() or 1.0) * bar_rows * 8 - (np.arange(bar_rows)[::-1] * 8)[:, None]
+    blocks = np.where(eighths > 0, np.clip(np.floor(eighths), 1, 8), 0).astype(np.int64)
+    unit_column = min(int((UNIT_BIN + 0.5 - first) / (last + 1 - first) * plot_width), plot_width - 1)
+    bar_style = style(item.colour)
+    share = float(counts[first : last + 1].max() / counts.sum())
+    lines = []
+    for row in range(bar_rows):
+        cells = [BLOCKS[block] for block in blocks[row].tolist()]
+        line = Line(width).add(fit(f"{share:.0%}" if row == 0 else "", GUTTER - 1, right=True), AXIS_STYLE)
+        line.add("┤" if row == 0 else "│", AXIS_STYLE)
+        line.add("".join(cells[:unit_column]), bar_style)
+        if cells[unit_column] == " ":
+            line.add(UNIT_MARK, AXIS_STYLE)
+        else:
+            line.add(cells[unit_column], bar_style)
+        line.add("".join(cells[unit_column + 1 :]), bar_style)
+        lines.append(line.strip())
+    axis = [" "] * plot_width
+    for start, label in _s_ticks(first, last, plot_width):
+        axis[start : start + len(label)] = list(label)
+    lines.append(Line(width).add(fit("s", GUTTER - 1, right=True) + " ", AXIS_STYLE).add("".join(axis), AXIS_STYLE)
+                 .strip())
     return lines, drawing
 
 
@@ -301,7 +383,8 @@ def render_depth_chart(
         plot, drawing = _draw_panel(panel, series, layers, width, rows, top=len(lines))
         lines.extend(plot)
         drawings.append(drawing)
-    lines.append(_x_axis(layers, width))
+    # a histogram alone is on its own s axis, drawn in it: the layer axis would name nothing
+    lines.append(_x_axis(layers, width) if not all(p.histogram for p in layout.panels) else Strip.blank(width))
     lines.extend(Strip.blank(width) for _ in range(height - len(lines)))
     return lines[:height], drawings
 

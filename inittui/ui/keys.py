@@ -152,8 +152,8 @@ KEYS: tuple[Key, ...] = (
         "layers page: each layer's distribution over time as a heatmap or as percentile bands (0, 7, 16, 50, 84, "
         "93, 100, as TensorBoard's Distributions draws them)", title="Heatmap / percentile bands", show=False),
     Key("v", Action.NEXT_DEPTH_PANEL, "depth panel",
-        "depth view: the next panel (activations, gradients, updates, Jacobian spectrum, correlation), where the "
-        "five do not fit together",
+        "depth view: the next panel (activations, gradients, updates, Jacobian spectrum, its histogram, "
+        "correlation), where the six do not fit together",
         title="Next depth-view panel", show=False),
     Key("m", Action.NEXT_METRIC, "metric", "atlas: the next metric (test accuracy, train loss, dead %, saturated %)",
         title="Next atlas metric", show=False),

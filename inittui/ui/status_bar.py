@@ -1,6 +1,7 @@
-"""The header: the page shown, then state, preset, progress, speed, elapsed time, device, dataset and the run
-log's path, packed into one line at 120 columns or more and at most two below; what does not fit is left out,
-least useful first, and the path is shortened (``~``, an ellipsis in the middle)."""
+"""The header: the page shown, then state, preset, progress, speed, elapsed time, the spectrum's cadence (on the
+depth page), device, dataset and the run log's path, packed into one line at 120 columns or more and at most two
+below; what does not fit is left out, least useful first, and the path is shortened (``~``, an ellipsis in the
+middle)."""
 
 from __future__ import annotations
 
@@ -111,6 +112,8 @@ def header_pieces(header: HeaderView) -> list[Piece]:
             pieces.append(Piece(header.progress, "", 8))
         pieces.append(Piece(header.speed, "", 4))
         pieces.append(Piece(header.elapsed, "", 5))
+    if header.spectrum:
+        pieces.append(Piece(header.spectrum, "", 6))
     pieces.append(Piece(header.device or "device …", "", 3))
     pieces.append(Piece(header.dataset or "dataset …", "", 2))
     if header.extra:

@@ -262,3 +262,25 @@ def test_short_symmetry_run_on_mnist_is_symmetric_and_repeatable(mnist, tmp_path
     assert again.test_acc == first.test_acc
     assert again.losses == first.losses
 
+
+
+def test_the_depth_scale_rows_judge_measured_against_predicted_in_every_seed():
+    chaotic, critical = (next(c for c in CRITERIA if c.preset == "isometry" and c.run == run and c.metric == metric)
+                         for run, metric in (("orthogonal:tanh", "depth_scale_factor"),
+                                             ("orthogonal-critical:tanh", "correlation_decay")))
+
+    def outcome(run: str, measured: float | None, xi_c: float | None) -> TrainOutcome:
+        return TrainOutcome(initial_depth_scale={run: measured}, initial_xi_c={run: xi_c})
+
+    # seeds 10-19's extremes, 10.1 and 14.4 against xi_c = 12.1, pass; a factor 1.6 either way fails
+    assert judge(chaotic, [outcome("orthogonal:tanh", 10.1, 12.1), outcome("orthogonal:tanh", 14.4, 12.1)]).passed
+    too_long = outcome("orthogonal:tanh", 12.1 * 1.6, 12.1)
+    assert not judge(chaotic, [outcome("orthogonal:tanh", 14.4, 12.1), too_long]).passed
+    assert not judge(chaotic, [outcome("orthogonal:tanh", 12.1 / 1.6, 12.1)]).passed
+    # no finite prediction or no fit: nothing to compare, so the row fails rather than passes
+    assert not judge(chaotic, [outcome("orthogonal:tanh", 12.0, math.inf)]).passed
+    assert not judge(chaotic, [outcome("orthogonal:tanh", None, 12.1)]).passed
+    # at the edge of chaos: no decay (xi = inf) or one slower than the depth passes, a faster one fails
+    assert judge(critical, [outcome("orthogonal-critical:tanh", math.inf, 2.5e8),
+                            outcome("orthogonal-critical:tanh", 45.0, 2.5e8)]).passed
+    assert not judge(critical, [outcome("orthogonal-critical:tanh", 20.0, 2.5e8)]).passed

@@ -23,6 +23,9 @@ from inittui.experiments.depth_sweep import (
 )
 from inittui.training.model import initial_weights, run_seed
 from inittui.core.presets import ATLAS_INITIALIZERS, DEPTH_SWEEP, PRESETS, REPRODUCTIONS
+from inittui.core.events import JacobianSpectra
+from inittui.runlog.reader import read_events
+from inittui.science.spectrum import fitted_depth_scale
 from inittui.experiments.reproduce import (
     CRITERIA,
     Criterion,
@@ -461,3 +464,17 @@ def test_std_ratios_follow_mean_field_at_the_books_depth_on_mnist(mnist_dir):
     assert {run: verdict(5, ratio) for run, ratio in ratios.items()} == dict.fromkeys(DEPTH_SWEEP.runs, "pass")
     assert all(len(ratio.draws) == 10 for ratio in ratios.values())
     assert ratios["xavier:relu"].predicted == pytest.approx(0.25)  # ×1/√2 a layer, four layers on
+
+
+def test_train_preset_records_the_initial_depth_scale_fitted_to_the_logged_correlation(tmp_path):
+    data = random_mnist(256, 64)
+    config = ExperimentConfig(runs=parse_runs("orthogonal:tanh,orthogonal-critical:tanh"), depth=12, width=40,
+                              steps=1, device="cpu")
+    outcome = reproduce.train_preset(config, data, tmp_path, "test")
+    (log,) = tmp_path.iterdir()
+    (spectra,) = [event for event in read_events(log) if isinstance(event, JacobianSpectra)]
+    for name, spectrum in zip(("orthogonal:tanh", "orthogonal-critical:tanh"), spectra.spectra):
+        assert outcome.initial_xi_c[name] == spectrum.xi_c
+        assert outcome.initial_depth_scale[name] == fitted_depth_scale(spectrum.correlation, spectrum.c_star)
+    # gain 5/3 is chaotic (a finite xi_c), the critical gain at the edge (an effectively infinite one)
+    assert outcome.initial_xi_c["orthogonal:tanh"] < 30 < outcome.initial_xi_c["orthogonal-critical:tanh"]

@@ -180,6 +180,7 @@ def test_spectra_are_kept_per_life_and_found_at_a_step():
     ])
     life = fold.runs[0].life
     assert [step for step, _ in life.spectra] == [0, 20]
+    assert (fold.experiment.spectrum_step, fold.experiment.spectrum_interval) == (20, 20)  # the header's cadence
     assert life.spectrum_at(None)[1].s_max == 3.0
     assert life.spectrum_at(19) == (0, _spectrum(2.0))
     assert life.spectrum_at(-1) is None

@@ -20,12 +20,16 @@ from inittui.core.events import (
     Evaluation,
     ExperimentFinished,
     ExperimentStarted,
+    SPECTRUM_BINS,
     Histogram,
+    JacobianSpectra,
     LayerStat,
     LayerStats,
     Notice,
+    RunSpectrum,
     RunsChanged,
     StateChanged,
+    event_from_dict,
     event_from_json,
     experiment_runs,
 )
@@ -420,3 +424,21 @@ def test_a_seed_group_logs_each_runs_seed_and_is_summarised_over_its_seeds(tmp_p
     assert [(r.record.name, r.record.seed) for r in read.fold.runs.values()] == [
         ("he:relu", 0), ("he:relu", 1), ("he:relu", 2), ("xavier:tanh", 0), ("xavier:tanh", 1), ("xavier:tanh", 2)]
     assert summarise_run(log.run_dir).best_test_acc == {"he:relu": [0.91, 0.92, 0.93], "xavier:tanh": [0.80, 0.81, 0.82]}
+
+
+def test_a_spectrum_histogram_round_trips_is_optional_and_refused_when_damaged():
+    histogram = [0] * SPECTRUM_BINS
+    histogram[SPECTRUM_BINS // 2] = 64
+    spectrum = RunSpectrum(1.0, 1.0, [1.0, 1.0], [0.5, 0.4], [0.5, 0.45], 1.0, 0.98, histogram)
+    event = JacobianSpectra(0, [0], [spectrum], 0.1, 32)
+    assert event_from_json(event.to_json()) == event
+    # a log written before the histogram: its spectra still read, without one
+    old = json.loads(event.to_json())
+    del old["spectra"][0]["log10_histogram"]
+    assert event_from_dict(old).spectra[0].log10_histogram == []
+    for damaged in (histogram[:-1], [*histogram[:-1], -1], [*histogram[:-1], 1.5], [*histogram[:-1], None],
+                    [*histogram[:-1], True], "64"):
+        line = json.loads(event.to_json())
+        line["spectra"][0]["log10_histogram"] = damaged
+        with pytest.raises((TypeError, ValueError)):
+            event_from_dict(line)

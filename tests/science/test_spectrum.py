@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from inittui.science.activations import Activation, get_activation
-from inittui.science.spectrum import jacobian_spectra, mean_correlation
+from inittui.core.events import SPECTRUM_BINS, spectrum_bin_centre
+from inittui.science.spectrum import (
+    DEPTH_FIT_FLOOR,
+    fitted_depth_scale,
+    jacobian_spectra,
+    log10_histograms,
+    mean_correlation,
+)
 
 LINEAR = Activation("linear", lambda x: x, "linear", None, None, False, None)
 
@@ -119,3 +126,50 @@ def test_a_diverged_run_gives_none_and_leaves_the_others_measured():
     diverged, fine = jacobian_spectra([z1, z2, z3], weights, [tanh, tanh])
     assert diverged.s_max is None and diverged.prefix_ratio[-1] is None
     assert fine.s_max is not None and all(v is not None for v in fine.prefix_ratio)
+
+
+def test_the_histogram_of_an_orthogonal_linear_network_is_one_bin_at_log10_s_0():
+    generator = torch.Generator().manual_seed(0)
+    weights = [torch.randn(20, 30, generator=generator, dtype=torch.float64)]
+    weights += [_orthogonal(20, generator) for _ in range(6)]
+    images = torch.randn(5, 30, generator=generator, dtype=torch.float64)
+    (spectrum,) = jacobian_spectra(_forward(images, weights, LINEAR), [w.unsqueeze(0) for w in weights[1:]], [LINEAR])
+    assert len(spectrum.log10_histogram) == SPECTRUM_BINS
+    (occupied,) = [index for index, count in enumerate(spectrum.log10_histogram) if count]
+    assert spectrum_bin_centre(occupied) == 0.0
+    assert spectrum.log10_histogram[occupied] == 5 * 20  # every image's every singular value
+    # gain 2 a layer: every value 2⁶ = 64, log10 1.81, in the bin centred on 2
+    doubled = [weights[0]] + [2 * w for w in weights[1:]]
+    (spectrum,) = jacobian_spectra(_forward(images, doubled, LINEAR), [w.unsqueeze(0) for w in doubled[1:]], [LINEAR])
+    (occupied,) = [index for index, count in enumerate(spectrum.log10_histogram) if count]
+    assert spectrum_bin_centre(occupied) == 2.0
+
+
+def test_the_histogram_bins_clip_at_their_ends_and_a_zero_lands_in_the_first():
+    values = torch.tensor([[0.0, 1e-30, 1e-12, 1.0, 0.999, 1.01, 1e12, 1e30]])
+    (counts,) = log10_histograms(values).tolist()
+    assert counts[0] == 3 and counts[SPECTRUM_BINS // 2] == 3 and counts[-1] == 2 and sum(counts) == 8
+
+
+def test_a_diverged_run_has_no_histogram():
+    generator = torch.Generator().manual_seed(5)
+    tanh = get_activation("tanh")
+    images = torch.randn(3, 6, generator=generator)
+    weights = [torch.randn(2, 4, 4, generator=generator) for _ in range(2)]
+    weights[1][0, 0, 0] = math.nan
+    first = torch.randn(2, 4, 6, generator=generator)
+    z1 = images @ first.transpose(1, 2)
+    z2 = torch.tanh(z1) @ weights[0].transpose(1, 2)
+    z3 = torch.tanh(z2) @ weights[1].transpose(1, 2)
+    diverged, fine = jacobian_spectra([z1, z2, z3], weights, [tanh, tanh])
+    assert diverged.log10_histogram == [] and sum(fine.log10_histogram) == 3 * 4
+
+
+def test_the_fitted_depth_scale_of_an_exponential_approach_is_its_decay_length():
+    # c_l = c* + 0.5 exp(-l / 7) approaches c* = 0.2 with xi = 7; beyond 0.01 of c* the rest is noise, left out
+    approach = [0.2 + 0.5 * math.exp(-layer / 7.0) for layer in range(1, 31)]
+    assert fitted_depth_scale(approach, 0.2) == pytest.approx(7.0)
+    noisy = [c if abs(c - 0.2) >= DEPTH_FIT_FLOOR else 0.2 + 0.003 * (-1) ** layer for layer, c in enumerate(approach)]
+    assert fitted_depth_scale(noisy, 0.2) == pytest.approx(7.0)
+    assert fitted_depth_scale([0.3] * 30, 1.0) == math.inf  # no approach: the edge of chaos
+    assert fitted_depth_scale([0.5, 0.2, None], 0.2) is None  # too few layers away from c*

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inittui.training.engine import Engine
-from inittui.core.events import LayerStats
+from inittui.core.events import SPECTRUM_BINS, LayerStats, spectrum_bin_centre
 from inittui.core.presets import get_preset
 from inittui.ui.depth_chart import (
     ABOVE,
@@ -18,6 +18,7 @@ from inittui.ui.depth_chart import (
     GUTTER,
     PANELS,
     REFERENCE_MARK,
+    UNIT_MARK,
     DepthChart,
     DepthSeries,
     layer_positions,
@@ -70,7 +71,7 @@ async def test_points_sit_on_the_rows_their_values_map_to():
     app = WidgetApp(chart, lambda widget: widget.show(series))
     async with app.run_test(size=(70, 40)):
         lines = screen_lines(chart)
-        # three of the five fit, from the first on
+        # three of the six fit, from the first on
         assert not chart.stacked and [d.panel.key for d in chart.drawings] == [p.key for p in PANELS[:3]]
         activations, gradients, updates = chart.drawings
         assert (activations.axis.low, activations.axis.high) == (-4, 0)
@@ -153,12 +154,12 @@ async def test_too_short_for_three_panels_shows_one_and_switches():
     async with app.run_test(size=(80, 24)) as pilot:
         assert not chart.stacked
         lines = screen_lines(chart)
-        assert "[1/5] activation std" in text_of(lines[1])
+        assert "[1/6] activation std" in text_of(lines[1])
         assert chart.drawings[0].rows >= 10  # a readable plot at 80×24
         chart.show(series, focus=1)  # v: the next panel
         await pilot.pause()
         lines = screen_lines(chart)
-        assert "[2/5] backpropagated gradient" in text_of(lines[1])
+        assert "[2/6] backpropagated gradient" in text_of(lines[1])
 
 
 def _spectrum_series() -> list[DepthSeries]:
@@ -174,8 +175,8 @@ def _spectrum_series() -> list[DepthSeries]:
 
 def test_the_spectrum_panel_draws_each_prefix_ratio_on_a_log_axis_with_the_selected_runs_numbers():
     lines, drawings = render_depth_chart(_spectrum_series(), 120, 40, focus=3)
-    assert [d.panel.key for d in drawings] == ["spectrum", "correlation", "activations"]
-    spectrum, correlation, _ = drawings
+    assert [d.panel.key for d in drawings] == ["spectrum", "histogram", "correlation"]
+    spectrum, _, correlation = drawings
     assert (spectrum.axis.low, spectrum.axis.high) == (0, 5)
     # the title writes the selected run's (the last series') numbers
     assert "s_max 0.95 · median 0.43 · ratio 2.2 (step 0)" in text_of(lines[spectrum.top - 1])
@@ -194,12 +195,12 @@ def test_the_spectrum_panel_draws_each_prefix_ratio_on_a_log_axis_with_the_selec
     assert correlation.row_of(0.2) < correlation.row_of(-0.05)
 
 
-def test_all_five_panels_stack_at_200x60_and_one_shows_alone_at_80x24():
-    _, drawings = render_depth_chart(_spectrum_series(), 200, 60)
+def test_all_six_panels_stack_at_200x70_and_one_shows_alone_at_80x24():
+    _, drawings = render_depth_chart(_spectrum_series(), 200, 70)
     assert [d.panel.key for d in drawings] == [p.key for p in PANELS] and all(d.rows >= 10 for d in drawings)
     lines, drawings = render_depth_chart(_spectrum_series(), 80, 24, focus=3)
     assert [d.panel.key for d in drawings] == ["spectrum"] and drawings[0].rows >= 10
-    assert "[4/5] J_l s_max/median  s_max 0.95 · median 0.43 · ratio 2.2 (step 0)" in text_of(lines[1])
+    assert "[4/6] J_l s_max/median  s_max 0.95 · median 0.43 · ratio 2.2 (step 0)" in text_of(lines[1])
 
 
 def test_three_hundred_layers_and_sixty_runs_draw_in_the_widgets_size():
@@ -286,3 +287,62 @@ def test_long_constant_series(layers, value):
     series = [DepthSeries("a", RED, activation_std=[value] * layers, update_ratio=[value] * layers)]
     lines, _ = render_depth_chart(series, 120, 40)
     assert len(lines) == 40 and all(line.cell_length == 120 for line in lines)
+
+
+# ---------------------------------------------------------------------------------------------- the histogram
+def _histogram_series(counts: list[int], colour: str = BLUE) -> DepthSeries:
+    return DepthSeries("0 orthogonal-critical:tanh", colour, prefix_ratio=[1.0, 1.0], log10_histogram=counts,
+                       spectrum_note="s_max 1 · median 1 · ratio 1 (step 0)")
+
+
+def _one_bin(log10_s: float, count: int = 3200) -> list[int]:
+    counts = [0] * SPECTRUM_BINS
+    counts[next(i for i in range(SPECTRUM_BINS) if spectrum_bin_centre(i) == log10_s)] = count
+    return counts
+
+
+def _histogram_panel(series: list[DepthSeries], width: int = 80, height: int = 24):
+    lines, (drawing,) = render_depth_chart(series, width, height, focus=PANEL_KEYS.index("histogram"))
+    assert drawing.panel.key == "histogram"
+    return lines, lines[drawing.top : drawing.top + drawing.rows]
+
+
+PANEL_KEYS = [panel.key for panel in PANELS]
+
+
+def test_a_spectrum_in_one_bin_is_one_bar_over_the_s_1_label_with_its_numbers_in_the_title():
+    lines, rows = _histogram_panel([_histogram_series(_one_bin(0.0))])
+    assert "[5/6] J's singular values s" in text_of(lines[1]) and "ratio 1 (step 0)" in text_of(lines[1])
+    axis = text_of(rows[-1])
+    one = axis.index(" 1 ") + 1
+    full = [column for column, (character, _) in enumerate(cells(rows[0])) if character == "█"]
+    assert full and min(full) <= one <= max(full)  # the bar stands over s = 1
+    assert colour_of(cells(rows[0])[one][1]) == BLUE
+    assert all(character in " ┤│%0123456789" for character in text_of(rows[0])[: min(full)])  # nothing else
+
+
+def test_a_spectrum_away_from_1_leaves_the_s_1_line_marked_and_its_bar_at_its_decade():
+    lines, rows = _histogram_panel([_histogram_series(_one_bin(-3.0))])
+    axis = text_of(rows[-1])
+    one, thousandth = axis.index(" 1 ") + 1, axis.index("0.001") + 2
+    assert all(text_of(row)[one] == UNIT_MARK for row in rows[:-1])
+    full = [column for column, (character, _) in enumerate(cells(rows[len(rows) // 2])) if character == "█"]
+    assert min(full) <= thousandth <= max(full) and max(full) < one
+    # no layer axis under a histogram alone: its own s axis is the x axis
+    assert not text_of(lines[-1]).strip()
+
+
+def test_compare_mode_shows_the_selected_runs_histogram_the_last_series():
+    series = [_histogram_series(_one_bin(3.0), RED), _histogram_series(_one_bin(-3.0), BLUE)]
+    _, rows = _histogram_panel(series)
+    colours = {colour_of(style) for row in rows[:-1] for character, style in cells(row) if character == "█"}
+    assert colours == {BLUE}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.one_of(st.integers(-10, 10**30), st.floats(allow_nan=True), st.none(), st.text(max_size=2)),
+                max_size=80),
+       st.integers(1, 200), st.integers(1, 60))
+def test_any_histogram_draws_in_the_charts_size(counts, width, height):
+    lines, _ = render_depth_chart([_histogram_series(counts)], width, height, focus=PANEL_KEYS.index("histogram"))
+    assert len(lines) == height and all(line.cell_length == width for line in lines)

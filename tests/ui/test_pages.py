@@ -9,6 +9,7 @@ import pytest
 
 from support.records import record
 from inittui.core.events import (
+    SPECTRUM_BINS,
     ExperimentStarted,
     Histogram,
     JacobianSpectra,
@@ -78,7 +79,7 @@ async def test_the_depth_page_plots_what_the_layer_statistics_said():
         chart = app.pages["depth"].chart
         lines = screen_lines(chart)
         width = chart.size.width
-        # three of the five panels fit at 120×40: the first three
+        # three of the six panels fit at 120×40: the first three
         assert [d.panel.key for d in chart.drawings] == ["activations", "gradients", "updates"]
         for drawing, values in zip(chart.drawings, (ACTIVATION_STD, GRADIENT_STD, UPDATE_RATIO)):
             assert drawing.rows >= 10
@@ -95,8 +96,10 @@ async def test_the_depth_page_plots_what_the_layer_statistics_said():
 
 
 async def test_the_depth_page_writes_the_selected_runs_spectrum_from_the_latest_spectrum_event():
+    histogram = [0] * SPECTRUM_BINS
+    histogram[20:27] = [5, 20, 60, 100, 60, 20, 5]
     spectrum = RunSpectrum(9.0, 0.5, [1.0, 2.0, 4.0, 8.0, 18.0], [0.3, 0.25, 0.2, 0.15, 0.1],
-                           [0.3, 0.26, 0.21, 0.16, 0.12], 1.0, 0.9)
+                           [0.3, 0.26, 0.21, 0.16, 0.12], 1.0, 0.9, histogram)
     events = grid_events([("orthogonal-critical", "tanh"), ("xavier", "tanh")], stats_steps=(10, 20))
     # a spectrum at step 10 only (its own cadence), after that step's statistics
     events.insert(4, JacobianSpectra(10, [0, 1], [spectrum, replace(spectrum, s_max=90.0)], 0.2, 32))
@@ -109,8 +112,9 @@ async def test_the_depth_page_writes_the_selected_runs_spectrum_from_the_latest_
         assert list(series.predicted_correlation) == spectrum.predicted_correlation
         assert series.spectrum_note == "s_max 9 · median 0.5 · ratio 18 (step 10)"
         assert series.correlation_note == "c* 1 · ξ_c 9.49 (predicted)"
+        assert list(series.log10_histogram) == histogram
         keys = [d.panel.key for d in app.pages["depth"].chart.drawings]
-        assert keys[:2] == ["spectrum", "correlation"]
+        assert keys == ["spectrum", "histogram", "correlation"]
         # compare mode: every run's ratio
         await pilot.press("c")
         await pilot.pause()
@@ -251,6 +255,25 @@ def test_the_header_takes_one_line_from_120_columns_and_two_below():
         assert len(lines) <= most and all(len(line) <= width for line in lines), (width, text)
         assert "2 curves" in lines[0] and "running" in lines[0]
     assert "…" in status_text(replace(view, device="CPU"), width=170 - PADDING).plain  # the path, shortened
+
+
+def test_the_depth_pages_header_says_when_the_spectrum_was_measured_and_how_far_apart():
+    model = DashboardModel()
+    events = synthetic_events()
+    for event in events[:3]:
+        model.apply(event)
+    model.view.page = "depth"
+    assert header(model, "4 depth").spectrum == "spectrum @ step 0"
+    spectrum = next(event for event in events if isinstance(event, JacobianSpectra))
+    model.apply(replace(spectrum, step=750))
+    assert header(model, "4 depth").spectrum == "spectrum @ step 750 · every ~750"
+    for terminal in (80, 120):  # it fits in the header at the sizes the snapshots are of
+        assert "spectrum @ step 750 · every ~750" in status_text(header(model, "4 depth"), terminal - PADDING).plain
+    model.view.page = "curves"  # only the page that draws the spectrum says its cadence
+    assert "spectrum" not in status_text(header(model, "2 curves"), 200).plain
+    fresh = DashboardModel()
+    fresh.view.page = "depth"
+    assert header(fresh, "4 depth").spectrum == "no spectrum yet"
 
 
 def test_the_probe_header_says_probe_once():

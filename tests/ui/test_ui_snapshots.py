@@ -13,6 +13,7 @@ from support.records import record
 from inittui.core.config import ACTIVATION_NAMES
 from inittui.core.presets import ATLAS_INITIALIZERS
 from inittui.core.events import (
+    SPECTRUM_BINS,
     Evaluation,
     ExperimentStarted,
     Histogram,
@@ -22,6 +23,7 @@ from inittui.core.events import (
     RunSpectrum,
     RunsChanged,
     TrainProgress,
+    spectrum_bin_centre,
 )
 from inittui.core.presets import get_preset
 from inittui.ui.app import make_app
@@ -77,7 +79,13 @@ def _spectrum(activation: str, factor: float) -> RunSpectrum:
     ratios = [growth**layer for layer in range(5)]
     measured = [0.3 + (0.12 * layer if activation == "relu" else -0.03 * layer) for layer in range(5)]
     predicted = [value + 0.01 * layer for layer, value in enumerate(measured)]
-    return RunSpectrum(ratios[-1] * 0.4, 0.4, ratios, measured, predicted, 1.0, 1.0 if activation == "relu" else 0.97)
+    # 3200 singular values, log-normal about the median 0.4, spread by the ratio
+    spread = 0.2 + math.log10(ratios[-1]) / 3
+    density = [math.exp(-0.5 * ((spectrum_bin_centre(i) - math.log10(0.4)) / spread) ** 2)
+               for i in range(SPECTRUM_BINS)]
+    histogram = [round(3200 * value / sum(density)) for value in density]
+    return RunSpectrum(ratios[-1] * 0.4, 0.4, ratios, measured, predicted, 1.0, 1.0 if activation == "relu" else 0.97,
+                       histogram)
 
 
 def synthetic_events() -> list:
@@ -161,9 +169,9 @@ def test_dashboard_compare_mode_200x60(snap_compare):
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 @pytest.mark.parametrize("keys", [["2"], ["3"], ["3", "t"], ["4"], ["4", "c"], ["4", "v", "v", "v"],
-                                  ["4", "c", "v", "v", "v"], ["5"]],
+                                  ["4", "c", "v", "v", "v"], ["4", "v", "v", "v", "v"], ["5"]],
                          ids=["curves", "layers", "layers-over-time", "depth", "depth-compare", "depth-spectrum",
-                              "depth-spectrum-compare", "atlas"])
+                              "depth-spectrum-compare", "depth-histogram", "atlas"])
 def test_pages(snap_compare, keys, size):
     async def pressed_quietly(pilot) -> None:
         """The keys, then no notifications: ``v`` says which panel it showed, over the panels."""
