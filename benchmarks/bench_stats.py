@@ -25,9 +25,10 @@ import torch
 
 from common import benchmark_parser, parse_benchmark_args
 
-import inittui.training.engine
+import inittui.training.measurements
 from inittui.training.data import load_mnist
 from inittui.training.engine import Engine
+from inittui.training.measurements import Measurements
 from inittui.core.presets import get_preset
 
 NO_STATS = 10**9
@@ -39,7 +40,7 @@ class StatisticsTimer:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.durations: list[float] = []
-        self._inner = inittui.training.engine.layer_statistics
+        self._inner = inittui.training.measurements.layer_statistics
 
     def __call__(self, *args, **kwargs):
         started = time.perf_counter()
@@ -56,22 +57,22 @@ class SpectrumTimer:
     def __init__(self, on: bool) -> None:
         self.on = on
         self.durations: list[float] = []
-        self._inner = Engine._measure_spectra
+        self._inner = Measurements.measure_spectra
 
     def install(self) -> None:
         timer = self
 
-        def measured(engine: Engine) -> None:
+        def measured(measurements: Measurements) -> None:
             if not timer.on:
                 return
             started = time.perf_counter()
-            timer._inner(engine)
+            timer._inner(measurements)
             timer.durations.append(time.perf_counter() - started)
 
-        Engine._measure_spectra = measured
+        Measurements.measure_spectra = measured
 
     def remove(self) -> None:
-        Engine._measure_spectra = self._inner
+        Measurements.measure_spectra = self._inner
 
 
 def run(data, preset: str, device: torch.device, steps: int, stats_every: int | None,
@@ -80,7 +81,7 @@ def run(data, preset: str, device: torch.device, steps: int, stats_every: int | 
     (a one-off warm-up of the kernels), mean steps between statistics, share spent on the spectrum, spectra)."""
     timer = StatisticsTimer(device)
     spectrum_timer = SpectrumTimer(spectrum)
-    inittui.training.engine.layer_statistics = timer
+    inittui.training.measurements.layer_statistics = timer
     spectrum_timer.install()
     try:
         config = get_preset(preset).config(steps=steps, device=str(device), stats_every=stats_every)
@@ -89,7 +90,7 @@ def run(data, preset: str, device: torch.device, steps: int, stats_every: int | 
         # training time as the engine counts it: statistics in, test evaluation out
         elapsed = engine.meter.seconds
     finally:
-        inittui.training.engine.layer_statistics = timer._inner
+        inittui.training.measurements.layer_statistics = timer._inner
         spectrum_timer.remove()
     first, rest = timer.durations[0], timer.durations[1:]
     return (

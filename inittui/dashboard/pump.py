@@ -13,6 +13,7 @@ from collections.abc import Callable
 from inittui.core.events import Evaluation, LayerStats, TrainProgress
 from inittui.core.reports import Report
 from inittui.dashboard.model import DashboardModel
+from inittui.dashboard.sources import FollowSource, Source
 
 # reports drawn only at the frame rate
 BULK_REPORTS = (TrainProgress, LayerStats, Evaluation)
@@ -30,8 +31,11 @@ class EventPump:
         self._queue: queue.SimpleQueue[tuple[int, Report]] = queue.SimpleQueue()
         self.applied = 0
 
-    def next_generation(self) -> Callable[[Report], None]:
-        """A new producer starts: the sink it hands its reports to (any thread)."""
+    def begin(self, source: Source) -> Callable[[Report], None]:
+        """``source`` replaces the producer: the model starts afresh for it; returns the sink it reports to."""
+        viewing = source.run_dir if isinstance(source, FollowSource) else None
+        self.model.begin(read_only=source.read_only, viewing=viewing, steps=source.steps, live=not source.read_only)
+        # the sink is called on the producer's thread
         self.generation += 1
         generation = self.generation
 

@@ -9,8 +9,6 @@ leaving quick whatever the UI thread is doing.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -43,13 +41,13 @@ from inittui.ui.pages.overview import OverviewPage
 from inittui.ui.quit_guard import QUIT_TIMEOUT_S, QuitGuard
 from inittui.ui.runs_table import RunsFilter, RunsTable
 from inittui.ui.screens.chart import ChartScreen
+from inittui.ui.screenshot import save_screenshot_when_ready
 from inittui.ui.status_bar import ONE_LINE_WIDTH, StatusBar
 
 if TYPE_CHECKING:  # torch: never loaded by the dashboard's own process
     from inittui.training.data import MNISTData
 
 MIN_SIZE = (80, 24)
-SCREENSHOT_WAIT_S = 3.0  # how long `s` waits for the Footer to have its keys
 # builds the producer of a preset chosen with p, from the producer it replaces
 MakeSource = Callable[[str, Source], Source]
 
@@ -122,9 +120,7 @@ class InitApp(App):
     # ------------------------------------------------------------------ producer
     def _start(self, source: Source) -> None:
         self.source = source
-        viewing = source.run_dir if isinstance(source, FollowSource) else None
-        self.model.begin(read_only=source.read_only, viewing=viewing, steps=source.steps, live=not source.read_only)
-        sink = self.pump.next_generation()
+        sink = self.pump.begin(source)
         if self.threaded:
             self._produce(source, sink)
         else:
@@ -287,18 +283,7 @@ class InitApp(App):
         self.notify(f"preset {name} started")
 
     async def action_screenshot(self) -> None:
-        # the Footer lays out its keys on an idle after the bindings change: a picture taken before has a blank
-        # Footer, so wait (3 s at most) until they are laid out and the screen has been refreshed with them
-        footer = self.query_one(Footer)
-        deadline = time.monotonic() + SCREENSHOT_WAIT_S
-        while not (footer.children and footer.children[0].region.width) and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        self.call_after_refresh(self._save_screenshot)
-
-    def _save_screenshot(self) -> None:
-        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-        path = self.save_screenshot(filename=f"inittui-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=str(self.screenshot_dir))
-        self.notify(f"screenshot saved to {path}")
+        await save_screenshot_when_ready(self, self.screenshot_dir)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -316,9 +301,7 @@ class InitApp(App):
         return super()._post_message(message)
 
     async def on_unmount(self) -> None:
-        # however the app goes away, the producer must not outlive it, and the log must be complete
-        self.guard.uninstall()
-        await asyncio.to_thread(self.source.close, QUIT_TIMEOUT_S)
+        await self.guard.release()  # however the app goes away, the producer must not outlive it
 
 
 def _devices() -> list[str]:

@@ -72,6 +72,11 @@ class QuitGuard:
             signal.signal(sig, handler)
         self._previous_handlers = {}
 
+    async def release(self) -> None:
+        """The app goes away, however: the signals are given back, and the producer closed with its log."""
+        self.uninstall()
+        await asyncio.to_thread(self.close_source, QUIT_TIMEOUT_S)
+
     def _beat(self) -> None:
         self._heartbeat = time.monotonic()
 
