@@ -112,6 +112,8 @@ class InitApp(App):
         if small:
             self.too_small.update(
                 f"inittui needs {MIN_SIZE[0]}×{MIN_SIZE[1]} or more; this is {size.width}×{size.height}")
+        if not self.screen_stack:  # a resize or redraw timer that fires while the app is shutting down
+            return
         self.screen_stack[0].set_class(small, "-too-small")
         rows = size.height - (1 if size.width >= ONE_LINE_WIDTH else 2) - 1  # the header, the footer
         for page in self.pages.values():

@@ -321,3 +321,14 @@ async def test_viewer_follows_a_log_being_written(tmp_path):
             assert app.model.experiment.step > seen and app.model.experiment.step == 300
     finally:
         writer.join()
+
+
+async def test_a_resize_after_the_app_has_shut_down_is_ignored(tmp_path):
+    """A redraw timer that fired during shutdown met an empty screen stack: IndexError at teardown."""
+    from textual.geometry import Size
+
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE):
+        pass
+    assert not app.screen_stack
+    app._fit(Size(80, 24))
