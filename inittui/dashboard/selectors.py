@@ -31,6 +31,7 @@ from inittui.dashboard.views import (
     Points,
     Reading,
     SeedBand,
+    SeedSpread,
     TableRow,
 )
 from inittui.runlog.fold import FoldedRun, RunLife
@@ -514,9 +515,39 @@ def depth_series(model: DashboardModel) -> list[DepthSeries]:
     return result
 
 
+# the numbers an atlas cell can be coloured by: the RunRecord fields the atlas's metrics read
+ATLAS_NUMBERS = ("best_test_acc", "train_loss", "dead", "saturated")
+
+
 def atlas_records(model: DashboardModel) -> list[RunRecord]:
-    """Every shown run as the atlas's cells show it: at the time cursor's step, as the runs table does."""
-    return [shown_record(model, run) for run in model.shown_runs()]
+    """Every shown run as the atlas's cells show it: at the time cursor's step, as the runs table does. In an
+    experiment of seed groups, one record per ``init:activation``: its first seed's, each number the mean over
+    the seeds that did not diverge (diverged where every seed did); :func:`atlas_spreads` has the rest."""
+    return [record for record, _ in _atlas_cells(model)]
+
+
+def atlas_spreads(model: DashboardModel) -> dict[int, SeedSpread]:
+    """Each seed group's spread, by the run id its atlas cell carries; empty without seed groups."""
+    return {record.id: spread for record, spread in _atlas_cells(model) if spread is not None}
+
+
+def _atlas_cells(model: DashboardModel) -> list[tuple[RunRecord, SeedSpread | None]]:
+    records = [shown_record(model, run) for run in model.shown_runs()]
+    if not seed_grouped(model):
+        return [(record, None) for record in records]
+    groups: dict[str, list[RunRecord]] = {}
+    for record in records:
+        groups.setdefault(record.name, []).append(record)
+    return [_group_cell(group) for group in groups.values()]
+
+
+def _group_cell(group: list[RunRecord]) -> tuple[RunRecord, SeedSpread]:
+    trained = [record for record in group if record.status != "diverged"]
+    numbers = {key: _over_seeds(trained, lambda record, key=key: getattr(record, key)) for key in ATLAS_NUMBERS}
+    mean = replace(group[0], status=group_status(trained) if trained else "diverged",
+                   step=max(record.step for record in group), **{key: m for key, (m, _) in numbers.items()})
+    return mean, SeedSpread(tuple(record.id for record in group), len(group) - len(trained),
+                            {key: std for key, (_, std) in numbers.items()})
 
 
 # ---------------------------------------------------------------------------------------------- header

@@ -142,6 +142,20 @@ class HeatmapPanel:
     colour: str = "#e5c07b"  # the title's colour (the run's)
 
 
+@dataclass(frozen=True)
+class SeedSpread:
+    """A seed group's atlas cell beyond its mean: the runs it stands for (the first gives the cell its id), how
+    many diverged, and each metric's std over the seeds that did not (None where none has the number)."""
+
+    runs: tuple[int, ...]
+    diverged: int
+    std: dict[str, float | None]
+
+    @property
+    def seeds(self) -> int:
+        return len(self.runs)
+
+
 @dataclass
 class TableRow:
     """One run as the runs table shows it, or a seed group's runs (``init:activation`` alike) folded into one

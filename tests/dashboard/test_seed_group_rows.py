@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from support.records import record
 from inittui.core.events import ExperimentStarted, RunRecord
 from inittui.dashboard import selectors
@@ -107,3 +109,28 @@ def test_the_curves_draw_each_group_as_its_mean_in_a_band_from_the_lowest_to_the
     assert steps.size and steps.min() >= 1.5
     model.view.hidden_runs.add(1)  # x on one seed of he:relu hides its group
     assert [entry.label for entry in selectors.curves(model).legend] == ["xavier:tanh ×1"]
+
+
+def test_the_atlas_shows_each_group_as_its_mean_with_its_spread_and_a_diverged_seed_left_out():
+    model = grouped_model([seed(0, best_test_acc=0.90, train_loss=0.2), seed(1, "diverged", best_test_acc=0.10),
+                           seed(2, best_test_acc=0.94, train_loss=0.4)])
+    he, xavier = selectors.atlas_records(model)
+    assert (he.id, he.name, he.status) == (0, "he:relu", "running")
+    # the mean of the two that trained
+    assert he.best_test_acc == pytest.approx(0.92) and he.train_loss == pytest.approx(0.3)
+    spreads = selectors.atlas_spreads(model)
+    assert set(spreads) == {0, 3}
+    assert spreads[0].runs == (0, 1, 2) and spreads[0].seeds == 3 and spreads[0].diverged == 1
+    assert round(spreads[0].std["best_test_acc"], 6) == 0.028284 and spreads[0].std["dead"] is None
+    assert spreads[3].runs == (3,) and spreads[3].std["best_test_acc"] is None and xavier.id == 3
+    # every seed diverged: the group did
+    model = grouped_model([seed(0, "diverged"), seed(1, "diverged"), seed(2, "diverged")])
+    assert selectors.atlas_records(model)[0].status == "diverged"
+
+
+def test_the_atlas_of_one_seed_shows_every_run_as_it_is_with_no_spread():
+    model = DashboardModel()
+    runs = [record(0, "he", "relu", best_test_acc=0.9, seed=0), record(1, "he", "relu", best_test_acc=0.5, seed=0)]
+    model.apply(ExperimentStarted({"preset": "compare"}, "cpu", "CPU", "random", 1000, 100, runs, 0.0))
+    assert [(r.id, r.best_test_acc) for r in selectors.atlas_records(model)] == [(0, 0.9), (1, 0.5)]
+    assert selectors.atlas_spreads(model) == {}
