@@ -468,11 +468,15 @@ def histograms(model: DashboardModel) -> HistogramsView:
     layers, predicted, _ = shown_layers(model, run)
     panels = [_panel(f"L{index + 1}", run.id, stat, predicted[index] if index < len(predicted) else None, kind)
               for index, stat in enumerate(layers)]
-    spec = shown_record(model, run).spec
+    record = shown_record(model, run)
+    spec = record.spec
     # a user's initialiser states no variance: its p is the mean field of the variance its weights were drawn with
     drawn = " · p from the drawn variance" if spec.init in model.experiment.config.get("user_initializers", {}) else ""
-    return HistogramsView(_ranged(model, panels), f"{source} · run {run.id} {spec.name}{drawn}{_range_note(model)} "
-                          "(h: source, u: ranges, c: compare)", "no layer statistics yet")
+    # in a seed group: which seed these layers are, and the key that shows the next one's
+    grouped = seed_grouped(model)
+    seeds = ", n: next seed" if grouped else ""
+    return HistogramsView(_ranged(model, panels), f"{source} · run {run.id} {record.label(grouped)}{drawn}"
+                          f"{_range_note(model)} (h: source, u: ranges, c: compare{seeds})", "no layer statistics yet")
 
 
 def _ranged(model: DashboardModel, panels: list[Panel]) -> list[Panel]:

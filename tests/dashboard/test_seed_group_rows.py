@@ -134,3 +134,39 @@ def test_the_atlas_of_one_seed_shows_every_run_as_it_is_with_no_spread():
     model.apply(ExperimentStarted({"preset": "compare"}, "cpu", "CPU", "random", 1000, 100, runs, 0.0))
     assert [(r.id, r.best_test_acc) for r in selectors.atlas_records(model)] == [(0, 0.9), (1, 0.5)]
     assert selectors.atlas_spreads(model) == {}
+
+
+def test_n_steps_the_selection_through_the_selected_groups_seeds_and_the_histograms_show_that_seeds():
+    from inittui.core.events import LayerStats
+    from support.records import layer
+
+    model = grouped_model([seed(0), seed(1), seed(2)])
+    # each seed's layers told apart by their std
+    model.apply(LayerStats(50, [0, 1, 2, 3], [[layer(1.0)], [layer(2.0)], [layer(3.0)], [layer(4.0)]],
+                           [[None]] * 4))
+    controller = Controller(model, lambda: None, Room(), lambda: ["cpu"])
+    model.view.selected = 0
+    assert "run 0 he:relu s0" in selectors.histograms(model).title and "n: next seed" in selectors.histograms(model).title
+    seen = []
+    for _ in range(3):
+        outcome = controller.handle(Action.NEXT_SEED)
+        histograms = selectors.histograms(model)
+        seen.append((model.view.selected, histograms.panels[0].measured, outcome.message))
+    assert seen == [(1, 2.0, "he:relu: seed 1, 2 of its 3 seeds"), (2, 3.0, "he:relu: seed 2, 3 of its 3 seeds"),
+                    (0, 1.0, "he:relu: seed 0, 1 of its 3 seeds")]  # after the last, the first
+    assert "run 0 he:relu s0" in selectors.histograms(model).title  # back on the first seed
+    # the folded table keeps the group's row for every seed selected
+    model.view.selected = 2
+    assert selectors.row_of(selectors.table_rows(model), model.view.selected) == 0
+    model.view.selected = 3
+    assert "has one seed" in controller.handle(Action.NEXT_SEED).message and model.view.selected == 3
+
+
+def test_n_in_an_experiment_of_one_seed_says_there_are_no_seeds_to_step_through():
+    model = DashboardModel()
+    model.apply(ExperimentStarted({"preset": "compare"}, "cpu", "CPU", "random", 1000, 100,
+                                  [record(0, "he", "relu", seed=0)], 0.0))
+    model.view.selected = 0
+    controller = Controller(model, lambda: None, Room(), lambda: ["cpu"])
+    assert "no seeds to step through" in controller.handle(Action.NEXT_SEED).message
+    assert "n: next seed" not in selectors.histograms(model).title
