@@ -488,35 +488,95 @@ def _range_note(model: DashboardModel) -> str:
 
 
 def depth_series(model: DashboardModel) -> list[DepthSeries]:
-    """What the depth view plots: the selected run, or every run in compare mode with the selected on top."""
+    """What the depth view plots: the selected run, or every run in compare mode with the selected on top. In an
+    experiment of seed groups, each run's group instead: its mean per layer with its seeds' range."""
     selected = model.selected
     runs = list(model.shown_runs()) if model.view.compare else [selected] if selected is not None else []
     if selected is not None and selected in runs:
         runs.remove(selected)
         runs.append(selected)  # drawn last, on top
+    if seed_grouped(model):
+        return _group_depth_series(model, runs)
     dim = len(runs) > DIM_BEYOND
+    return [_run_depth_series(model, run, f"{run.id} {shown_record(model, run).name}", dim and run is not selected)
+            for run in runs]
+
+
+def _run_depth_series(model: DashboardModel, run: FoldedRun, label: str, dim: bool) -> DepthSeries:
+    layers, predicted, _ = shown_layers(model, run)
+    shown = shown_spectrum(model, run)
+    spectrum = shown[1] if shown is not None else None
+    spectrum_note, correlation_note = spectrum_notes(shown)
+    return DepthSeries(
+        label,
+        run_colour(run.id),
+        activation_std=[stat.std for stat in layers],
+        predicted_std=[predicted[i] if i < len(predicted) else None for i in range(len(layers))],
+        gradient_std=[stat.activation_grad_std for stat in layers],
+        weight_gradient_norm=[stat.grad_norm for stat in layers],
+        update_ratio=[stat.update_ratio for stat in layers],
+        prefix_ratio=spectrum.prefix_ratio if spectrum else (),
+        correlation=spectrum.correlation if spectrum else (),
+        predicted_correlation=spectrum.predicted_correlation if spectrum else (),
+        spectrum_note=spectrum_note,
+        correlation_note=correlation_note,
+        dim=dim,
+    )
+
+
+# the depth view's per-layer numbers, each a group's mean with its seeds' range
+DEPTH_FIELDS = ("activation_std", "predicted_std", "gradient_std", "weight_gradient_norm", "update_ratio",
+                "prefix_ratio", "correlation", "predicted_correlation")
+
+
+def _group_depth_series(model: DashboardModel, runs: list[FoldedRun]) -> list[DepthSeries]:
+    """One series per seed group of ``runs`` (in their order, the selected run's last): the mean per layer over
+    the seeds that did not diverge (all of them where every one did), the lowest and highest seed's in
+    ``seed_range``; its spectrum's numbers are the selected seed's, or the first's."""
+    shown = model.shown_runs()
+    names = list(dict.fromkeys(shown_record(model, run).name for run in runs))
+    selected = model.selected
+    if selected is not None and selected in runs:  # the selected run's group drawn last, on top
+        names.remove(shown_record(model, selected).name)
+        names.append(shown_record(model, selected).name)
+    dim = len(names) > DIM_BEYOND
     result = []
-    for run in runs:
-        layers, predicted, _ = shown_layers(model, run)
-        shown = shown_spectrum(model, run)
-        spectrum = shown[1] if shown is not None else None
-        spectrum_note, correlation_note = spectrum_notes(shown)
-        result.append(DepthSeries(
-            f"{run.id} {shown_record(model, run).name}",
-            run_colour(run.id),
-            activation_std=[stat.std for stat in layers],
-            predicted_std=[predicted[i] if i < len(predicted) else None for i in range(len(layers))],
-            gradient_std=[stat.activation_grad_std for stat in layers],
-            weight_gradient_norm=[stat.grad_norm for stat in layers],
-            update_ratio=[stat.update_ratio for stat in layers],
-            prefix_ratio=spectrum.prefix_ratio if spectrum else (),
-            correlation=spectrum.correlation if spectrum else (),
-            predicted_correlation=spectrum.predicted_correlation if spectrum else (),
-            spectrum_note=spectrum_note,
-            correlation_note=correlation_note,
-            dim=dim and run is not selected,
-        ))
+    for name in names:
+        members = [run for run in shown if shown_record(model, run).name == name]
+        diverged = [run for run in members if shown_record(model, run).status == "diverged"]
+        trained = [run for run in members if run not in diverged] or members
+        named = next((run for run in members if run is selected), members[0])
+        label = f"{members[0].id} {name} ×{len(members)}" + (f" {len(diverged)} div" if diverged else "")
+        series = [_run_depth_series(model, run, label, False) for run in trained]
+        note = _run_depth_series(model, named, label, False)
+        group = DepthSeries(label, run_colour(members[0].id), spectrum_note=note.spectrum_note,
+                            correlation_note=note.correlation_note,
+                            dim=dim and selected not in members)
+        for key in DEPTH_FIELDS:
+            mean, low, high = _over_layers([getattr(item, key) for item in series])
+            setattr(group, key, mean)
+            if len(series) > 1:
+                group.seed_range[key] = (low, high)
+        result.append(group)
     return result
+
+
+def _over_layers(seeds: list) -> tuple[list[float | None], list[float | None], list[float | None]]:
+    """Per layer, over the seeds that have a finite number there: the mean, the lowest and the highest."""
+    layers = max((len(values) for values in seeds), default=0)
+    matrix = np.full((len(seeds), layers), np.nan)
+    for row, values in enumerate(seeds):
+        matrix[row, : len(values)] = [np.nan if value is None else value for value in values]
+    matrix[~np.isfinite(matrix)] = np.nan
+    present = np.isfinite(matrix).any(axis=0)
+
+    def listed(function) -> list[float | None]:
+        values = np.full(layers, np.nan)
+        if present.any():
+            values[present] = function(matrix[:, present], axis=0)
+        return [float(value) if np.isfinite(value) else None for value in values]
+
+    return listed(np.nanmean), listed(np.nanmin), listed(np.nanmax)
 
 
 # the numbers an atlas cell can be coloured by: the RunRecord fields the atlas's metrics read

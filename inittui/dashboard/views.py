@@ -125,6 +125,9 @@ class DepthSeries:
     correlation_note: str = ""
     # drawn faint (the unselected runs when there are many)
     dim: bool = False
+    # a seed group's: the numbers above are the mean over its seeds, and this the lowest and the highest seed's
+    # per layer, by field name
+    seed_range: dict[str, tuple[Values, Values]] = field(default_factory=dict)
 
     @property
     def layers(self) -> int:

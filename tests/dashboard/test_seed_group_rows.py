@@ -170,3 +170,20 @@ def test_n_in_an_experiment_of_one_seed_says_there_are_no_seeds_to_step_through(
     controller = Controller(model, lambda: None, Room(), lambda: ["cpu"])
     assert "no seeds to step through" in controller.handle(Action.NEXT_SEED).message
     assert "n: next seed" not in selectors.histograms(model).title
+
+
+def test_the_depth_view_shows_each_groups_mean_per_layer_with_its_seeds_range_a_diverged_seed_left_out():
+    from inittui.core.events import LayerStats
+    from support.records import layer
+
+    model = grouped_model([seed(0), seed(1), seed(2, "diverged")])
+    stds = [[1.0, 0.5], [3.0, 0.7], [90.0, 90.0], [2.0, 2.0]]
+    model.apply(LayerStats(50, [0, 1, 2, 3], [[layer(a), layer(b)] for a, b in stds], [[0.9, 0.4]] * 4))
+    model.view.selected = 1  # a seed of the group: the group is shown
+    (he,) = selectors.depth_series(model)
+    assert he.label == "0 he:relu ×3 1 div"
+    assert he.activation_std == [2.0, 0.6] and he.predicted_std == [0.9, 0.4]
+    assert he.seed_range["activation_std"] == ([1.0, 0.5], [3.0, 0.7])
+    model.view.compare = True
+    assert [series.label for series in selectors.depth_series(model)] == ["3 xavier:tanh ×1", "0 he:relu ×3 1 div"]
+    assert selectors.depth_series(model)[0].seed_range == {}  # one seed: no range
