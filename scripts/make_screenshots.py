@@ -69,6 +69,11 @@ def evaluated(app) -> bool:
     return any(run.record.best_test_acc is not None for run in app.model.runs.values())
 
 
+def finished_and_evaluated(app) -> bool:
+    """A viewed log has been read to its end, with the test set's evaluations."""
+    return app.model.experiment.finished is not None and evaluated(app)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("INITTUI_DATA_DIR"))
@@ -153,8 +158,7 @@ async def main() -> None:
     if "atlas-seeds" in only:
         # a finished seed-group atlas run, viewed from its log: every cell mean ± std over its seeds
         app = make_app(run_dir=args.atlas_seeds_log, fps=4)
-        await shoot(app, args.out, "atlas-seeds", lambda app: app.model.experiment.finished is not None and evaluated(app),
-                    keys=("5",), size=(160, 50))
+        await shoot(app, args.out, "atlas-seeds", finished_and_evaluated, keys=("5",), size=(160, 50))
 
 
 if __name__ == "__main__":

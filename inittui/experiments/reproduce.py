@@ -550,8 +550,12 @@ def _train_all(experiments: Sequence[tuple[str, ExperimentConfig]], dispatch: Di
         outcomes = result.outcomes if result is not None else [TrainOutcome(seed, status="error")
                                                                for seed in task.config.run_seeds]
         first = outcomes[0]
-        summary = "; ".join(_summary(outcome) for outcome in outcomes)
-        print(f"{task.label}: {first.status} in {first.elapsed_s:.1f} s ({summary})", file=sys.stderr)
+        if len(outcomes) == 1:
+            print(f"{task.label}: {first.status} in {first.elapsed_s:.1f} s ({_summary(first)})", file=sys.stderr)
+        else:  # a seed group: its time, then each seed's accuracies on a line of its own
+            print(f"{task.label}: {first.status} in {first.elapsed_s:.1f} s", file=sys.stderr)
+            for outcome in outcomes:
+                print(f"  seed {outcome.seed}: {_summary(outcome)}", file=sys.stderr)
         experiments_outcomes.append(outcomes)
     return experiments_outcomes
 

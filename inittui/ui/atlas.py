@@ -209,7 +209,8 @@ def _centre(text: str, width: int) -> str:
 
 
 def _cell_lines(cell: RunRecord, metric: str, scale: ColourScale, width: int, lines: int,
-                selected: bool, spread: SeedSpread | None = None, noise: bool = False) -> list[tuple[str, Style | None]]:
+                selected: bool, spread: SeedSpread | None = None,
+                noise: bool = False) -> list[tuple[str, Style | None]]:
     """The cell's content lines (text exactly ``width`` wide, style); ``spread``: a seed group's, ``noise``:
     within noise of its column's best."""
     value = getattr(cell, metric)

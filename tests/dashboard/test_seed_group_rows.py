@@ -146,7 +146,8 @@ def test_n_steps_the_selection_through_the_selected_groups_seeds_and_the_histogr
                            [[None]] * 4))
     controller = Controller(model, lambda: None, Room(), lambda: ["cpu"])
     model.view.selected = 0
-    assert "run 0 he:relu s0" in selectors.histograms(model).title and "n: next seed" in selectors.histograms(model).title
+    title = selectors.histograms(model).title
+    assert "run 0 he:relu s0" in title and "n: next seed" in title
     seen = []
     for _ in range(3):
         outcome = controller.handle(Action.NEXT_SEED)

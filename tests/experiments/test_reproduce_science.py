@@ -275,7 +275,8 @@ def test_reproduce_prints_the_atlas_after_the_claims(fake_data, monkeypatch, tmp
 
     def fake_train(config, data, log_dir, label):
         trained.append((config.preset, config.run_seeds, config.epochs))
-        outcome = _grid_outcome({run: 0.9 if run.startswith("he:") else 0.5 for run in runs}, diverged=("normal-1:relu",))
+        outcome = _grid_outcome({run: 0.9 if run.startswith("he:") else 0.5 for run in runs},
+                                diverged=("normal-1:relu",))
         return [outcome] * len(config.run_seeds)
 
     monkeypatch.setattr(reproduce, "train_preset", fake_train)
@@ -422,6 +423,8 @@ def test_reproduce_depth_sweep_trains_every_depth_apart_and_fails_on_a_band(fake
     # progress: every depth's measurement and every depth's seed group
     assert "depth-sweep depth 2: std ratios at initialisation, 2 draws of 10 runs" in captured.err
     assert "depth-sweep depth 12 seeds 0, 1: done in" in captured.err
+    # each seed's accuracies on a line of its own
+    assert "\n  seed 1: xavier:relu 50.00%, glorot:relu 50.00%" in captured.err
     assert "depth-sweep: 10/10 judged cells passed" in captured.err
 
     gaps[2] = 1.2

@@ -195,7 +195,8 @@ def test_a_cell_whose_interval_overlaps_its_columns_best_is_within_noise_and_the
     spreads = {cell.id: spread for cell, spread in groups}
     assert within_noise(matrix_of(cells_in), spreads, "best_test_acc") == {3, 15}
     # the best of a lower-is-better metric is the lowest; no std counts as none
-    losses = [RunRecord(0, RunSpec("he", "relu"), train_loss=0.2), RunRecord(3, RunSpec("xavier", "relu"), train_loss=0.3)]
+    losses = [RunRecord(0, RunSpec("he", "relu"), train_loss=0.2),
+              RunRecord(3, RunSpec("xavier", "relu"), train_loss=0.3)]
     assert within_noise(matrix_of(losses), spreads, "train_loss") == set()
     # one seed (no spread): never marked
     assert within_noise(matrix_of(cells_in), {}, "best_test_acc") == set()
