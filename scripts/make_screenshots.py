@@ -9,8 +9,12 @@ screenshots/depth.svg (the depth page: deep preset, glorot, xavier and he in com
 screenshots/over-time.svg (the layers page of the compare preset after a few epochs: normal-0.01:tanh's
 distributions over time), screenshots/bands.svg (the same page with `b`: percentile bands),
 screenshots/atlas.svg (the atlas page of the atlas preset during training),
-screenshots/curves.svg (the curves page of compare, the loss on a log scale) and screenshots/chart.svg (its
-loss chart full screen, `f`, zoomed in, the value cursor moved back).
+screenshots/curves.svg (the curves page of compare, the loss on a log scale), screenshots/chart.svg (its
+loss chart full screen, `f`, zoomed in, the value cursor moved back), screenshots/curves-seeds.svg (the curves
+page of compare trained as seed groups of seeds 0, 1, 2: each group's mean in its band) and
+screenshots/atlas-seeds.svg (the atlas page of a seed-group atlas run, each cell mean ± std; from its run log,
+made first with ``inittui train --headless --preset atlas --seeds 0,1,2 --steps 300``, and given as
+``--atlas-seeds-log RUN_DIR``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from inittui.core.presets import get_preset
 from inittui.ui.app import make_app
 
 SIZE = (120, 40)
-SHOTS = ("compare", "deep", "probe", "depth", "over-time", "bands", "atlas", "curves", "chart")
+SHOTS = ("compare", "deep", "probe", "depth", "over-time", "bands", "atlas", "curves", "chart", "curves-seeds",
+         "atlas-seeds")
 
 
 async def shoot(app, out: Path, name: str, ready, keys: tuple[str, ...] = (), timeout: float = 600,
@@ -64,16 +69,25 @@ def evaluated(app) -> bool:
     return any(run.record.best_test_acc is not None for run in app.model.runs.values())
 
 
+def finished_and_evaluated(app) -> bool:
+    """A viewed log has been read to its end, with the test set's evaluations."""
+    return app.model.experiment.finished is not None and evaluated(app)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("INITTUI_DATA_DIR"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "screenshots")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--only", default=",".join(SHOTS), help=f"comma-separated, of: {', '.join(SHOTS)}")
+    parser.add_argument("--atlas-seeds-log", type=Path, help="the run log of a seed-group atlas run (atlas-seeds)")
     args = parser.parse_args()
     only = set(args.only.split(","))
     if not only <= set(SHOTS):
         parser.error(f"--only: choose from {', '.join(SHOTS)}")
+    if "atlas-seeds" in only and args.atlas_seeds_log is None:
+        parser.error("atlas-seeds: give --atlas-seeds-log RUN_DIR (inittui train --headless --preset atlas "
+                     "--seeds 0,1,2 --steps 300 writes one)")
     if not args.data_dir:
         sys.exit("give --data-dir DIR or set INITTUI_DATA_DIR (the MNIST files)")
     torch.set_num_threads(args.threads)
@@ -134,6 +148,17 @@ async def main() -> None:
         app = make_app(config, data=data, log_dir=logs, fps=4)
         await shoot(app, args.out, "chart", steps_reached(1000),
                     keys=("2", "space", "e", "f", "right_square_bracket", *["left"] * 20))
+
+    if "curves-seeds" in only:
+        # compare as seed groups: each init:activation's mean loss in a band from its lowest to its highest seed
+        config = get_preset("compare").config(device="cpu", stats_every=25, seeds=[0, 1, 2])
+        app = make_app(config, data=data, log_dir=logs, fps=4)
+        await shoot(app, args.out, "curves-seeds", steps_reached(300), keys=("2",), log_loss=True)
+
+    if "atlas-seeds" in only:
+        # a finished seed-group atlas run, viewed from its log: every cell mean ± std over its seeds
+        app = make_app(run_dir=args.atlas_seeds_log, fps=4)
+        await shoot(app, args.out, "atlas-seeds", finished_and_evaluated, keys=("5",), size=(160, 50))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ class Action(Enum):
     PREVIOUS_ACTIVATION = "previous_activation"
     SORT_RUNS = "sort_runs"
     TOGGLE_SEEDS = "toggle_seeds"
+    NEXT_SEED = "next_seed"
     TOGGLE_LOG_SCALE = "toggle_log_scale"
     TOGGLE_SMOOTHING = "toggle_smoothing"
     HISTOGRAM_SOURCE = "histogram_source"
@@ -145,6 +146,8 @@ class Controller:
                 return Outcome({TABLE}, f"runs sorted by {SORT_ORDERS[view.sort_order][0]}")
             case Action.TOGGLE_SEEDS:
                 return self._toggle_seeds()
+            case Action.NEXT_SEED:
+                return self._next_seed()
             case Action.TOGGLE_LOG_SCALE:
                 view.log_scale = not self.room.loss_on_log_axis()
                 return Outcome({CURVES}, f"loss on a {'log' if view.log_scale else 'linear'} scale")
@@ -316,6 +319,24 @@ class Controller:
             return Outcome({TABLE}, f"{name}: its {seeds} seeds in one row, mean ± std")
         expanded.add(name)
         return Outcome({TABLE}, f"{name}: a row for each of its {seeds} seeds")
+
+    def _next_seed(self) -> Outcome:
+        """Select the next seed of the selected run's group (after the last, the first): the histograms, the
+        depth view and every page that shows one run show that seed's."""
+        run = self.model.selected
+        if run is None:
+            return Outcome()
+        if not seed_grouped(self.model):
+            return Outcome(message="one seed: no seeds to step through (train with --seeds 0,1,2)")
+        record = shown_record(self.model, run)
+        group = [other for other in self.model.shown_runs() if shown_record(self.model, other).name == record.name]
+        if len(group) < 2:
+            return Outcome(message=f"{record.name} has one seed: no other to show")
+        chosen = group[(next(i for i, other in enumerate(group) if other.id == run.id) + 1) % len(group)]
+        self.model.view.selected = chosen.id
+        seed = shown_record(self.model, chosen).seed
+        return Outcome({TABLE, CURVES, LAYERS},
+                       f"{record.name}: seed {seed}, {group.index(chosen) + 1} of its {len(group)} seeds")
 
     def _cycle(self, names: tuple[str, ...], step: int, *, init: bool) -> Outcome:
         run = self.model.selected

@@ -31,6 +31,7 @@ from inittui.dashboard.views import (
     Points,
     Reading,
     SeedBand,
+    SeedSpread,
     TableRow,
 )
 from inittui.runlog.fold import FoldedRun, RunLife
@@ -467,11 +468,15 @@ def histograms(model: DashboardModel) -> HistogramsView:
     layers, predicted, _ = shown_layers(model, run)
     panels = [_panel(f"L{index + 1}", run.id, stat, predicted[index] if index < len(predicted) else None, kind)
               for index, stat in enumerate(layers)]
-    spec = shown_record(model, run).spec
+    record = shown_record(model, run)
+    spec = record.spec
     # a user's initialiser states no variance: its p is the mean field of the variance its weights were drawn with
     drawn = " · p from the drawn variance" if spec.init in model.experiment.config.get("user_initializers", {}) else ""
-    return HistogramsView(_ranged(model, panels), f"{source} · run {run.id} {spec.name}{drawn}{_range_note(model)} "
-                          "(h: source, u: ranges, c: compare)", "no layer statistics yet")
+    # in a seed group: which seed these layers are, and the key that shows the next one's
+    grouped = seed_grouped(model)
+    seeds = ", n: next seed" if grouped else ""
+    return HistogramsView(_ranged(model, panels), f"{source} · run {run.id} {record.label(grouped)}{drawn}"
+                          f"{_range_note(model)} (h: source, u: ranges, c: compare{seeds})", "no layer statistics yet")
 
 
 def _ranged(model: DashboardModel, panels: list[Panel]) -> list[Panel]:
@@ -483,41 +488,132 @@ def _range_note(model: DashboardModel) -> str:
 
 
 def depth_series(model: DashboardModel) -> list[DepthSeries]:
-    """What the depth view plots: the selected run, or every run in compare mode with the selected on top."""
+    """What the depth view plots: the selected run, or every run in compare mode with the selected on top. In an
+    experiment of seed groups, each run's group instead: its mean per layer with its seeds' range."""
     selected = model.selected
     runs = list(model.shown_runs()) if model.view.compare else [selected] if selected is not None else []
     if selected is not None and selected in runs:
         runs.remove(selected)
         runs.append(selected)  # drawn last, on top
+    if seed_grouped(model):
+        return _group_depth_series(model, runs)
     dim = len(runs) > DIM_BEYOND
+    return [_run_depth_series(model, run, f"{run.id} {shown_record(model, run).name}", dim and run is not selected)
+            for run in runs]
+
+
+def _run_depth_series(model: DashboardModel, run: FoldedRun, label: str, dim: bool) -> DepthSeries:
+    layers, predicted, _ = shown_layers(model, run)
+    shown = shown_spectrum(model, run)
+    spectrum = shown[1] if shown is not None else None
+    spectrum_note, correlation_note = spectrum_notes(shown)
+    return DepthSeries(
+        label,
+        run_colour(run.id),
+        activation_std=[stat.std for stat in layers],
+        predicted_std=[predicted[i] if i < len(predicted) else None for i in range(len(layers))],
+        gradient_std=[stat.activation_grad_std for stat in layers],
+        weight_gradient_norm=[stat.grad_norm for stat in layers],
+        update_ratio=[stat.update_ratio for stat in layers],
+        prefix_ratio=spectrum.prefix_ratio if spectrum else (),
+        correlation=spectrum.correlation if spectrum else (),
+        predicted_correlation=spectrum.predicted_correlation if spectrum else (),
+        log10_histogram=spectrum.log10_histogram if spectrum else (),
+        spectrum_note=spectrum_note,
+        correlation_note=correlation_note,
+        dim=dim,
+    )
+
+
+# the depth view's per-layer numbers, each a group's mean with its seeds' range
+DEPTH_FIELDS = ("activation_std", "predicted_std", "gradient_std", "weight_gradient_norm", "update_ratio",
+                "prefix_ratio", "correlation", "predicted_correlation")
+
+
+def _group_depth_series(model: DashboardModel, runs: list[FoldedRun]) -> list[DepthSeries]:
+    """One series per seed group of ``runs`` (in their order, the selected run's last): the mean per layer over
+    the seeds that did not diverge (all of them where every one did), the lowest and highest seed's in
+    ``seed_range``; its spectrum's numbers are the selected seed's, or the first's."""
+    shown = model.shown_runs()
+    names = list(dict.fromkeys(shown_record(model, run).name for run in runs))
+    selected = model.selected
+    if selected is not None and selected in runs:  # the selected run's group drawn last, on top
+        names.remove(shown_record(model, selected).name)
+        names.append(shown_record(model, selected).name)
+    dim = len(names) > DIM_BEYOND
     result = []
-    for run in runs:
-        layers, predicted, _ = shown_layers(model, run)
-        shown = shown_spectrum(model, run)
-        spectrum = shown[1] if shown is not None else None
-        spectrum_note, correlation_note = spectrum_notes(shown)
-        result.append(DepthSeries(
-            f"{run.id} {shown_record(model, run).name}",
-            run_colour(run.id),
-            activation_std=[stat.std for stat in layers],
-            predicted_std=[predicted[i] if i < len(predicted) else None for i in range(len(layers))],
-            gradient_std=[stat.activation_grad_std for stat in layers],
-            weight_gradient_norm=[stat.grad_norm for stat in layers],
-            update_ratio=[stat.update_ratio for stat in layers],
-            prefix_ratio=spectrum.prefix_ratio if spectrum else (),
-            correlation=spectrum.correlation if spectrum else (),
-            predicted_correlation=spectrum.predicted_correlation if spectrum else (),
-            log10_histogram=spectrum.log10_histogram if spectrum else (),
-            spectrum_note=spectrum_note,
-            correlation_note=correlation_note,
-            dim=dim and run is not selected,
-        ))
+    for name in names:
+        members = [run for run in shown if shown_record(model, run).name == name]
+        diverged = [run for run in members if shown_record(model, run).status == "diverged"]
+        trained = [run for run in members if run not in diverged] or members
+        named = next((run for run in members if run is selected), members[0])
+        label = f"{members[0].id} {name} ×{len(members)}" + (f" {len(diverged)} div" if diverged else "")
+        series = [_run_depth_series(model, run, label, False) for run in trained]
+        note = _run_depth_series(model, named, label, False)
+        # the spectrum's histogram is one seed's, as its notes are: a histogram has no mean per layer
+        group = DepthSeries(label, run_colour(members[0].id), spectrum_note=note.spectrum_note,
+                            correlation_note=note.correlation_note, log10_histogram=note.log10_histogram,
+                            dim=dim and selected not in members)
+        for key in DEPTH_FIELDS:
+            mean, low, high = _over_layers([getattr(item, key) for item in series])
+            setattr(group, key, mean)
+            if len(series) > 1:
+                group.seed_range[key] = (low, high)
+        result.append(group)
     return result
 
 
+def _over_layers(seeds: list) -> tuple[list[float | None], list[float | None], list[float | None]]:
+    """Per layer, over the seeds that have a finite number there: the mean, the lowest and the highest."""
+    layers = max((len(values) for values in seeds), default=0)
+    matrix = np.full((len(seeds), layers), np.nan)
+    for row, values in enumerate(seeds):
+        matrix[row, : len(values)] = [np.nan if value is None else value for value in values]
+    matrix[~np.isfinite(matrix)] = np.nan
+    present = np.isfinite(matrix).any(axis=0)
+
+    def listed(function) -> list[float | None]:
+        values = np.full(layers, np.nan)
+        if present.any():
+            values[present] = function(matrix[:, present], axis=0)
+        return [float(value) if np.isfinite(value) else None for value in values]
+
+    return listed(np.nanmean), listed(np.nanmin), listed(np.nanmax)
+
+
+# the numbers an atlas cell can be coloured by: the RunRecord fields the atlas's metrics read
+ATLAS_NUMBERS = ("best_test_acc", "train_loss", "dead", "saturated")
+
+
 def atlas_records(model: DashboardModel) -> list[RunRecord]:
-    """Every shown run as the atlas's cells show it: at the time cursor's step, as the runs table does."""
-    return [shown_record(model, run) for run in model.shown_runs()]
+    """Every shown run as the atlas's cells show it: at the time cursor's step, as the runs table does. In an
+    experiment of seed groups, one record per ``init:activation``: its first seed's, each number the mean over
+    the seeds that did not diverge (diverged where every seed did); :func:`atlas_spreads` has the rest."""
+    return [record for record, _ in _atlas_cells(model)]
+
+
+def atlas_spreads(model: DashboardModel) -> dict[int, SeedSpread]:
+    """Each seed group's spread, by the run id its atlas cell carries; empty without seed groups."""
+    return {record.id: spread for record, spread in _atlas_cells(model) if spread is not None}
+
+
+def _atlas_cells(model: DashboardModel) -> list[tuple[RunRecord, SeedSpread | None]]:
+    records = [shown_record(model, run) for run in model.shown_runs()]
+    if not seed_grouped(model):
+        return [(record, None) for record in records]
+    groups: dict[str, list[RunRecord]] = {}
+    for record in records:
+        groups.setdefault(record.name, []).append(record)
+    return [_group_cell(group) for group in groups.values()]
+
+
+def _group_cell(group: list[RunRecord]) -> tuple[RunRecord, SeedSpread]:
+    trained = [record for record in group if record.status != "diverged"]
+    numbers = {key: _over_seeds(trained, lambda record, key=key: getattr(record, key)) for key in ATLAS_NUMBERS}
+    mean = replace(group[0], status=group_status(trained) if trained else "diverged",
+                   step=max(record.step for record in group), **{key: m for key, (m, _) in numbers.items()})
+    return mean, SeedSpread(tuple(record.id for record in group), len(group) - len(trained),
+                            {key: std for key, (_, std) in numbers.items()})
 
 
 # ---------------------------------------------------------------------------------------------- header

@@ -127,6 +127,9 @@ class DepthSeries:
     correlation_note: str = ""
     # drawn faint (the unselected runs when there are many)
     dim: bool = False
+    # a seed group's: the numbers above are the mean over its seeds, and this the lowest and the highest seed's
+    # per layer, by field name
+    seed_range: dict[str, tuple[Values, Values]] = field(default_factory=dict)
 
     @property
     def layers(self) -> int:
@@ -142,6 +145,20 @@ class HeatmapPanel:
     title: str  # e.g. "L3"
     grid: DensityGrid
     colour: str = "#e5c07b"  # the title's colour (the run's)
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """A seed group's atlas cell beyond its mean: the runs it stands for (the first gives the cell its id), how
+    many diverged, and each metric's std over the seeds that did not (None where none has the number)."""
+
+    runs: tuple[int, ...]
+    diverged: int
+    std: dict[str, float | None]
+
+    @property
+    def seeds(self) -> int:
+        return len(self.runs)
 
 
 @dataclass

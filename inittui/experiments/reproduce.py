@@ -4,7 +4,8 @@ initialiser × every activation) and the depth sweep (:mod:`inittui.experiments.
 
 The pass criteria are plain data (:data:`CRITERIA`): one entry per preset and run (or probe row), each a
 metric measured once per seed and a closed range that its mean over the seeds, or every seed's value, must
-lie in.
+lie in. Every preset trains its seeds as one seed group (one batched experiment); on the CPU each seed trains
+exactly as it would in an experiment of its own, so the numbers are those of one experiment per seed.
 
 Core module: torch only, no textual, nothing from ``inittui.ui``.
 """
@@ -29,7 +30,7 @@ from inittui.experiments.depth_sweep import BANDS, StdRatio, band_for, measure_s
 from inittui.experiments.sweep_runner import Execution, make_backend, run_tasks, share_token
 from inittui.experiments.sweep_task import ExperimentTask, TaskResult
 from inittui.training.logged import train_logged
-from inittui.core.events import Evaluation, Event, JacobianSpectra, TrainProgress
+from inittui.core.events import Evaluation, Event, JacobianSpectra, TrainProgress, experiment_runs
 from inittui.core.presets import DEPTH_SWEEP, Sweep, get_preset
 from inittui.core.spread import mean_and_std
 from inittui.science.probe import ProbeResult, run_probe
@@ -132,8 +133,9 @@ def criteria_for(preset: str) -> list[Criterion]:
 
 @dataclass
 class TrainOutcome:
-    """What one preset × seed left behind, by run name."""
+    """What one preset × seed left behind, by run name; in a seed group, each seed has its own."""
 
+    seed: int = 0
     test_acc: dict[str, float | None] = field(default_factory=dict)
     # test accuracy at the end of every whole epoch, by epoch (1, 2, ...)
     epoch_test_acc: dict[str, dict[int, float | None]] = field(default_factory=dict)
@@ -148,6 +150,7 @@ class TrainOutcome:
     initial_xi_c: dict[str, float | None] = field(default_factory=dict)
     # hidden-layer weights [n_out, n_in] after training
     hidden_weights: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    # the experiment's: in a seed group, every seed's outcome carries the group's status and time
     status: str = "done"
     elapsed_s: float = 0.0
 
@@ -474,29 +477,34 @@ def train_preset(
     header: dict | None = None,
     progress: IO[str] | None = None,
     keep_weights: bool = True,
-) -> TrainOutcome:
+) -> list[TrainOutcome]:
     """Train ``config`` to the end (logged under ``log_dir``, or at ``run_dir``) and collect what the criteria
-    look at. ``header`` replaces the log's ``reproduce`` mark; ``progress`` takes the step counter (stderr)."""
+    look at: one outcome per seed of ``config.run_seeds``, in that order (one for an experiment of one seed).
+    ``header`` replaces the log's ``reproduce`` mark; ``progress`` takes the step counter (stderr)."""
     extra = {"dataset": data.description, **(header if header is not None else {"reproduce": True})}
     log = RunLog.create(log_dir, config, extra) if run_dir is None else RunLog(run_dir, config, extra)
-    outcome = TrainOutcome(losses={spec.name: [] for spec in config.runs})
-    names: dict[int, str] = dict(enumerate(spec.name for spec in config.runs))
+    by_seed = {seed: TrainOutcome(seed, losses={spec.name: [] for spec in config.runs}) for seed in config.run_seeds}
+    # every run id's (seed's outcome, run name), as the engine numbers the replicas
+    runs = {run.id: (by_seed[run.seed_or(config.seed)], run.name) for run in experiment_runs(config)}
     counter = StepCounter(label, config.total_steps(len(data.train_labels)), progress)
 
     def emit(event: Event) -> None:  # train_logged has written it to the log already
         if isinstance(event, TrainProgress):
             for run_id, losses in zip(event.run_ids, event.losses):
-                outcome.losses[names[run_id]].extend(losses)
+                outcome, name = runs[run_id]
+                outcome.losses[name].extend(losses)
             counter.update(event.step)
         elif isinstance(event, JacobianSpectra) and event.step == 0:
             for run_id, spectrum in zip(event.run_ids, event.spectra):
-                outcome.initial_ratio[names[run_id]] = spectrum.ratio
-                outcome.initial_xi_c[names[run_id]] = spectrum.xi_c
-                outcome.initial_depth_scale[names[run_id]] = (
+                outcome, name = runs[run_id]
+                outcome.initial_ratio[name] = spectrum.ratio
+                outcome.initial_xi_c[name] = spectrum.xi_c
+                outcome.initial_depth_scale[name] = (
                     None if spectrum.c_star is None else fitted_depth_scale(spectrum.correlation, spectrum.c_star))
         elif isinstance(event, Evaluation) and float(event.epoch).is_integer():
             for run_id, accuracy in zip(event.run_ids, event.test_acc):
-                outcome.epoch_test_acc.setdefault(names[run_id], {})[int(event.epoch)] = accuracy
+                outcome, name = runs[run_id]
+                outcome.epoch_test_acc.setdefault(name, {})[int(event.epoch)] = accuracy
 
     def warn(failure: str) -> None:
         print(f"  {label}: warning: {failure}; training goes on", file=sys.stderr)
@@ -505,16 +513,18 @@ def train_preset(
         finished, engine = train_logged(config, data, log, emit, on_log_failure=warn)
     finally:
         counter.clear()
-    outcome.status, outcome.elapsed_s = finished.status, finished.elapsed_s
+    for outcome in by_seed.values():
+        outcome.status, outcome.elapsed_s = finished.status, finished.elapsed_s
     if finished.status == "error":
         print(f"  {label}: error: {finished.message}", file=sys.stderr)
     for result in finished.results:
+        outcome = by_seed[result.seed_or(config.seed)]
         outcome.test_acc[result.name] = result.test_acc
         outcome.statuses[result.name] = result.status
         if keep_weights:
             weights, _ = engine.run_weights(result.id)
             outcome.hidden_weights[result.name] = weights[:-1]
-    return outcome
+    return list(by_seed.values())
 
 
 def _probe_outcome(seed: int) -> dict[str, ProbeResult]:
@@ -545,9 +555,10 @@ class Dispatch:
 
 
 def _train_all(experiments: Sequence[tuple[str, ExperimentConfig]], dispatch: Dispatch,
-               keep_weights: bool = False) -> list[TrainOutcome] | None:
+               keep_weights: bool = False) -> list[list[TrainOutcome]] | None:
     """Train every ``(label, config)`` through the sweep runner (here one at a time, or in processes or Ray
-    tasks), a line on stderr after each; the outcomes in the given order, None when interrupted."""
+    tasks), a line on stderr after each; every experiment's outcomes (one per seed) in the given order, None
+    when interrupted."""
     execution = dispatch.execution
     remote = execution.ray or execution.jobs > 1
     token = share_token(dispatch.log_dir) if remote else ""
@@ -571,21 +582,31 @@ def _train_all(experiments: Sequence[tuple[str, ExperimentConfig]], dispatch: Di
     if report.interrupted:
         print("reproduce: interrupted", file=sys.stderr)
         return None
-    outcomes = []
+    experiments_outcomes = []
     for task in tasks:
         result = report.results.get(task.name) or report.last_results.get(task.name)
-        outcome = result.outcome if result is not None else TrainOutcome(status="error")
-        print(f"{task.label}: {outcome.status} in {outcome.elapsed_s:.1f} s ({_summary(outcome)})", file=sys.stderr)
-        outcomes.append(outcome)
-    return outcomes
+        outcomes = result.outcomes if result is not None else [TrainOutcome(seed, status="error")
+                                                               for seed in task.config.run_seeds]
+        first = outcomes[0]
+        if len(outcomes) == 1:
+            print(f"{task.label}: {first.status} in {first.elapsed_s:.1f} s ({_summary(first)})", file=sys.stderr)
+        else:  # a seed group: its time, then each seed's accuracies on a line of its own
+            print(f"{task.label}: {first.status} in {first.elapsed_s:.1f} s", file=sys.stderr)
+            for outcome in outcomes:
+                print(f"  seed {outcome.seed}: {_summary(outcome)}", file=sys.stderr)
+        experiments_outcomes.append(outcomes)
+    return experiments_outcomes
 
 
-def _train_seeds(
-    configs: Callable[[int], ExperimentConfig], seeds: Sequence[int], dispatch: Dispatch, label: str,
-    keep_weights: bool = False,
-) -> list[TrainOutcome] | None:
-    """Train ``configs(seed)`` for every seed; None when interrupted."""
-    return _train_all([(f"{label} seed {seed}", configs(seed)) for seed in seeds], dispatch, keep_weights)
+def seed_group(seeds: Sequence[int]) -> dict[str, object]:
+    """The config overrides that train ``seeds`` as one seed group; one seed is an experiment of its own, as
+    ``--seed`` makes it (its log and its run names as they were before seed groups)."""
+    return {"seed": seeds[0], "seeds": list(seeds) if len(seeds) > 1 else []}
+
+
+def seeds_label(label: str, seeds: Sequence[int]) -> str:
+    """``book seed 3``, ``book seeds 0, 1, 2``: how progress names an experiment."""
+    return f"{label} seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
 
 
 @dataclass
@@ -604,8 +625,8 @@ class SweepOutcome:
 def run_depth_sweep(
     sweep: Sweep, seeds: Sequence[int], dispatch: Dispatch, device: str, overrides: dict
 ) -> SweepOutcome | None:
-    """Every depth: measure the std ratios at initialisation; then train every depth × seed; None when
-    interrupted."""
+    """Every depth: measure the std ratios at initialisation; then train every depth, its seeds as one seed
+    group; None when interrupted."""
     data = dispatch.data
     result = SweepOutcome(sweep, training_length(sweep.config(sweep.depths[0], **overrides)))
     for depth in sweep.depths:
@@ -613,15 +634,16 @@ def run_depth_sweep(
         result.ratios[depth] = measure_std_ratios(sweep, depth, data)
         print(f"{sweep.name} depth {depth}: std ratios at initialisation, {sweep.draws} draws of "
               f"{len(sweep.runs)} runs, in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    # one seed group per depth: a depth's seeds train together
     experiments = [
-        (f"{sweep.name} depth {depth} seed {seed}", sweep.config(depth, **{**overrides, "seed": seed, "device": device}))
-        for depth in sweep.depths for seed in seeds
+        (seeds_label(f"{sweep.name} depth {depth}", seeds),
+         sweep.config(depth, **{**overrides, **seed_group(seeds), "device": device}))
+        for depth in sweep.depths
     ]
     outcomes = _train_all(experiments, dispatch)
     if outcomes is None:
         return None
-    for index, depth in enumerate(sweep.depths):
-        result.outcomes[depth] = outcomes[index * len(seeds) : (index + 1) * len(seeds)]
+    result.outcomes = dict(zip(sweep.depths, outcomes))
     return result
 
 
@@ -680,8 +702,9 @@ def run_reproduce(
     stream: IO[str] | None = None,
     execution: Execution = Execution(),
 ) -> int:
-    """Train every preset (and the depth sweep, named ``depth-sweep``) for every seed, run the probe, print
-    the Markdown tables: the claims, then the atlas and the depth sweep where they ran.
+    """Train every preset (and the depth sweep, named ``depth-sweep``, depth by depth), its seeds as one seed
+    group, run the probe, print the Markdown tables: the claims, then the atlas and the depth sweep where
+    they ran.
 
     Returns 0 when every judged row and cell passes, 1 when one fails, 130 when interrupted. ``overrides``
     maps a preset name (or ``depth-sweep``) to keyword arguments for its configs; tests shorten runs with
@@ -705,12 +728,12 @@ def run_reproduce(
             tables.append(format_depth_sweep(sweep_result, seeds))
             continue
         preset = get_preset(name)
-        outcomes = _train_seeds(
-            lambda seed: preset.config(**{**overrides.get(name, {}), "seed": seed, "device": device}),
-            seeds, dispatch, name, keep_weights=any(c.metric == "unit_spread" for c in criteria_for(name)),
-        )
-        if outcomes is None:
+        config = preset.config(**{**overrides.get(name, {}), **seed_group(seeds), "device": device})
+        trained = _train_all([(seeds_label(name, seeds), config)], dispatch,
+                             keep_weights=any(c.metric == "unit_spread" for c in criteria_for(name)))
+        if trained is None:
             return 130
+        (outcomes,) = trained
         rows += [judge(c, outcomes) for c in criteria_for(name)]
         if name == ATLAS:
             length = training_length(preset.config(**overrides.get(name, {})))

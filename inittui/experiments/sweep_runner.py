@@ -251,12 +251,15 @@ def share_token(directory: Path) -> str:
 
 
 def _results_of(result: TaskResult) -> list[dict]:
-    outcome = result.outcome
+    grouped = len(result.outcomes) > 1
     rows = []
-    for name, accuracy in outcome.test_acc.items():
-        finite = [loss for loss in outcome.losses.get(name, []) if loss is not None]
-        rows.append({"name": name, "status": outcome.statuses.get(name), "steps": len(outcome.losses.get(name, [])),
-                     "train_loss": finite[-1] if finite else None, "test_acc": accuracy})
+    for outcome in result.outcomes:
+        for name, accuracy in outcome.test_acc.items():
+            finite = [loss for loss in outcome.losses.get(name, []) if loss is not None]
+            seed = {"seed": outcome.seed} if grouped else {}  # a seed group's replicas share their names
+            rows.append({"name": name, **seed, "status": outcome.statuses.get(name),
+                         "steps": len(outcome.losses.get(name, [])), "train_loss": finite[-1] if finite else None,
+                         "test_acc": accuracy})
     return rows
 
 
@@ -291,7 +294,7 @@ def run_tasks(
         elapsed = time.monotonic() - attempt.started
         try:
             result: TaskResult = future.result()
-            status = result.outcome.status
+            status = result.outcomes[0].status  # a seed group's seeds share it
             if status == "stopped":  # in this process, ctrl-c stopped the training itself
                 record(task.name, PENDING)
                 raise KeyboardInterrupt

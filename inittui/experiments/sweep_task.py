@@ -48,10 +48,11 @@ class ExperimentTask:
 
 @dataclass
 class TaskResult:
-    """What came back: the outcome, the log (a gzipped tar) where it was not written in place, and where it ran."""
+    """What came back: the outcomes (one per seed of the experiment), the log (a gzipped tar) where it was not
+    written in place, and where it ran."""
 
     name: str
-    outcome: TrainOutcome
+    outcomes: list[TrainOutcome]
     archive: bytes | None
     host: str
 
@@ -100,10 +101,10 @@ def run_task(task: ExperimentTask) -> TaskResult:
     shutil.rmtree(target, ignore_errors=True)  # an earlier attempt's partial log
     try:
         with open(os.devnull, "w") as quiet:
-            outcome = train_preset(task.config, data, target.parent, task.label, run_dir=target, header=task.header,
+            outcomes = train_preset(task.config, data, target.parent, task.label, run_dir=target, header=task.header,
                                    progress=quiet, keep_weights=task.keep_weights)
         archive = None if scratch is None else pack(target)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    return TaskResult(task.name, outcome, archive, socket.gethostname())
+    return TaskResult(task.name, outcomes, archive, socket.gethostname())

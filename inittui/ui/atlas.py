@@ -6,6 +6,10 @@ dead or saturated units), scaled to the range of the cells shown (loss on a log 
 a sweep stands out whatever the metric. A diverged run is marked ``✗`` on red, never coloured as a value; a
 metric that does not apply (dead units of tanh) shows ``–`` on grey; a combination with no run is blank.
 
+A seed group's cell (an experiment of ``--seeds``) shows its mean ± std over the seeds that did not diverge and
+is coloured by the mean; one whose mean ± std interval overlaps that of its column's best cell is marked ``≈``,
+"within noise": the seeds cannot tell the two apart. Cells of one seed draw as they always did.
+
 Arrow keys move over the cells (``CellHighlighted``); enter or a click posts ``RunSelected`` with the cell's
 run id. Labels are abbreviated to fit 80 columns; at 200×60 cells grow and show the other metrics too.
 """
@@ -13,7 +17,7 @@ run id. Labels are abbreviated to fit 80 columns; at 200×60 cells grow and show
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.style import Style
@@ -24,6 +28,7 @@ from textual.strip import Strip
 
 from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.core.events import RunRecord
+from inittui.dashboard.views import SeedSpread
 from inittui.ui.drawing import Line, blank_lines, colour_ramp, fit, style
 from inittui.ui.lines import StripsWidget
 
@@ -39,6 +44,7 @@ RAMP = colour_ramp(("#440154", "#3e4989", "#26828e", "#35b779", "#b5de2b", "#fde
 DIVERGED_BACKGROUND = "#a01c1c"
 NOT_APPLICABLE_BACKGROUND = "#3a3a3a"
 NOTE_STYLE = style("#808080")
+WITHIN_NOISE = "≈"
 MIN_CELL_WIDTH = 5
 MAX_CELL_WIDTH = 32
 MAX_CELL_HEIGHT = 5
@@ -83,6 +89,36 @@ def format_metric(metric: str, value: float | None, wide: bool) -> str:
             return f"{mantissa}e{int(exponent)}"
         return f"{value:.0f}" if abs(value) >= 100 else f"{value:#.3g}"
     return f"{100 * value:.0f}%"
+
+
+def format_mean_std(metric: str, mean: float, std: float | None) -> str:
+    """A seed group's value, compact enough for an 80-column cell: ``92.1±0.3``, ``0.234±0.01``, ``12±3%``."""
+    if std is None or not math.isfinite(std):
+        return format_metric(metric, mean, False)
+    if metric == "best_test_acc":
+        return f"{100 * mean:.1f}±{100 * std:.1f}"
+    if metric == "train_loss":
+        return f"{format_metric(metric, mean, True)}±{std:.1g}"
+    return f"{100 * mean:.0f}±{100 * std:.0f}%"
+
+
+def within_noise(grid: Mapping[tuple[str, str], RunRecord], spreads: Mapping[int, SeedSpread], metric: str) -> set[int]:
+    """The ids of the seed-group cells whose mean ± std interval of ``metric`` overlaps that of their column's
+    best cell (the best mean among those with a number, diverged ones left out); the best is not among them."""
+    intervals: dict[str, list[tuple[float, float, int]]] = {}
+    for (_, activation), cell in grid.items():
+        value, spread = getattr(cell, metric), spreads.get(cell.id)
+        if spread is None or cell.status == "diverged" or value is None or not math.isfinite(value):
+            continue
+        std = spread.std.get(metric)
+        intervals.setdefault(activation, []).append((value, std if std is not None else 0.0, cell.id))
+    marked = set()
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    for column in intervals.values():
+        best_mean, best_std, best_id = max(column, key=lambda interval: sign * interval[0])
+        marked |= {run_id for mean, std, run_id in column
+                   if run_id != best_id and abs(mean - best_mean) <= std + best_std}
+    return marked
 
 
 def _order(names: Sequence[str], known: Sequence[str]) -> list[str]:
@@ -173,8 +209,10 @@ def _centre(text: str, width: int) -> str:
 
 
 def _cell_lines(cell: RunRecord, metric: str, scale: ColourScale, width: int, lines: int,
-                selected: bool) -> list[tuple[str, Style | None]]:
-    """The cell's content lines (text exactly ``width`` wide, style)."""
+                selected: bool, spread: SeedSpread | None = None,
+                noise: bool = False) -> list[tuple[str, Style | None]]:
+    """The cell's content lines (text exactly ``width`` wide, style); ``spread``: a seed group's, ``noise``:
+    within noise of its column's best."""
     value = getattr(cell, metric)
     wide = width >= 7
     if cell.status == "diverged":
@@ -183,20 +221,33 @@ def _cell_lines(cell: RunRecord, metric: str, scale: ColourScale, width: int, li
     elif value is None or not math.isfinite(value):
         text, background = "–", NOT_APPLICABLE_BACKGROUND
         detail = "not yet" if metric in ("best_test_acc", "train_loss") else "n/a"
+    elif spread is not None:
+        text = (WITHIN_NOISE if noise else "") + format_mean_std(metric, value, spread.std.get(metric))
+        background, detail = scale.colour(value), ""
     else:
         text, background = format_metric(metric, value, wide), scale.colour(value)
         detail = ""
     colour = text_colour(background)
     cell_style = style(colour, background, bold=True, underline=selected)
     detail_style = style(colour, background)
-    result = [(_centre(f"▸ {text} ◂" if selected else text, width), cell_style)]
+    # the arrows give way to a seed group's longer value: the underline still marks the cursor
+    pointed = f"▸ {text} ◂" if selected and len(text) + 4 <= width else text
+    result = [(_centre(pointed if selected else text, width), cell_style)]
     if lines >= 2:
         others = [f"{short} {format_metric(key, getattr(cell, key), True)}" for key, _, short in METRICS
                   if key != metric and getattr(cell, key) is not None]
+        if spread is not None:  # the seeds first, then as many of the other metrics as fit whole
+            diverged = f", {spread.diverged} div" if spread.diverged else ""
+            shown = [f"{spread.seeds} seeds{diverged}"]
+            for other in others:
+                if len(" ".join([*shown, other])) <= width:
+                    shown.append(other)
+            others = shown
         result.append((_centre(detail or " ".join(others), width), detail_style))
     if lines >= 3:
         status = "" if cell.status == "running" else f" · {cell.status}"
-        result.append((_centre(f"run {cell.id}{status}", width), detail_style))
+        runs = f"runs {spread.runs[0]}–{spread.runs[-1]}" if spread is not None else f"run {cell.id}"
+        result.append((_centre(f"{runs}{status}", width), detail_style))
     while len(result) < lines:
         result.append((" " * width, detail_style))
     return result
@@ -205,8 +256,9 @@ def _cell_lines(cell: RunRecord, metric: str, scale: ColourScale, width: int, li
 def render_atlas(
     cells: Sequence[RunRecord], width: int, height: int, metric: str = "best_test_acc",
     cursor: tuple[int, int] = (0, 0), rows: Sequence[str] | None = None, columns: Sequence[str] | None = None,
+    spreads: Mapping[int, SeedSpread] | None = None,
 ) -> tuple[list[Strip], AtlasLayout | None]:
-    """Exactly ``height`` lines of ``width`` cells."""
+    """Exactly ``height`` lines of ``width`` cells; ``spreads``: the seed groups' (by their cells' run ids)."""
     if width <= 0 or height <= 0:
         return [], None
     rows = list(rows) if rows is not None else _order([c.spec.init for c in cells], INITIALIZER_NAMES)
@@ -216,6 +268,8 @@ def render_atlas(
     grid = matrix_of(cells)
     layout = atlas_layout(rows, columns, width, height)
     scale = ColourScale(metric, [getattr(c, metric) for c in grid.values() if c.status != "diverged"])
+    spreads = spreads or {}
+    noise = within_noise(grid, spreads, metric)
     label_style = style(bold=True)
     cursor_label = style(bold=True, underline=True)
     lines: list[Strip] = []
@@ -227,7 +281,8 @@ def render_atlas(
     for row_index, init in enumerate(rows):
         drawn = [
             _cell_lines(grid[(init, act)], metric, scale, layout.cell_width - 1, layout.content_lines,
-                        (row_index, column_index) == cursor)
+                        (row_index, column_index) == cursor, spreads.get(grid[(init, act)].id),
+                        grid[(init, act)].id in noise)
             if (init, act) in grid else None
             for column_index, act in enumerate(columns)
         ]
@@ -245,7 +300,8 @@ def render_atlas(
                     text, text_style = content[line_index]
                     line.add(text, text_style).add(" ")
             lines.append(line.strip())
-    lines.extend(_legend(scale, metric, width, height - len(lines)))
+    seeds = max((spread.seeds for spread in spreads.values()), default=1)
+    lines.extend(_legend(scale, metric, width, height - len(lines), seeds))
     lines.extend(Strip.blank(width) for _ in range(height - len(lines)))
     return lines[:height], layout
 
@@ -283,7 +339,8 @@ def grid_problem(pairs: Sequence[tuple[str, str]]) -> str | None:
             "Start the atlas preset (p) or give --runs that cover such a grid.")
 
 
-def _legend(scale: ColourScale, metric: str, width: int, room: int) -> list[Strip]:
+def _legend(scale: ColourScale, metric: str, width: int, room: int, seeds: int = 1) -> list[Strip]:
+    """The colour ramp and the marks; with seed groups, what ± and ≈ say; then the metrics to choose from."""
     if room <= 0:
         return []
     label = next(long for key, long, _ in METRICS if key == metric)
@@ -297,7 +354,11 @@ def _legend(scale: ColourScale, metric: str, width: int, room: int) -> list[Stri
     line.add("✗", style("#ffffff", DIVERGED_BACKGROUND, bold=True)).add(" diverged  ", NOTE_STYLE)
     line.add("–", style("#ffffff", NOT_APPLICABLE_BACKGROUND)).add(" n/a", NOTE_STYLE)
     legend = [line.strip()]
-    if room >= 2:
+    if seeds > 1 and room >= 2:
+        noise = Line(width).add(f"± std over {seeds} seeds · colour: the mean · ", NOTE_STYLE)
+        noise.add(WITHIN_NOISE, style(bold=True)).add(" within noise of its column's best", NOTE_STYLE)
+        legend.append(noise.strip())
+    if room > len(legend):
         choices = Line(width).add("metric: ", NOTE_STYLE)
         for key, long, _ in METRICS:
             choices.add(long, style(bold=True, reverse=True) if key == metric else NOTE_STYLE).add("  ")
@@ -308,8 +369,9 @@ def _legend(scale: ColourScale, metric: str, width: int, room: int) -> list[Stri
 class AtlasMatrix(StripsWidget, can_focus=True):
     """The atlas of the cells it was last given; see the module's docstring.
 
-    ``show(cells)`` with one :class:`RunRecord` per run; ``rows``/``columns`` fix the order (default: the
-    project's order of initialisers and activations). ``next_metric()`` cycles METRICS.
+    ``show(cells)`` with one :class:`RunRecord` per run (or per seed group, with its ``spreads``);
+    ``rows``/``columns`` fix the order (default: the project's order of initialisers and activations).
+    ``next_metric()`` cycles METRICS.
     """
 
     DEFAULT_CSS = """
@@ -340,6 +402,7 @@ class AtlasMatrix(StripsWidget, can_focus=True):
     def __init__(self, *, metric: str = "best_test_acc", **kwargs) -> None:
         super().__init__(**kwargs)
         self.cells: list[RunRecord] = []
+        self.spreads: dict[int, SeedSpread] = {}
         self.rows: list[str] = []
         self.columns: list[str] = []
         self.metric = metric
@@ -350,8 +413,9 @@ class AtlasMatrix(StripsWidget, can_focus=True):
 
     # ------------------------------------------------------------------ data
     def show(self, cells: Sequence[RunRecord], rows: Sequence[str] | None = None,
-             columns: Sequence[str] | None = None) -> None:
+             columns: Sequence[str] | None = None, spreads: Mapping[int, SeedSpread] | None = None) -> None:
         self.cells = list(cells)
+        self.spreads = dict(spreads or {})
         self._fixed_rows = list(rows) if rows is not None else None
         self._fixed_columns = list(columns) if columns is not None else None
         self.rows = self._fixed_rows or _order([c.spec.init for c in self.cells], INITIALIZER_NAMES)
@@ -378,9 +442,11 @@ class AtlasMatrix(StripsWidget, can_focus=True):
         return matrix_of(self.cells).get((self.rows[self.cursor[0]], self.columns[self.cursor[1]]))
 
     def select_run(self, run_id: int) -> bool:
-        """Move the cursor onto ``run_id``'s cell (another page selected it); False if it is not shown."""
+        """Move the cursor onto ``run_id``'s cell (another page selected it), a seed group's where it is one of
+        its seeds; False if it is not shown."""
         for cell in matrix_of(self.cells).values():
-            if cell.id == run_id and cell.spec.init in self.rows and cell.spec.activation in self.columns:
+            runs = self.spreads[cell.id].runs if cell.id in self.spreads else (cell.id,)
+            if run_id in runs and cell.spec.init in self.rows and cell.spec.activation in self.columns:
                 self._move_to(self.rows.index(cell.spec.init), self.columns.index(cell.spec.activation), announce=False)
                 return True
         return False
@@ -416,6 +482,7 @@ class AtlasMatrix(StripsWidget, can_focus=True):
     # ------------------------------------------------------------------ drawing
     def render_strips(self, width: int, height: int) -> list[Strip]:
         lines, self.matrix_layout = render_atlas(
-            self.cells, width, height, metric=self.metric, cursor=self.cursor, rows=self.rows, columns=self.columns
+            self.cells, width, height, metric=self.metric, cursor=self.cursor, rows=self.rows, columns=self.columns,
+            spreads=self.spreads,
         )
         return lines

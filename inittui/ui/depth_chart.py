@@ -20,6 +20,9 @@ that fits with 10 plot rows is shown; when not all do, at least three from the `
 or one alone where three do not fit, and the caller's ``focus`` moves on (``v``). The overview's depth view
 keeps the first three (:data:`OVERVIEW_PANELS`).
 
+A seed group's series (``--seeds``) is its mean per layer, drawn as a run's is, over a faint band from its
+lowest to its highest seed on the solid line of every panel; the legend says so.
+
 Lines are braille (2×4 dots a cell), decimated per dot column by min and max, so the cost is bounded by the
 widget's size for any number of layers. Values beyond the axis (zero, negative, 1e-30, 1e30, inf) are drawn
 at its edge with ▲ or ▼ in the run's colour; missing values (None, NaN) leave a gap.
@@ -85,9 +88,14 @@ PANEL_WINDOW = 3
 
 def _matrix(series: Sequence[DepthSeries], field: str, layers: int) -> np.ndarray:
     """``[series, layers]`` floats, NaN where missing; any value that is not a number counts as missing."""
-    matrix = np.full((len(series), layers), np.nan)
-    for row, item in enumerate(series):
-        values = list(getattr(item, field))[:layers]
+    return _rows([getattr(item, field) for item in series], layers)
+
+
+def _rows(lines: Sequence[Sequence[object]], layers: int) -> np.ndarray:
+    """``[lines, layers]`` floats of per-layer values, NaN where missing or not a number."""
+    matrix = np.full((len(lines), layers), np.nan)
+    for row, line in enumerate(lines):
+        values = list(line)[:layers]
         try:
             matrix[row, : len(values)] = np.array(values, dtype=np.float64)  # None becomes NaN
         except (TypeError, ValueError):  # something that is not a number: that value is missing
@@ -154,7 +162,11 @@ def _draw_panel(
     dot_columns, dot_rows = 2 * plot_width, 4 * rows
     solid = _matrix(series, panel.solid, layers)
     dotted = _matrix(series, panel.dotted, layers) if panel.dotted else np.empty((0, layers))
-    every = np.concatenate([solid.ravel(), dotted.ravel()])
+    # seed groups' bands: the lowest and the highest seed per layer, of the solid line
+    banded = [item for item in series if panel.solid in item.seed_range]
+    lowest = _rows([item.seed_range[panel.solid][0] for item in banded], layers)
+    highest = _rows([item.seed_range[panel.solid][1] for item in banded], layers)
+    every = np.concatenate([solid.ravel(), dotted.ravel(), lowest.ravel(), highest.ravel()])
     include = (panel.reference,) if panel.reference else ()
     axis = LinearAxis.correlation(every, dot_rows) if panel.linear else LogAxis.covering(every, dot_rows, include)
     drawing = PanelDrawing(panel, top, rows, axis)
@@ -172,9 +184,15 @@ def _draw_panel(
     gap[np.clip(np.rint(xs).astype(np.int64), 0, dot_columns - 1)] = False  # each layer's own value is always drawn
     gaps = np.flatnonzero(gap)
     low[np.ix_(np.flatnonzero(is_dotted), gaps)] = np.inf
-    code, owner = rasterise(low, high, (0.0, dot_rows - 1.0), plot_width, rows)
+    # the bands first, under every line: each column from the lowest seed's line to the highest's
+    band_low = column_spans([(xs, line) for line in axis.to_dots(lowest)], (0.0, dot_columns - 1.0), dot_columns)[0]
+    band_high = column_spans([(xs, line) for line in axis.to_dots(highest)], (0.0, dot_columns - 1.0), dot_columns)[1]
+    code, owner = rasterise(np.concatenate([band_low, low]), np.concatenate([band_high, high]),
+                            (0.0, dot_rows - 1.0), plot_width, rows)
     owners = list(series) * (2 if dotted.size else 1)
-    colour_styles = [style(item.colour, dim=item.dim or bool(is_dotted[index])) for index, item in enumerate(owners)]
+    band_styles = [style(item.colour, dim=True) for item in banded]
+    colour_styles = band_styles + [style(item.colour, dim=item.dim or bool(is_dotted[index]))
+                                   for index, item in enumerate(owners)]
 
     cells = BRAILLE[code].tolist()
     styles: list[list[Style | None]] = [
@@ -188,7 +206,7 @@ def _draw_panel(
                 cells[row][column], styles[row][column] = REFERENCE_MARK, AXIS_STYLE
     # clipped values: a mark at the edge, in the colour of the last series clipped there
     cell_of_layer = np.minimum((xs / 2).astype(np.int64), plot_width - 1)
-    order = np.arange(len(owners))[:, None]
+    order = len(banded) + np.arange(len(owners))[:, None]
     for row, mark, clipped in ((0, ABOVE, dots == np.inf), (rows - 1, BELOW, dots == -np.inf)):
         last = np.full(plot_width, -1)
         series_index, layer_index = np.nonzero(clipped)
@@ -308,8 +326,13 @@ def _tick_rows(axis: LogAxis | LinearAxis, rows: int) -> dict[int, str]:
     return labels
 
 
+# after the runs in the legend, where a series is a seed group's
+BAND_NOTE = "mean of the seeds, band: lowest–highest seed"
+
+
 def _legend(series: Sequence[DepthSeries], width: int) -> Strip:
     line = Line(width)
+    note = f"  {BAND_NOTE}" if any(item.seed_range for item in series) else ""
     shown = 0
     for index, item in enumerate(series):
         entry = f"● {item.label}"
@@ -322,6 +345,8 @@ def _legend(series: Sequence[DepthSeries], width: int) -> Strip:
             line.add("  ")
         line.add(entry, style(item.colour, bold=not item.dim, dim=item.dim))
         shown += 1
+    if note and line.used + len(note) <= width:
+        line.add(note, NOTE_STYLE)
     return line.strip()
 
 

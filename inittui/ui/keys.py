@@ -137,6 +137,10 @@ KEYS: tuple[Key, ...] = (
     Key("h", Action.HISTOGRAM_SOURCE, "hist", "histogram source: activations, pre-activations, weight gradients, weights",
         title="Histogram source", show=False),
 
+    Key("n", Action.NEXT_SEED, "next seed",
+        "seed groups: select the next seed of the selected run's group, whose layers the histograms show",
+        title="Next seed of the group", show=False),
+
     Key("u", Action.TOGGLE_HISTOGRAM_RANGES, "ranges",
         "histograms over one shared range (shows a collapse) or each over its layer's own (shows a deep layer's "
         "shape); the range is written under each", title="Shared / per-layer histogram ranges", show=False),

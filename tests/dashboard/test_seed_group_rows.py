@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from support.records import record
 from inittui.core.events import ExperimentStarted, RunRecord
 from inittui.dashboard import selectors
@@ -107,3 +109,82 @@ def test_the_curves_draw_each_group_as_its_mean_in_a_band_from_the_lowest_to_the
     assert steps.size and steps.min() >= 1.5
     model.view.hidden_runs.add(1)  # x on one seed of he:relu hides its group
     assert [entry.label for entry in selectors.curves(model).legend] == ["xavier:tanh ×1"]
+
+
+def test_the_atlas_shows_each_group_as_its_mean_with_its_spread_and_a_diverged_seed_left_out():
+    model = grouped_model([seed(0, best_test_acc=0.90, train_loss=0.2), seed(1, "diverged", best_test_acc=0.10),
+                           seed(2, best_test_acc=0.94, train_loss=0.4)])
+    he, xavier = selectors.atlas_records(model)
+    assert (he.id, he.name, he.status) == (0, "he:relu", "running")
+    # the mean of the two that trained
+    assert he.best_test_acc == pytest.approx(0.92) and he.train_loss == pytest.approx(0.3)
+    spreads = selectors.atlas_spreads(model)
+    assert set(spreads) == {0, 3}
+    assert spreads[0].runs == (0, 1, 2) and spreads[0].seeds == 3 and spreads[0].diverged == 1
+    assert round(spreads[0].std["best_test_acc"], 6) == 0.028284 and spreads[0].std["dead"] is None
+    assert spreads[3].runs == (3,) and spreads[3].std["best_test_acc"] is None and xavier.id == 3
+    # every seed diverged: the group did
+    model = grouped_model([seed(0, "diverged"), seed(1, "diverged"), seed(2, "diverged")])
+    assert selectors.atlas_records(model)[0].status == "diverged"
+
+
+def test_the_atlas_of_one_seed_shows_every_run_as_it_is_with_no_spread():
+    model = DashboardModel()
+    runs = [record(0, "he", "relu", best_test_acc=0.9, seed=0), record(1, "he", "relu", best_test_acc=0.5, seed=0)]
+    model.apply(ExperimentStarted({"preset": "compare"}, "cpu", "CPU", "random", 1000, 100, runs, 0.0))
+    assert [(r.id, r.best_test_acc) for r in selectors.atlas_records(model)] == [(0, 0.9), (1, 0.5)]
+    assert selectors.atlas_spreads(model) == {}
+
+
+def test_n_steps_the_selection_through_the_selected_groups_seeds_and_the_histograms_show_that_seeds():
+    from inittui.core.events import LayerStats
+    from support.records import layer
+
+    model = grouped_model([seed(0), seed(1), seed(2)])
+    # each seed's layers told apart by their std
+    model.apply(LayerStats(50, [0, 1, 2, 3], [[layer(1.0)], [layer(2.0)], [layer(3.0)], [layer(4.0)]],
+                           [[None]] * 4))
+    controller = Controller(model, lambda: None, Room(), lambda: ["cpu"])
+    model.view.selected = 0
+    title = selectors.histograms(model).title
+    assert "run 0 he:relu s0" in title and "n: next seed" in title
+    seen = []
+    for _ in range(3):
+        outcome = controller.handle(Action.NEXT_SEED)
+        histograms = selectors.histograms(model)
+        seen.append((model.view.selected, histograms.panels[0].measured, outcome.message))
+    assert seen == [(1, 2.0, "he:relu: seed 1, 2 of its 3 seeds"), (2, 3.0, "he:relu: seed 2, 3 of its 3 seeds"),
+                    (0, 1.0, "he:relu: seed 0, 1 of its 3 seeds")]  # after the last, the first
+    assert "run 0 he:relu s0" in selectors.histograms(model).title  # back on the first seed
+    # the folded table keeps the group's row for every seed selected
+    model.view.selected = 2
+    assert selectors.row_of(selectors.table_rows(model), model.view.selected) == 0
+    model.view.selected = 3
+    assert "has one seed" in controller.handle(Action.NEXT_SEED).message and model.view.selected == 3
+
+
+def test_n_in_an_experiment_of_one_seed_says_there_are_no_seeds_to_step_through():
+    model = DashboardModel()
+    model.apply(ExperimentStarted({"preset": "compare"}, "cpu", "CPU", "random", 1000, 100,
+                                  [record(0, "he", "relu", seed=0)], 0.0))
+    model.view.selected = 0
+    controller = Controller(model, lambda: None, Room(), lambda: ["cpu"])
+    assert "no seeds to step through" in controller.handle(Action.NEXT_SEED).message
+    assert "n: next seed" not in selectors.histograms(model).title
+
+
+def test_the_depth_view_shows_each_groups_mean_per_layer_with_its_seeds_range_a_diverged_seed_left_out():
+    from inittui.core.events import LayerStats
+    from support.records import layer
+
+    model = grouped_model([seed(0), seed(1), seed(2, "diverged")])
+    stds = [[1.0, 0.5], [3.0, 0.7], [90.0, 90.0], [2.0, 2.0]]
+    model.apply(LayerStats(50, [0, 1, 2, 3], [[layer(a), layer(b)] for a, b in stds], [[0.9, 0.4]] * 4))
+    model.view.selected = 1  # a seed of the group: the group is shown
+    (he,) = selectors.depth_series(model)
+    assert he.label == "0 he:relu ×3 1 div"
+    assert he.activation_std == [2.0, 0.6] and he.predicted_std == [0.9, 0.4]
+    assert he.seed_range["activation_std"] == ([1.0, 0.5], [3.0, 0.7])
+    model.view.compare = True
+    assert [series.label for series in selectors.depth_series(model)] == ["3 xavier:tanh ×1", "0 he:relu ×3 1 div"]
+    assert selectors.depth_series(model)[0].seed_range == {}  # one seed: no range

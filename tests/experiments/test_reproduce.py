@@ -178,12 +178,12 @@ def fake_training(monkeypatch):
     """run_reproduce with training and data loading replaced; returns the outcomes' test_acc to edit."""
     from tests.conftest import random_mnist
 
-    trained: list[tuple[str, int]] = []
+    trained: list[tuple[str, list[int]]] = []
     outcomes = {name: _passing_outcome(name) for name in PRESETS}
 
     def fake_train(config, data, log_dir, label):
-        trained.append((config.preset, config.seed))
-        return outcomes[config.preset]
+        trained.append((config.preset, config.run_seeds))
+        return [outcomes[config.preset]] * len(config.run_seeds)
 
     monkeypatch.setattr(reproduce, "load_mnist", lambda data_dir: random_mnist(16, 16))
     monkeypatch.setattr(reproduce, "train_preset", fake_train)
@@ -195,7 +195,7 @@ def test_exit_status_zero_when_all_pass(fake_training, tmp_path, capsys):
     status = reproduce.run_reproduce(["book", "symmetry"], [0, 1], device="cpu", data_dir=None, log_dir=tmp_path)
     out = capsys.readouterr().out
     assert status == 0, out
-    assert trained == [("book", 0), ("book", 1), ("symmetry", 0), ("symmetry", 1)]
+    assert trained == [("book", [0, 1]), ("symmetry", [0, 1])]  # one seed group per preset
     assert "**FAIL**" not in out
     # rows for the chosen presets and the probe, none for the others
     assert "| book | xavier:relu |" in out and "| probe | orthogonal:tanh |" in out
@@ -234,7 +234,7 @@ def mnist():
 @pytest.mark.mnist
 def test_short_book_run_on_mnist(mnist, tmp_path):
     config = PRESETS["book"].config(steps=200, device="cpu")
-    outcome = reproduce.train_preset(config, mnist, tmp_path, "book")
+    (outcome,) = reproduce.train_preset(config, mnist, tmp_path, "book")
     assert outcome.status == "done"
     assert outcome.test_acc["normal-0.01:relu"] <= 0.12  # chance
     assert outcome.test_acc["he:relu"] > outcome.test_acc["normal-0.01:relu"] + 0.3
@@ -246,7 +246,7 @@ def test_short_book_run_on_mnist(mnist, tmp_path):
 @pytest.mark.mnist
 def test_short_symmetry_run_on_mnist_is_symmetric_and_repeatable(mnist, tmp_path):
     config = PRESETS["symmetry"].config(steps=150, device="cpu")
-    first = reproduce.train_preset(config, mnist, tmp_path, "symmetry")
+    (first,) = reproduce.train_preset(config, mnist, tmp_path, "symmetry")
     assert first.status == "done"
     # trained: every run evaluated, a loss for every step, and every hidden layer moved from its initial draw
     assert all(acc is not None for acc in first.test_acc.values()) and len(first.test_acc) == 2
@@ -257,7 +257,7 @@ def test_short_symmetry_run_on_mnist_is_symmetric_and_repeatable(mnist, tmp_path
             assert (now - then).abs().max() > 1e-5, spec.name
     assert unit_spread(first.hidden_weights["constant:tanh"]) < 1e-4
     assert unit_spread(first.hidden_weights["xavier:tanh"]) > 0.1
-    again = reproduce.train_preset(config, mnist, tmp_path, "symmetry")  # same seed, same numbers on CPU
+    (again,) = reproduce.train_preset(config, mnist, tmp_path, "symmetry")  # same seed, same numbers on CPU
     assert again.status == "done"
     assert again.test_acc == first.test_acc
     assert again.losses == first.losses

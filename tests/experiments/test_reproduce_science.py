@@ -189,7 +189,8 @@ def fake_data(monkeypatch, probe_results):
 
 def test_reproduce_deep_passes_a_late_escape_and_fails_an_early_one(fake_data, monkeypatch, tmp_path, capsys):
     outcomes = {0: _deep_outcome(0.1135, 0.1135), 1: _deep_outcome(0.1135, 0.1135)}
-    monkeypatch.setattr(reproduce, "train_preset", lambda config, data, log_dir, label: outcomes[config.seed])
+    monkeypatch.setattr(reproduce, "train_preset",
+                        lambda config, data, log_dir, label: [outcomes[seed] for seed in config.run_seeds])
     assert reproduce.run_reproduce(["deep"], [0, 1], device="cpu", data_dir=None, log_dir=tmp_path) == 0
     captured = capsys.readouterr()
     assert "| deep | xavier:relu | 19.70 % ± 0.00 %; per seed 19.70 %, 19.70 % | escapes late in some seeds | " \
@@ -215,7 +216,7 @@ def test_reproduce_deep_passes_a_late_escape_and_fails_an_early_one(fake_data, m
 def test_train_preset_records_every_epochs_evaluation_and_which_runs_diverged(tmp_path):
     data = random_mnist(256, 64)  # two steps an epoch
     config = ExperimentConfig(runs=parse_runs("he:relu,normal-1:relu"), epochs=3, device="cpu")
-    outcome = reproduce.train_preset(config, data, tmp_path, "test")
+    (outcome,) = reproduce.train_preset(config, data, tmp_path, "test")
     assert outcome.status == "done"
     assert outcome.statuses == {"he:relu": "done", "normal-1:relu": "diverged"}
     assert sorted(outcome.epoch_test_acc["he:relu"]) == [1, 2, 3]
@@ -276,13 +277,15 @@ def test_reproduce_prints_the_atlas_after_the_claims(fake_data, monkeypatch, tmp
     trained = []
 
     def fake_train(config, data, log_dir, label):
-        trained.append((config.preset, config.seed, config.epochs))
-        return _grid_outcome({run: 0.9 if run.startswith("he:") else 0.5 for run in runs}, diverged=("normal-1:relu",))
+        trained.append((config.preset, config.run_seeds, config.epochs))
+        outcome = _grid_outcome({run: 0.9 if run.startswith("he:") else 0.5 for run in runs},
+                                diverged=("normal-1:relu",))
+        return [outcome] * len(config.run_seeds)
 
     monkeypatch.setattr(reproduce, "train_preset", fake_train)
     assert reproduce.run_reproduce(["atlas"], [0, 1], device="cpu", data_dir=None, log_dir=tmp_path) == 0
     out = capsys.readouterr().out
-    assert trained == [("atlas", 0, 3), ("atlas", 1, 3)]
+    assert trained == [("atlas", [0, 1], 3)]
     assert out.index("| preset | run |") < out.index("| init | sigmoid | tanh | relu | leaky-relu | gelu | selu |")
     assert "| normal-1 | 50.0 ± 0.0 | 50.0 ± 0.0 | diverged |" in out
     assert "| he | " + " | ".join(["**90.0 ± 0.0**"] * 6) + " |" in out
@@ -403,8 +406,9 @@ def test_reproduce_depth_sweep_trains_every_depth_apart_and_fails_on_a_band(fake
     gaps = {2: 1.0, 12: 0.3}
 
     def fake_train(config, data, log_dir, label):
-        trained.append((config.depth, config.seed, config.total_steps(len(data.train_labels))))
-        return TrainOutcome(test_acc=dict.fromkeys(sweep.runs, 0.5), statuses=dict.fromkeys(sweep.runs, "done"))
+        trained.append((config.depth, config.run_seeds, config.total_steps(len(data.train_labels))))
+        return [TrainOutcome(seed, test_acc=dict.fromkeys(sweep.runs, 0.5), statuses=dict.fromkeys(sweep.runs, "done"))
+                for seed in config.run_seeds]
 
     def fake_measure(measured_sweep, depth, data):
         assert measured_sweep is sweep
@@ -416,12 +420,14 @@ def test_reproduce_depth_sweep_trains_every_depth_apart_and_fails_on_a_band(fake
                                      overrides={"depth-sweep": {"steps": 3}}, sweep=sweep)
     captured = capsys.readouterr()
     assert status == 0, captured.out  # depth 12's gap is shown, not judged
-    assert trained == [(2, 0, 3), (2, 1, 3), (12, 0, 3), (12, 1, 3)]
+    assert trained == [(2, [0, 1], 3), (12, [0, 1], 3)]  # one seed group per depth
     assert "after 3 steps, mean ± std over seeds 0, 1" in captured.out
     assert "| he:tanh | 12 | 50.0 ± 0.0 | 1 | 0.3 (0.3–0.3) | 0.3 | — | gap shown |" in captured.out
-    # progress: every depth's measurement and every seed's training
+    # progress: every depth's measurement and every depth's seed group
     assert "depth-sweep depth 2: std ratios at initialisation, 2 draws of 10 runs" in captured.err
-    assert "depth-sweep depth 12 seed 1: done in" in captured.err
+    assert "depth-sweep depth 12 seeds 0, 1: done in" in captured.err
+    # each seed's accuracies on a line of its own
+    assert "\n  seed 1: xavier:relu 50.00%, glorot:relu 50.00%" in captured.err
     assert "depth-sweep: 10/10 judged cells passed" in captured.err
 
     gaps[2] = 1.2
@@ -432,7 +438,7 @@ def test_reproduce_depth_sweep_trains_every_depth_apart_and_fails_on_a_band(fake
 
 def test_reproduce_depth_sweep_stops_when_interrupted(fake_data, monkeypatch, tmp_path):
     sweep = dataclasses.replace(DEPTH_SWEEP, depths=(2, 3), draws=1, samples=8)
-    monkeypatch.setattr(reproduce, "train_preset", lambda *args: TrainOutcome(status="stopped"))
+    monkeypatch.setattr(reproduce, "train_preset", lambda *args: [TrainOutcome(status="stopped")])
     assert reproduce.run_reproduce(["depth-sweep"], [0], device="cpu", data_dir=None, log_dir=tmp_path,
                                    sweep=sweep) == 130
 

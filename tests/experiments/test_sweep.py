@@ -190,7 +190,8 @@ def test_a_failing_task_is_retried_until_it_succeeds_and_sweep_json_follows_each
         if failures.get(task.name, 0) > 0:
             failures[task.name] -= 1
             raise OSError("worker lost")
-        return TaskResult(task.name, TrainOutcome(test_acc={"he:relu": 0.5}, statuses={"he:relu": "done"}), None, "here")
+        return TaskResult(task.name, [TrainOutcome(test_acc={"he:relu": 0.5}, statuses={"he:relu": "done"})], None,
+                          "here")
 
     report = run_tasks(tasks, InProcess(train), retries=2, manifest=sweep_manifest)
     assert seen == [("a", "running", 1), ("a", "running", 2), ("a", "running", 3), ("b", "running", 1)]
@@ -207,7 +208,7 @@ def test_a_task_failing_more_often_than_retries_is_failed_and_the_others_go_on(t
     def train(task: ExperimentTask) -> TaskResult:
         if task.name == "a":
             raise RuntimeError("bad node\nmore detail")
-        return TaskResult(task.name, TrainOutcome(), None, "here")
+        return TaskResult(task.name, [TrainOutcome()], None, "here")
 
     report = run_tasks(tasks, InProcess(train), retries=1, manifest=sweep_manifest)
     final = {e.name: e for e in SweepManifest.load(tmp_path).experiments}

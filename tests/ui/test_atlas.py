@@ -11,6 +11,7 @@ from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
 from inittui.core.presets import ATLAS_INITIALIZERS
 from inittui.core.events import RunRecord
 from inittui.dashboard.controller import ATLAS_METRICS
+from inittui.dashboard.views import SeedSpread
 from inittui.ui.atlas import (
     DIVERGED_BACKGROUND,
     METRICS,
@@ -18,8 +19,11 @@ from inittui.ui.atlas import (
     RAMP,
     AtlasMatrix,
     abbreviate,
+    format_mean_std,
+    matrix_of,
     render_atlas,
     unique_abbreviations,
+    within_noise,
 )
 
 from support.views import WidgetApp, background_of, cells, screen_lines, sweep, text_of
@@ -172,6 +176,64 @@ async def test_live_updates_keep_the_cursor_and_legend():
         assert atlas.cursor == (1, 1)
         legend = [text_of(line) for line in screen_lines(atlas)]
         assert any("diverged" in line and "better" in line for line in legend)
+
+
+# ---------------------------------------------------------------------------------------------- seed groups
+def group(run_id: int, init: str, activation: str, mean: float, std: float, status: str = "running",
+          **numbers) -> tuple:
+    """A seed group's cell (its mean record) and its spread over seeds run_id, run_id + 1, run_id + 2."""
+    cell = RunRecord(run_id, RunSpec(init, activation), status, best_test_acc=mean, **numbers)
+    return cell, SeedSpread((run_id, run_id + 1, run_id + 2), 0, {"best_test_acc": std, "train_loss": None})
+
+
+def test_a_cell_whose_interval_overlaps_its_columns_best_is_within_noise_and_the_others_are_not():
+    groups = [group(0, "he", "relu", 0.95, 0.004), group(3, "xavier", "relu", 0.945, 0.002),  # 0.005 ≤ 0.006
+              group(6, "lsuv", "relu", 0.94, 0.004),  # 0.01 > 0.008
+              group(9, "orthogonal", "relu", 0.99, 0.0, "diverged"),  # diverged: never the best
+              group(12, "he", "tanh", 0.5, 0.0), group(15, "xavier", "tanh", 0.5, 0.0)]  # a tie overlaps
+    cells_in = [cell for cell, _ in groups]
+    spreads = {cell.id: spread for cell, spread in groups}
+    assert within_noise(matrix_of(cells_in), spreads, "best_test_acc") == {3, 15}
+    # the best of a lower-is-better metric is the lowest; no std counts as none
+    losses = [RunRecord(0, RunSpec("he", "relu"), train_loss=0.2),
+              RunRecord(3, RunSpec("xavier", "relu"), train_loss=0.3)]
+    assert within_noise(matrix_of(losses), spreads, "train_loss") == set()
+    # one seed (no spread): never marked
+    assert within_noise(matrix_of(cells_in), {}, "best_test_acc") == set()
+
+
+def test_a_seed_groups_cell_prints_mean_and_std_coloured_by_the_mean_and_the_legend_says_so():
+    groups = [group(0, "he", "relu", 0.95, 0.004), group(3, "xavier", "relu", 0.945, 0.002),
+              group(6, "he", "tanh", 0.90, 0.01), group(9, "xavier", "tanh", 0.80, 0.01)]
+    cells_in = [cell for cell, _ in groups]
+    spreads = {cell.id: spread for cell, spread in groups}
+    alone = render_atlas(cells_in, 80, 24, cursor=(1, 1))
+    lines, layout = render_atlas(cells_in, 80, 24, cursor=(1, 1), spreads=spreads)
+    assert [cell_text(lines, layout, row, column)[0] for row in (0, 1) for column in (0, 1)] == [
+        "80.0±1.0", "≈94.5±0.2", "90.0±1.0", "95.0±0.4"]  # xavier above he, tanh before relu
+    # the colour is the mean's, as the same numbers of one seed are coloured
+    for row in (0, 1):
+        for column in (0, 1):
+            assert cell_text(lines, layout, row, column)[1] == cell_text(alone[0], alone[1], row, column)[1]
+    legend = " ".join(text_of(line) for line in lines)
+    assert "± std over 3 seeds" in legend and "colour: the mean" in legend and "≈ within noise" in legend
+    assert "within noise" not in " ".join(text_of(line) for line in alone[0])
+    assert format_mean_std("train_loss", 0.2345, 0.0123) == "0.234±0.01"
+    assert format_mean_std("dead", 0.12, 0.03) == "12±3%"
+
+
+async def test_a_seed_of_a_group_selected_elsewhere_puts_the_cursor_on_its_groups_cell():
+    groups = [group(0, "he", "relu", 0.95, 0.004), group(3, "xavier", "relu", 0.945, 0.002),
+              group(6, "he", "tanh", 0.90, 0.01), group(9, "xavier", "tanh", 0.80, 0.01)]
+    atlas = AtlasMatrix()
+    app = WidgetApp(atlas, lambda widget: widget.show([cell for cell, _ in groups],
+                                                      spreads={cell.id: spread for cell, spread in groups}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert atlas.select_run(1) and atlas.cursor == (1, 1)  # seed 1 of he:relu, whose cell is run 0's
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [m.run_id for m in app.messages if isinstance(m, AtlasMatrix.RunSelected)] == [0]
+        assert not atlas.select_run(12)
 
 
 # ---------------------------------------------------------------------------------------------- any input

@@ -108,6 +108,28 @@ def test_the_prediction_is_dotted_the_measurement_solid():
             assert all(lit) and not any(style.dim for c, style in row if is_braille(c))
 
 
+def test_a_seed_groups_band_fills_from_its_lowest_to_its_highest_seed_under_its_mean():
+    flat, lowest, highest = [0.1] * 6, [0.01] * 6, [1.0] * 6
+    group = DepthSeries("0 he:relu ×3", RED, activation_std=flat, seed_range={"activation_std": (lowest, highest)})
+    lines, drawings = render_depth_chart([group], 60, 60)
+    activations = drawings[0]
+    column = layer_column(2, 6, 60)
+    mean_row, low_row, high_row = (activations.row_of(value) for value in (0.1, 0.01, 1.0))
+    assert high_row < mean_row < low_row
+    for row in range(high_row, low_row + 1):
+        character, style = cells(lines[row])[column]
+        assert is_braille(character) and colour_of(style) == RED, row
+        # the band faint, the mean bright on top of it
+        assert bool(style.dim) == (row != mean_row), row
+    assert not is_braille(cells(lines[low_row + 2])[column][0])
+    assert "band: lowest–highest seed" in text_of(lines[0])
+    # the same numbers of one run: no band, no note
+    alone, drawings = render_depth_chart([DepthSeries("0 he:relu", RED, activation_std=flat)], 60, 60)
+    panel = drawings[0]
+    lit = [row for row in range(panel.top, panel.top + panel.rows) if is_braille(cells(alone[row])[column][0])]
+    assert lit == [panel.row_of(0.1)] and "band" not in text_of(alone[0])
+
+
 async def test_several_runs_each_in_its_colour_the_last_on_top():
     red = DepthSeries("glorot:relu", RED, activation_std=[0.5] * 4)
     blue = DepthSeries("he:relu", BLUE, activation_std=[0.5, 0.5, 0.05, 0.05])

@@ -28,3 +28,9 @@ async def test_the_runs_table_folds_each_seed_group_and_x_expands_it(tmp_path):
         assert "he s1" in screen_text(app)
         await press(pilot, "g")
         await wait_for(pilot, lambda: table.row_count == 2)
+        # n steps the histograms through the selected group's seeds; the folded table keeps its row
+        await press(pilot, "3")
+        await wait_for(pilot, lambda: "run 0 he:relu s0" in screen_text(app))
+        await press(pilot, "n")
+        await wait_for(pilot, lambda: "run 1 he:relu s1" in screen_text(app))
+        assert app.model.view.selected == 1 and table.row_count == 2

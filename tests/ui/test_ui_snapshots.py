@@ -144,6 +144,52 @@ def atlas_events() -> list:
     ]
 
 
+SEEDS = (0, 1, 2)
+
+
+# the seed atlas: each initialiser's accuracy, what each activation adds, and how far its seeds spread
+SEED_ATLAS_BASE = {"xavier": 0.90, "glorot": 0.912, "glorot-uniform": 0.905, "he": 0.931, "he-uniform": 0.925,
+                   "orthogonal": 0.919, "normal-0.01": 0.1135, "normal-1": 0.62, "constant": 0.21, "lsuv": 0.928}
+SEED_ATLAS_ACTIVATION = {"sigmoid": -0.45, "tanh": 0.02, "relu": 0.0, "leaky-relu": 0.004, "gelu": 0.01,
+                         "selu": -0.012}
+SEED_ATLAS_SPREAD = {"xavier": 0.001, "he": 0.004, "lsuv": 0.002, "orthogonal": 0.006}  # the others 0.003
+
+
+def seed_atlas_events() -> list:
+    """The atlas trained as seed groups of seeds 0, 1, 2 after one epoch: each group's mean its initialiser's
+    accuracy plus its activation's, its seeds spread by an amount that differs from row to row (some groups
+    within noise of their column's best); normal-1 diverged in every seed with relu and in seed 1 with gelu."""
+    pairs = [(init, act) for init in ATLAS_INITIALIZERS for act in ACTIVATION_NAMES]
+    config = get_preset("atlas").config(seeds=list(SEEDS))
+    runs = [record(len(SEEDS) * pair + index, init, act, "running", 0, seed=seed)
+            for pair, (init, act) in enumerate(pairs) for index, seed in enumerate(SEEDS)]
+    ids = [run.id for run in runs]
+    step = STEPS_PER_EPOCH
+    diverged = {run.id for run in runs if run.spec.init == "normal-1"
+                and (run.spec.activation == "relu" or (run.spec.activation == "gelu" and run.seed == 1))}
+    means = [SEED_ATLAS_BASE[run.spec.init] + SEED_ATLAS_ACTIVATION[run.spec.activation]
+             if run.spec.init not in ("normal-0.01", "constant") else SEED_ATLAS_BASE[run.spec.init] for run in runs]
+    means = [max(mean, 0.1135) for mean in means]
+    # each seed off its group's mean by -1, 0, +1 times the group's spread: the spread is its sample std
+    spreads = [SEED_ATLAS_SPREAD.get(run.spec.init, 0.003) for run in runs]
+    accuracy = [mean + (run.seed - 1) * spread for run, mean, spread in zip(runs, means, spreads)]
+    losses = [[math.nan if i in diverged else 2.3 * (1.0 - a) + 0.1] for i, a in enumerate(accuracy)]
+    layers = [_layers("tanh" if run.spec.activation in ("tanh", "sigmoid") else "relu", 0.5 + a / 2)
+              for run, a in zip(runs, accuracy)]
+    return [
+        ExperimentStarted(config=config.to_dict(), device="cpu", device_name="CPU, 2 threads",
+                          dataset="MNIST 60000/10000 (synthetic)", total_steps=3 * STEPS_PER_EPOCH,
+                          steps_per_epoch=STEPS_PER_EPOCH, runs=runs, time=0.0),
+        TrainProgress(step, 1.0, ids, [step] * len(ids), losses, [[0.5]] * len(ids), samples_per_s=9000.0,
+                      elapsed_s=60.0),
+        LayerStats(step, ids, layers, [[None] * 5 for _ in ids]),
+        Evaluation(step, 1.0, ids, [None if i in diverged else a for i, a in enumerate(accuracy)], [0.5] * len(ids)),
+        RunsChanged(step, "diverged", [record(run.id, run.spec.init, run.spec.activation,
+                                              "diverged" if run.id in diverged else "running", step, seed=run.seed)
+                                       for run in runs]),
+    ]
+
+
 def replay_app():
     return make_app(events=synthetic_events(), fps=4)
 
@@ -188,6 +234,15 @@ def test_pages(snap_compare, keys, size):
 def test_atlas_of_sixty_runs_200x60(snap_compare):
     app = make_app(events=atlas_events(), fps=4)
     assert snap_compare(app, terminal_size=(200, 60), press=["5", "down", "down", "right"],
+                        run_before=without_notifications)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_atlas_of_three_seeds(snap_compare, size):
+    """Each cell the mean ± std over seeds 0, 1, 2, coloured by the mean, ≈ where within noise of its
+    column's best; the cursor on normal-1:gelu, one of whose seeds diverged."""
+    app = make_app(events=seed_atlas_events(), fps=4)
+    assert snap_compare(app, terminal_size=size, press=["5", *["down"] * 7, *["right"] * 4],
                         run_before=without_notifications)
 
 

@@ -39,6 +39,6 @@ class AtlasPage(Page):
             return
         if atlas.metric != model.view.atlas_metric:
             atlas.set_metric(model.view.atlas_metric)
-        atlas.show(records)
+        atlas.show(records, spreads=selectors.atlas_spreads(model))
         if model.view.selected is not None and model.view.selected != self._placed:
             self._placed = model.view.selected if atlas.select_run(model.view.selected) else None
