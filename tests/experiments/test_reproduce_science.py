@@ -476,7 +476,7 @@ def test_train_preset_records_the_initial_depth_scale_fitted_to_the_logged_corre
     data = random_mnist(256, 64)
     config = ExperimentConfig(runs=parse_runs("orthogonal:tanh,orthogonal-critical:tanh"), depth=12, width=40,
                               steps=1, device="cpu")
-    outcome = reproduce.train_preset(config, data, tmp_path, "test")
+    (outcome,) = reproduce.train_preset(config, data, tmp_path, "test")  # one seed: one outcome
     (log,) = tmp_path.iterdir()
     (spectra,) = [event for event in read_events(log) if isinstance(event, JacobianSpectra)]
     for name, spectrum in zip(("orthogonal:tanh", "orthogonal-critical:tanh"), spectra.spectra):
