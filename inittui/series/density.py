@@ -305,12 +305,14 @@ def onto_range(counts: Sequence[float], low: float, high: float, new_low: float,
                bins: int) -> list[float] | None:
     """A histogram over [low, high] re-binned onto ``bins`` equal bins over [new_low, new_high] ⊇ [low, high],
     each source bin's count spread over the new bins it overlaps (exact where the bins nest; within one
-    source bin's width elsewhere). None where the ranges cannot be worked with (not finite, not nested)."""
+    source bin's width elsewhere). None where the ranges or the counts cannot be worked with (not finite, not
+    nested, a total beyond the floats)."""
     values = np.nan_to_num(np.asarray(counts, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
     with np.errstate(over="ignore", invalid="ignore"):
         span = new_high - new_low
+        # counts whose total is beyond the floats (a damaged line, never a real histogram) cannot be re-binned
         if not (values.size and bins > 0 and math.isfinite(span) and span > 0
-                and new_low <= low < high <= new_high):
+                and new_low <= low < high <= new_high and math.isfinite(values.sum())):
             return None
         if (low, high) == (new_low, new_high) and values.size == bins:
             return values.tolist()  # the same bins: as they are, not interpolated

@@ -66,6 +66,7 @@ def test_a_narrow_histogram_on_a_wider_range_keeps_its_counts_where_they_were():
     assert onto_range([1, 2, 3, 4], 0.0, 1.0, -1.0, 1.0, 8) == [0, 0, 0, 0, 1, 2, 3, 4]
     assert onto_range([1, 2, 3, 4], 0.0, 1.0, 0.0, 2.0, 4) == [3, 7, 0, 0]
     assert onto_range([1, 2], 0.0, 1.0, 0.5, 1.0, 4) is None  # not nested: left as it is
+    assert onto_range([1.7e308, 1.7e308], 0.0, 1.0, 0.0, 2.0, 4) is None  # a total beyond the floats
 
 
 finite = st.floats(-1e38, 1e38, allow_nan=False)
