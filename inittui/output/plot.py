@@ -37,6 +37,8 @@ AXIS_COLUMNS = 10
 MIN_WIDTH, MAX_WIDTH = 30, 1000
 # axes end within ±this: plotext's tick rounding overflows near the largest floats, and no chart reads there
 AXIS_LIMIT = 1e15
+# the narrowest linear axis: plotext's labels overflow on a span like 2e-308 (hypothesis)
+MIN_SPAN = 1e-9
 MIN_HEIGHT, MAX_HEIGHT = 8, 200
 # the atlas table's corner: what its rows and columns are
 CORNER = "init \\ act"
@@ -100,9 +102,9 @@ def _y_axis(arrays: Sequence[np.ndarray], cap: float | None, log: bool) -> tuple
         return (0.0, 1.0)
     if cap is not None:  # a loss: from 0, and what lies above the cap sits at the top edge
         top = min(found[1], cap)
-        return (0.0, top) if top > 0 else (0.0, 1.0)
+        return (0.0, max(top, MIN_SPAN)) if top > 0 else (0.0, 1.0)
     low, high = max(found[0], -AXIS_LIMIT), min(found[1], AXIS_LIMIT)
-    if low >= high:
+    if high - low < MIN_SPAN:
         margin = max(abs(low) * 0.1, 0.5)
         return (low - margin, high + margin)
     return (low, high)

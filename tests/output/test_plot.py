@@ -115,6 +115,13 @@ def within_seconds(seconds: int, draw):
     st.booleans(),
 )
 @example([(0, [2.3, 1e30, 2.0]), (10**9, [math.inf, math.nan])], 80, 20, False)  # a diverging run, first
+@example(
+    # a loss just above 0: an axis plotext could not label
+    chunks=[(0, [2.2250738585072014e-308])],
+    width=30,
+    height=8,
+    log=False,
+).via('discovered failure')
 def test_any_values_at_any_steps_draw_within_the_chart(chunks, width, height, log):
     # 1e30, ±inf, NaN, 1e-30 and steps up to a billion: decimated and clipped, plotext gets a bounded picture
     lines = []
