@@ -26,7 +26,8 @@ EVAL_VALUES = 2**22
 
 class ThroughputMeter:
     """Model-samples per second (one sample through one network counts one) over training time only: the
-    clock stops while the engine evaluates on the test set, is paused, or waits, done, for commands."""
+    clock stops while the engine evaluates on the test set, measures the Jacobian spectrum, is paused, or waits,
+    done, for commands."""
 
     def __init__(self) -> None:
         self.samples = 0

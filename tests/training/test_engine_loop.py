@@ -307,3 +307,21 @@ def test_restart_all_at_an_epochs_end_leaves_no_number_of_the_old_lives(tiny_dat
         assert new.test and all(step > 0 for step, _ in new.test)  # only evaluations of its own weights
         assert new.record.best_test_acc == max(accuracy for _, accuracy in new.test)
         assert engine.results()[run_id].best_test_acc == new.record.best_test_acc
+
+
+def test_the_spectrum_is_not_training_time(tiny_data, monkeypatch):
+    """Like the test evaluation, the Jacobian spectrum (at 60 runs the one at step 0 takes as long as 50 training
+    steps) stops the throughput's clock."""
+    from inittui.training.measurements import Measurements
+
+    measure, pause_s, measured = Measurements.measure_spectra, 2.0, []
+
+    def slow_spectrum(self):
+        measured.append(True)
+        time.sleep(pause_s)
+        return measure(self)
+
+    monkeypatch.setattr(Measurements, "measure_spectra", slow_spectrum)
+    engine, _ = train(config(steps=24), tiny_data)
+    assert measured  # the spectrum was measured at step 0, inside a training step
+    assert engine.meter.seconds < pause_s
