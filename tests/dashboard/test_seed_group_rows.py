@@ -5,22 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from support.room import Room
 from support.records import record
 from inittui.core.events import ExperimentStarted, RunRecord
 from inittui.dashboard import selectors
 from inittui.dashboard.controller import Action, Controller
 from inittui.dashboard.model import DashboardModel
-
-
-class Room:
-    def layers_fit_both(self) -> bool:
-        return True
-
-    def depth_panels_fit(self) -> bool:
-        return True
-
-    def loss_on_log_axis(self) -> bool:
-        return False
 
 
 def grouped_model(he_relu: list[RunRecord]) -> DashboardModel:

@@ -8,6 +8,7 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support.room import Room
 from support.records import record
 from inittui.core.config import INITIALIZER_NAMES
 from inittui.core.events import (
@@ -140,20 +141,6 @@ class Recorder:
 
     def send(self, command) -> None:
         self.sent.append(command)
-
-
-class Room:
-    def layers_fit_both(self) -> bool:
-        return True
-
-    def depth_panels_fit(self) -> bool:
-        return True
-
-    def loss_on_log_axis(self) -> bool:
-        return False
-
-    def chart_columns(self) -> int:
-        return 101
 
 
 def test_b_shows_the_layers_page_with_percentile_bands_and_back_to_the_heatmap():
