@@ -63,12 +63,17 @@ def epoch_cell(value: float) -> str:
 
 
 def step_cell(value: int) -> str:
-    """A step count in the runs table, at most 6 characters: 99,999, then 312k, 12.5M."""
-    if value < 100_000:
+    """A step count in the runs table, at most 5 characters, so that its 6-wide column keeps a space before the
+    loss beside it: 9,999, then 13.8k, 312k, 12.5M, 312M."""
+    if value < 10_000:
         return f"{value:,}"
+    if value < 99_950:
+        return f"{value / 1e3:.1f}k"
     if value < 999_500:
         return f"{value / 1e3:.0f}k"
-    return f"{value / 1e6:.1f}M" if value < 999_950_000 else exponent(value)
+    if value < 99_950_000:
+        return f"{value / 1e6:.1f}M"
+    return f"{value / 1e6:.0f}M" if value < 999_500_000 else exponent(value)
 
 
 def shares_cell(dead: float | None, saturated: float | None) -> str:
