@@ -107,11 +107,12 @@ def page_key(app, page: str):
         return "c", lambda: view.compare != compare
     run_id = view.selected
     current = app.model.runs[run_id].record.spec.init
-    expected = INITIALIZER_NAMES[(INITIALIZER_NAMES.index(current) + 1) % len(INITIALIZER_NAMES)]
+    # not simply the next name: `i` passes over an initialiser whose pair another run already trains
+    changed = lambda: app.model.runs[run_id].record.spec.init != current  # noqa: E731
     if page == "curves":
-        return "i", lambda: app.model.pending_change(run_id) is not None or app.model.runs[run_id].record.spec.init == expected
+        return "i", lambda: app.model.pending_change(run_id) is not None or changed()
     table = app.query_one(RunsTable)
-    return "i", lambda: str(table.get_cell(str(run_id), "init")) == expected
+    return "i", lambda: str(table.get_cell(str(run_id), "init")) != current  # the table shows the new one
 
 
 async def ui_run(config, data_dir: str, log_dir: Path, presses: int, page: str = "overview"
