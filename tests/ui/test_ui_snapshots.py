@@ -123,11 +123,18 @@ def atlas_events() -> list:
     pairs = [(init, act) for init in ATLAS_INITIALIZERS for act in ACTIVATION_NAMES]
     config = get_preset("atlas").config()
     runs = [record(i, init, act, "running", 0) for i, (init, act) in enumerate(pairs)]
-    ids = [run.id for run in runs]
-    step = STEPS_PER_EPOCH
     diverged = {run.id for run in runs if run.spec.init == "normal-1" and run.spec.activation not in ("sigmoid", "tanh")}
     quality = [0.0 if run.spec.init in ("normal-0.01", "constant") else (i % 10) / 9 for i, run in enumerate(runs)]
     losses = [[math.nan if i in diverged else 2.3 - 2.1 * q] for i, q in enumerate(quality)]
+    accuracy = [0.1 + 0.87 * q for q in quality]
+    return one_epoch(config, runs, diverged, losses, accuracy, quality)
+
+
+def one_epoch(config, runs: list, diverged: set[int], losses: list, accuracy: list, quality: list) -> list:
+    """The atlas's events after one epoch: the start, a progress, statistics whose spread grows with each run's
+    ``quality``, the evaluation (none for a diverged run) and the table with the diverged runs marked."""
+    ids = [run.id for run in runs]
+    step = STEPS_PER_EPOCH
     layers = [_layers("tanh" if run.spec.activation in ("tanh", "sigmoid") else "relu", 0.5 + q / 2)
               for run, q in zip(runs, quality)]
     return [
@@ -137,12 +144,11 @@ def atlas_events() -> list:
         TrainProgress(step, 1.0, ids, [step] * len(ids), losses, [[0.5]] * len(ids), samples_per_s=9000.0,
                       elapsed_s=60.0),
         LayerStats(step, ids, layers, [[None] * 5 for _ in ids]),
-        Evaluation(step, 1.0, ids, [None if i in diverged else 0.1 + 0.87 * q for i, q in enumerate(quality)],
-                   [0.5] * len(ids)),
-        RunsChanged(step, "diverged", [record(run.id, run.spec.init, run.spec.activation, "diverged" if run.id in diverged else "running",
-                             step) for run in runs]),
+        Evaluation(step, 1.0, ids, [None if i in diverged else a for i, a in enumerate(accuracy)], [0.5] * len(ids)),
+        RunsChanged(step, "diverged", [record(run.id, run.spec.init, run.spec.activation,
+                                              "diverged" if run.id in diverged else "running", step, seed=run.seed)
+                                       for run in runs]),
     ]
-
 
 SEEDS = (0, 1, 2)
 
@@ -163,8 +169,6 @@ def seed_atlas_events() -> list:
     config = get_preset("atlas").config(seeds=list(SEEDS))
     runs = [record(len(SEEDS) * pair + index, init, act, "running", 0, seed=seed)
             for pair, (init, act) in enumerate(pairs) for index, seed in enumerate(SEEDS)]
-    ids = [run.id for run in runs]
-    step = STEPS_PER_EPOCH
     diverged = {run.id for run in runs if run.spec.init == "normal-1"
                 and (run.spec.activation == "relu" or (run.spec.activation == "gelu" and run.seed == 1))}
     means = [SEED_ATLAS_BASE[run.spec.init] + SEED_ATLAS_ACTIVATION[run.spec.activation]
@@ -174,20 +178,7 @@ def seed_atlas_events() -> list:
     spreads = [SEED_ATLAS_SPREAD.get(run.spec.init, 0.003) for run in runs]
     accuracy = [mean + (run.seed - 1) * spread for run, mean, spread in zip(runs, means, spreads)]
     losses = [[math.nan if i in diverged else 2.3 * (1.0 - a) + 0.1] for i, a in enumerate(accuracy)]
-    layers = [_layers("tanh" if run.spec.activation in ("tanh", "sigmoid") else "relu", 0.5 + a / 2)
-              for run, a in zip(runs, accuracy)]
-    return [
-        ExperimentStarted(config=config.to_dict(), device="cpu", device_name="CPU, 2 threads",
-                          dataset="MNIST 60000/10000 (synthetic)", total_steps=3 * STEPS_PER_EPOCH,
-                          steps_per_epoch=STEPS_PER_EPOCH, runs=runs, time=0.0),
-        TrainProgress(step, 1.0, ids, [step] * len(ids), losses, [[0.5]] * len(ids), samples_per_s=9000.0,
-                      elapsed_s=60.0),
-        LayerStats(step, ids, layers, [[None] * 5 for _ in ids]),
-        Evaluation(step, 1.0, ids, [None if i in diverged else a for i, a in enumerate(accuracy)], [0.5] * len(ids)),
-        RunsChanged(step, "diverged", [record(run.id, run.spec.init, run.spec.activation,
-                                              "diverged" if run.id in diverged else "running", step, seed=run.seed)
-                                       for run in runs]),
-    ]
+    return one_epoch(config, runs, diverged, losses, accuracy, accuracy)
 
 
 def replay_app():
