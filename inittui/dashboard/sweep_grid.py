@@ -7,7 +7,7 @@ activation together: shown, neither is held; neither shown, ``run`` is held whol
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inittui.runlog.manifest import DONE, SweepManifest
@@ -89,21 +89,18 @@ class GridSettings:
         current, other = (self.rows, self.columns) if which == "rows" else (self.columns, self.rows)
         choices = [name for name in names if _compatible(name, other)] or names
         following = choices[(choices.index(current) + 1) % len(choices)] if current in choices else choices[0]
-        changed = GridSettings(following, self.columns, dict(self.held), self.metric) if which == "rows" else (
-            GridSettings(self.rows, following, dict(self.held), self.metric))
-        return changed.fitted(axes)
+        return replace(self, **{which: following}).fitted(axes)
 
     def next_held(self, axes: dict[str, list[Any]], axis: str) -> GridSettings:
         """The held axis ``axis`` moved to its next value."""
         values = axes[axis]
         current = self.held.get(axis, values[0])
         held = {**self.held, axis: values[(values.index(current) + 1) % len(values)]}
-        return GridSettings(self.rows, self.columns, held, self.metric).fitted(axes)
+        return replace(self, held=held).fitted(axes)
 
     def next_metric(self) -> GridSettings:
         keys = [key for key, _ in METRICS]
-        metric = keys[(keys.index(self.metric) + 1) % len(keys)]
-        return GridSettings(self.rows, self.columns, dict(self.held), metric)
+        return replace(self, metric=keys[(keys.index(self.metric) + 1) % len(keys)])
 
 
 def _compatible(first: str, second: str) -> bool:
