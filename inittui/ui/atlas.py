@@ -331,7 +331,8 @@ def grid_problem(pairs: Sequence[tuple[str, str]]) -> str | None:
         return None
     why = []
     if missing:
-        why.append(f"{len(missing)} of the {len(inits)} × {len(activations)} combinations have no run "
+        verb = "has" if len(missing) == 1 else "have"
+        why.append(f"{len(missing)} of the {len(inits)} × {len(activations)} combinations {verb} no run "
                    f"({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''})")
     if twice:
         why.append(f"{', '.join(twice[:3])}{', …' if len(twice) > 3 else ''} run more than once")

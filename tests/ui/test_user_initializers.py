@@ -111,6 +111,9 @@ def test_the_child_refuses_a_file_that_fails_when_run_in_one_line_and_logs_nothi
 def test_the_atlas_takes_the_users_initialisers_as_rows_after_the_built_ins():
     pairs = [(init, activation) for init in ("sparse", "he", "critical-tanh") for activation in ("relu", "tanh")]
     assert grid_problem(pairs) is None
+    assert "1 of the 2 × 2 combinations has no run (he:selu)" in grid_problem(
+        [("normal-1", "relu"), ("he", "relu"), ("normal-1", "selu")])
+    assert "2 of the 2 × 2 combinations have no run" in grid_problem([("he", "relu"), ("xavier", "tanh")])
     cells = [record(i, init, activation, "done", 10, best_test_acc=0.5 + i / 100) for i, (init, activation) in enumerate(pairs)]
     lines, layout = render_atlas(cells, 100, 30)
     assert layout is not None and len(lines) == 30
