@@ -51,6 +51,12 @@ def _gauss_hermite(points: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, weights / math.sqrt(2.0 * math.pi)
 
 
+@lru_cache(maxsize=1)
+def _gauss_legendre() -> tuple[np.ndarray, np.ndarray]:
+    """One panel's Gauss–Legendre nodes and weights on [-1, 1] (numpy recomputes them on every call)."""
+    return np.polynomial.legendre.leggauss(LEGENDRE_POINTS)
+
+
 def _panel_rule(q: float) -> tuple[np.ndarray, np.ndarray]:
     """Composite Gauss–Legendre nodes and weights for E[f(z)], z ~ N(0, 1), z in [-12, 12].
 
@@ -60,7 +66,7 @@ def _panel_rule(q: float) -> tuple[np.ndarray, np.ndarray]:
     coarse = np.linspace(-Z_LIMIT, Z_LIMIT, 97)
     fine = np.linspace(-20.0, 20.0, 81) / math.sqrt(q)
     edges = np.unique(np.concatenate([coarse, fine[np.abs(fine) < Z_LIMIT], [0.0]]))
-    base_nodes, base_weights = np.polynomial.legendre.leggauss(LEGENDRE_POINTS)
+    base_nodes, base_weights = _gauss_legendre()
     left, right = edges[:-1, None], edges[1:, None]
     half = (right - left) / 2.0
     nodes = (left + right) / 2.0 + half * base_nodes
@@ -349,16 +355,26 @@ class DepthScale:
         return correlation_depth(self.chi_c)
 
 
+def _is_homogeneous(activation: str) -> bool:
+    return _rectifier_slope(activation) is not None or activation in LINEAR_NAMES
+
+
+def _length_and_chi_1(activation: str, weight_variance: float, bias_variance: float) -> tuple[float, float]:
+    """q* and chi_1 there; chi_1 is inf where the length grows without bound (every layer chaotic)."""
+    q_star = length_fixed_point(activation, weight_variance, bias_variance)
+    if not math.isfinite(q_star) and not _is_homogeneous(activation):
+        return q_star, math.inf
+    # a homogeneous phi's maps do not depend on the length: any finite one stands for a diverging q*
+    return q_star, chi_1(activation, q_star if math.isfinite(q_star) else 1.0, weight_variance)
+
+
 def depth_scale(activation: str, weight_variance: float, bias_variance: float = 0.0) -> DepthScale:
     """The fixed points of the length and correlation maps and the depth scale there (Poole et al. 2016)."""
-    q_star = length_fixed_point(activation, weight_variance, bias_variance)
-    homogeneous = _rectifier_slope(activation) is not None or activation in LINEAR_NAMES
-    if not math.isfinite(q_star) and not homogeneous:
-        # a length that grows without bound: every layer is chaotic (no q* to evaluate at)
+    q_star, chi = _length_and_chi_1(activation, weight_variance, bias_variance)
+    homogeneous = _is_homogeneous(activation)
+    if not math.isfinite(q_star) and not homogeneous:  # no q* to evaluate at
         return DepthScale(q_star, math.inf, math.nan, math.nan)
-    # a homogeneous phi's maps do not depend on the length: any finite one stands for a diverging q*
     q = q_star if math.isfinite(q_star) else 1.0
-    chi = chi_1(activation, q, weight_variance)
     # c = 1's stability: chi_1 at q* (Poole et al.), or for a homogeneous phi the slope of its length-free map
     at_one = correlation_slope(activation, 1.0, q, weight_variance, bias_variance) if homogeneous else chi
     if at_one <= 1.0:
@@ -367,8 +383,11 @@ def depth_scale(activation: str, weight_variance: float, bias_variance: float = 
         return DepthScale(q_star, chi, math.nan, math.nan)  # beyond the pair quadrature
     c = np.zeros(1)
     lengths = np.full(1, q)
+    # both lengths stay at q: the next layer's length is the same every layer (correlation_map's c', once)
+    following = np.full(1, length_map(activation, q, weight_variance, bias_variance))
     for _ in range(CORRELATION_LAYERS):
-        c = correlation_map(activation, c, lengths, lengths, weight_variance, bias_variance)[0]
+        c = pair_covariance(activation, c, lengths, lengths, weight_variance, bias_variance) / np.sqrt(
+            following * following)
     c_star = float(c[0])
     return DepthScale(q_star, chi, c_star, correlation_slope(activation, c_star, q, weight_variance, bias_variance))
 
@@ -380,8 +399,7 @@ def critical_gain(activation: str) -> float:
     low, high = CRITICAL_GAIN_RANGE
     for _ in range(BISECTION_STEPS):
         middle = math.sqrt(low * high)
-        scale = depth_scale(activation, middle * middle)
-        if scale.chi_1 < 1.0:
+        if _length_and_chi_1(activation, middle * middle, 0.0)[1] < 1.0:
             low = middle
         else:
             high = middle
