@@ -115,7 +115,8 @@ class Measurements:
         self._pending_stats: LayerStats | None = None
         self._pending_spectra: JacobianSpectra | None = None
         self._predicted: dict[RunSpec, tuple[list[float | None], list[float | None]]] = {}
-        self._correlation_predicted: dict[RunSpec, tuple[list[float | None], float | None, float | None]] = {}
+        self._correlation_predicted: dict[tuple[str, tuple[float | None, ...]],
+                                          tuple[list[float | None], float | None, float | None]] = {}
 
     def take_pending(self) -> list[Event]:
         """The latest statistics, then the latest spectra, measured since the last call."""
@@ -184,21 +185,23 @@ class Measurements:
 
     def correlation_theory(self, spec: RunSpec) -> tuple[list[float | None], float | None, float | None]:
         """The mean-field correlation per hidden layer on the spectrum images, c* and chi_c of the hidden stack's
-        layers (each spec once: the prediction is of initialisation)."""
-        if spec not in self._correlation_predicted:
-            sizes = self._engine.config.layer_sizes
-            variances = [None if std is None else std * std * n_in
-                         for std, n_in in zip(self.predictions(spec)[0], sizes[:-2])]
-            if spec.init == "constant":  # not random: the mean field does not apply (as for its std)
-                variances = [None] * len(variances)
+        layers (each activation and weight variances once: the prediction is of initialisation, and initialisers
+        that state the same variances, such as he and he-uniform, share it)."""
+        sizes = self._engine.config.layer_sizes
+        variances = [None if std is None else std * std * n_in
+                     for std, n_in in zip(self.predictions(spec)[0], sizes[:-2])]
+        if spec.init == "constant":  # not random: the mean field does not apply (as for its std)
+            variances = [None] * len(variances)
+        key = (spec.activation, tuple(variances))
+        if key not in self._correlation_predicted:
             correlation = [finite_or_none(c) if c is not None else None
                            for c in predicted_correlations(spec.activation, variances, self._spectrum_images)]
             c_star = chi_c = None
             if len(variances) > 1 and variances[1] is not None:
                 scale = depth_scale(spec.activation, variances[1])
                 c_star, chi_c = finite_or_none(scale.c_star), finite_or_none(scale.chi_c)
-            self._correlation_predicted[spec] = (correlation, c_star, chi_c)
-        return self._correlation_predicted[spec]
+            self._correlation_predicted[key] = (correlation, c_star, chi_c)
+        return self._correlation_predicted[key]
 
     def predictions(self, spec: RunSpec) -> tuple[list[float | None], list[float | None]]:
         """Per hidden layer: the initialiser's weight std and the mean-field activation std at initialisation."""
