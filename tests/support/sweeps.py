@@ -61,12 +61,17 @@ def wait_for(condition: Callable[[], object], timeout: float = 240, what: str = 
 
 
 def measured(run_dir: Path) -> dict:
-    """Every number training measured, by kind: per-step losses and accuracies, test accuracies and losses."""
-    losses, accuracies, tests = [], [], []
+    """Every number training measured, by kind: each run's per-step losses and accuracies, test accuracies and
+    losses. A progress event holds the steps since the last one, which a busy machine batches otherwise: the
+    steps are joined, so only the numbers count, not where the chunks fell."""
+    losses: dict[int, list[float | None]] = {}
+    accuracies: dict[int, list[float | None]] = {}
+    tests = []
     for event in read_events(run_dir):
         if isinstance(event, TrainProgress):
-            losses.append((event.step, event.losses))
-            accuracies.append(event.accuracies)
+            for run, run_losses, run_accuracies in zip(event.run_ids, event.losses, event.accuracies):
+                losses.setdefault(run, []).extend(run_losses)
+                accuracies.setdefault(run, []).extend(run_accuracies)
         elif isinstance(event, Evaluation):
             tests.append((event.step, event.test_acc, event.test_loss))
     return {"losses": losses, "accuracies": accuracies, "tests": tests}
