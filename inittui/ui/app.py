@@ -23,8 +23,9 @@ from textual.widgets import ContentSwitcher, Footer, Static
 
 from inittui.core.config import ExperimentConfig
 from inittui.core.reports import Report
-from inittui.dashboard.controller import Action, Controller, Outcome
+from inittui.dashboard.controller import Action, Controller
 from inittui.dashboard.model import DashboardModel
+from inittui.dashboard.outcome import Outcome
 from inittui.dashboard.pump import EventPump
 from inittui.dashboard.selectors import header
 from inittui.dashboard.sources import FollowSource, LiveSource, ProcessSource, ReplaySource, Source
