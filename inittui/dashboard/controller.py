@@ -13,7 +13,15 @@ from inittui.core.config import ACTIVATION_NAMES
 from inittui.core.events import HISTOGRAM_KINDS
 from inittui.dashboard.model import PAGE_NAMES, DashboardModel
 from inittui.dashboard.outcome import Outcome
-from inittui.dashboard.selectors import SORT_ORDERS, chart_extent, curves, neighbour, seed_group, seed_grouped, shown_record
+from inittui.dashboard.selectors import (
+    SORT_ORDERS,
+    chart_extent,
+    curves,
+    neighbour,
+    seed_group,
+    seed_grouped,
+    shown_record,
+)
 from inittui.dashboard.sources import CommandTarget
 from inittui.dashboard.training_keys import TrainingKeys
 from inittui.runlog.fold import CURVES, EVERYTHING, LAYERS, TABLE

@@ -338,7 +338,7 @@ def make_app(
 
         from inittui.science.init_files import declare_init_files
 
-        new_config = get_preset(preset).config(device=config.device, seed=config.seed)
+        new_config = get_preset(preset).config_replacing(config)
         declare_init_files(new_config, config.init_files)  # the user's --init-file stays loaded for every preset
         if isinstance(previous, LiveSource):
             return LiveSource(new_config, data=previous.data, data_dir=data_dir, log_dir=log_dir)
