@@ -98,7 +98,7 @@ class TrainingKeys:
         group = [other.id for other in seed_group(self.model, run)]
         said = (f"restarting run {run.id} {run.record.name}" if len(group) == 1
                 else f"restarting {shown_record(self.model, run).name}: its {len(group)} seeds")
-        return self.send(lambda request: Restart(group[0], request, tuple(group[1:])), group, None, said)
+        return self.send(lambda request: Restart(group[0], request, with_runs=tuple(group[1:])), group, None, said)
 
     def restart_all(self) -> Outcome:
         ids = list(self.model.runs)
@@ -138,7 +138,7 @@ class TrainingKeys:
                            severity="warning", timeout=5)
         target = self.target()
         assert target is not None
-        target.send(RemoveRun(group[0], self.model.request_removal(group), tuple(group[1:])))
+        target.send(RemoveRun(group[0], self.model.request_removal(group), with_runs=tuple(group[1:])))
         return Outcome({TABLE, CURVES, LAYERS}, f"{named} removed")
 
     def toggle_pause(self) -> Outcome:
