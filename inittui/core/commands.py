@@ -5,6 +5,10 @@ child process (``process.send(Restart(2))``, pickled across a queue). The engine
 training steps, in the order sent. A command that changes the runs may carry a ``request`` number: the engine
 answers it with exactly one event carrying that number, the RunsChanged that applied it or the Notice that
 says why not, so that a screen showing the change ahead of the engine knows when it is confirmed.
+
+:class:`Restart`, :class:`SetRun` and :class:`RemoveRun` name one run and may name more (``with_runs``: the
+other seeds of its seed group): all are changed between the same two steps and answered once, so that the
+seeds of a group start again together, as the group trained from the first step did.
 """
 
 from __future__ import annotations
@@ -37,10 +41,15 @@ class Stop:
 
 @dataclass(frozen=True)
 class Restart:
-    """Fresh weights (the run's next draw) and optimiser state for one run; the others go on."""
+    """Fresh weights (the run's next draw) and optimiser state for one run (and ``with_runs``); the others go on."""
 
     run_id: int
     request: int | None = None
+    with_runs: tuple[int, ...] = ()
+
+    @property
+    def run_ids(self) -> tuple[int, ...]:
+        return (self.run_id, *self.with_runs)
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,18 @@ class RestartAll:
 
 @dataclass(frozen=True)
 class SetRun:
-    """Change one run's initialiser and/or activation (None keeps it); that run restarts, the others go on."""
+    """Change one run's (and ``with_runs``') initialiser and/or activation (None keeps it); each restarts from
+    the first draw of its own seed, the others go on."""
 
     run_id: int
     init: str | None = None
     activation: str | None = None
     request: int | None = None
+    with_runs: tuple[int, ...] = ()
+
+    @property
+    def run_ids(self) -> tuple[int, ...]:
+        return (self.run_id, *self.with_runs)
 
 
 @dataclass(frozen=True)
@@ -66,8 +81,15 @@ class AddRun:
 
 @dataclass(frozen=True)
 class RemoveRun:
+    """Remove one run (and ``with_runs``); refused where no run would be left."""
+
     run_id: int
     request: int | None = None
+    with_runs: tuple[int, ...] = ()
+
+    @property
+    def run_ids(self) -> tuple[int, ...]:
+        return (self.run_id, *self.with_runs)
 
 
 @dataclass(frozen=True)

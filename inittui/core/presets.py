@@ -30,6 +30,11 @@ class Preset:
             chosen["epochs"] = None
         return replace(self.base, runs=list(self.base.runs), preset=self.name, **chosen)
 
+    def config_replacing(self, current: ExperimentConfig) -> ExperimentConfig:
+        """The preset's experiment as ``p`` starts it in place of ``current``: on its device and seed, and over
+        its seeds (--seeds) unless the preset trains seeds of its own."""
+        return self.config(device=current.device, seed=current.seed, seeds=list(self.base.seeds or current.seeds))
+
 
 def _experiment(runs: str, **settings: Any) -> ExperimentConfig:
     """An experiment on the defaults (5×100, SGD 0.01, batch 128, 10 epochs) but for ``settings``."""

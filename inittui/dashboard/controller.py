@@ -1,35 +1,30 @@
 """Keys turned into typed commands: each :class:`Action` changes the view model and, for the keys that act on
-training, sends a command (inittui.core.commands) to the engine. No Textual: the app maps its bindings onto
-:meth:`Controller.handle` and shows the :class:`Outcome`.
-
-A change asked of the engine shows at once (the run "starting") and is confirmed by the engine's answer to its
-request number (see :meth:`DashboardModel.request`). Keys that act on training say why when they cannot: a run
-log being viewed, the probe, training not started yet, or training that has ended.
+training (inittui.dashboard.training_keys), sends a command (inittui.core.commands) to the engine. No Textual:
+the app maps its bindings onto :meth:`Controller.handle` and shows the :class:`Outcome`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from inittui.core.commands import (
-    AddRun,
-    Command,
-    RemoveRun,
-    Restart,
-    RestartAll,
-    SetDevice,
-    SetRun,
-    TogglePause,
-)
-from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES, RunSpec
+from inittui.core.config import ACTIVATION_NAMES
 from inittui.core.events import HISTOGRAM_KINDS
-from inittui.dashboard.model import NEW_TRAINING_HINT, PAGE_NAMES, DashboardModel
-from inittui.dashboard.selectors import SORT_ORDERS, chart_extent, curves, neighbour, seed_grouped, shown_record
+from inittui.dashboard.model import PAGE_NAMES, DashboardModel
+from inittui.dashboard.outcome import Outcome
+from inittui.dashboard.selectors import (
+    SORT_ORDERS,
+    chart_extent,
+    curves,
+    neighbour,
+    seed_group,
+    seed_grouped,
+    shown_record,
+)
 from inittui.dashboard.sources import CommandTarget
-from inittui.runlog.fold import CURVES, EVERYTHING, HEADER, LAYERS, TABLE
+from inittui.dashboard.training_keys import TrainingKeys
+from inittui.runlog.fold import CURVES, EVERYTHING, LAYERS, TABLE
 
 DEPTH_PANELS = ("activations", "gradients", "updates", "spectrum", "spectrum histogram", "correlation")
 ATLAS_METRICS = ("best_test_acc", "train_loss", "dead", "saturated")
@@ -86,18 +81,6 @@ PAGE_ACTIONS = dict(zip(PAGE_NAMES, (Action.PAGE_OVERVIEW, Action.PAGE_CURVES, A
                                      Action.PAGE_DEPTH, Action.PAGE_ATLAS)))
 
 
-@dataclass
-class Outcome:
-    """What an action changed: the parts of the screen to redraw, and a message for the user, if any."""
-
-    dirty: set[str] = field(default_factory=set)
-    message: str = ""
-    severity: str = "information"
-    timeout: float | None = 3.0
-    # the page changed, or what a page lays out
-    relayout: bool = False
-
-
 class Room(Protocol):
     """What the screen can tell the controller about its size and what it shows."""
 
@@ -118,16 +101,13 @@ class Controller:
     def __init__(self, model: DashboardModel, target: Callable[[], CommandTarget | None], room: Room,
                  devices: Callable[[], list[str]]) -> None:
         self.model = model
-        self.target = target
         self.room = room
-        self.devices = devices
-        # the run a first "-" asked about: the next key, if it is "-" again, removes it
-        self._remove_armed: int | None = None
+        self.training = TrainingKeys(model, target, devices)
 
     def handle(self, action: Action) -> Outcome:
         view = self.model.view
         if action is not Action.REMOVE_RUN:
-            self._remove_armed = None
+            self.training.disarm()
         match action:
             case Action.PAGE_OVERVIEW | Action.PAGE_CURVES | Action.PAGE_LAYERS | Action.PAGE_DEPTH | Action.PAGE_ATLAS:
                 return self.show_page(action.value.removeprefix("page_"))
@@ -138,9 +118,10 @@ class Controller:
                 view.selected = chosen
                 return Outcome({TABLE, CURVES, LAYERS})
             case Action.NEXT_INIT | Action.PREVIOUS_INIT:
-                return self._cycle(self._initializer_names(), 1 if action is Action.NEXT_INIT else -1, init=True)
+                return self.training.cycle(self.training.initializer_names(), 1 if action is Action.NEXT_INIT else -1,
+                                           init=True)
             case Action.NEXT_ACTIVATION | Action.PREVIOUS_ACTIVATION:
-                return self._cycle(ACTIVATION_NAMES, 1 if action is Action.NEXT_ACTIVATION else -1, init=False)
+                return self.training.cycle(ACTIVATION_NAMES, 1 if action is Action.NEXT_ACTIVATION else -1, init=False)
             case Action.SORT_RUNS:
                 view.sort_order = (view.sort_order + 1) % len(SORT_ORDERS)
                 return Outcome({TABLE}, f"runs sorted by {SORT_ORDERS[view.sort_order][0]}")
@@ -181,9 +162,9 @@ class Controller:
                 outcome.dirty |= {LAYERS}
                 return outcome
             case Action.ADD_RUN:
-                return self._add_run()
+                return self.training.add_run()
             case Action.REMOVE_RUN:
-                return self._remove_run()
+                return self.training.remove_run()
             case Action.CURSOR_BACK:
                 return self._cursor(self.model.move_cursor(-1))
             case Action.CURSOR_FORWARD:
@@ -193,18 +174,13 @@ class Controller:
             case Action.CURSOR_LIVE:
                 return self._cursor(self.model.cursor_to_live())
             case Action.TOGGLE_PAUSE:
-                return self._toggle_pause()
+                return self.training.toggle_pause()
             case Action.RESTART_RUN:
-                run = self.model.selected
-                if run is None:
-                    return Outcome()
-                return self._send(lambda request: Restart(run.id, request), [run.id], None,
-                                  f"restarting run {run.id} {run.record.name}")
+                return self.training.restart_run()
             case Action.RESTART_ALL:
-                ids = list(self.model.runs)
-                return self._send(lambda request: RestartAll(request), ids, None, "restarting every run")
+                return self.training.restart_all()
             case Action.NEXT_DEVICE:
-                return self._next_device()
+                return self.training.next_device()
             case Action.TOGGLE_RUN_CURVES:
                 return self._toggle_run_curves()
             case (Action.ZOOM_IN | Action.ZOOM_OUT | Action.PAN_BACK | Action.PAN_FORWARD | Action.RESET_ZOOM
@@ -281,27 +257,11 @@ class Controller:
             return Outcome(message="no statistics steps yet for the time cursor", severity="warning")
         return Outcome(dirty)
 
-    # ------------------------------------------------------------------ commands to the engine
     def why_not(self) -> str | None:
         """Why keys that act on training cannot now, or None."""
-        model = self.model
-        if model.status.read_only:
-            return f"read-only: this is {'the probe view' if model.experiment.state == 'probe' else 'a run log being viewed'}"
-        if model.status.ended:
-            return f"training has ended ({model.status.ended}); {NEW_TRAINING_HINT}"
-        if self.target() is None:
-            return "training has not started yet"
-        return None
+        return self.training.why_not()
 
-    def _send(self, command: Callable[[int], Command], run_ids: list[int], spec: RunSpec | None, message: str = "") -> Outcome:
-        refusal = self.why_not()
-        if refusal is not None:
-            return Outcome(message=refusal, severity="warning")
-        target = self.target()
-        assert target is not None  # _why_not said so
-        target.send(command(self.model.request(run_ids, spec)))
-        return Outcome({TABLE, CURVES, LAYERS}, message)
-
+    # ------------------------------------------------------------------ seed groups
     def _toggle_seeds(self) -> Outcome:
         """The selected run's seed group: one row of mean ± std in the runs table, or a row for each seed."""
         run = self.model.selected
@@ -310,7 +270,7 @@ class Controller:
         if not seed_grouped(self.model):
             return Outcome(message="one seed: no seed groups (train with --seeds 0,1,2)")
         name = shown_record(self.model, run).name
-        seeds = sum(shown_record(self.model, other).name == name for other in self.model.shown_runs())
+        seeds = len(seed_group(self.model, run))
         if seeds < 2:
             return Outcome(message=f"{name} has one seed: no group to expand")
         expanded = self.model.view.expanded_groups
@@ -329,7 +289,7 @@ class Controller:
         if not seed_grouped(self.model):
             return Outcome(message="one seed: no seeds to step through (train with --seeds 0,1,2)")
         record = shown_record(self.model, run)
-        group = [other for other in self.model.shown_runs() if shown_record(self.model, other).name == record.name]
+        group = seed_group(self.model, run)
         if len(group) < 2:
             return Outcome(message=f"{record.name} has one seed: no other to show")
         chosen = group[(next(i for i, other in enumerate(group) if other.id == run.id) + 1) % len(group)]
@@ -337,75 +297,3 @@ class Controller:
         seed = shown_record(self.model, chosen).seed
         return Outcome({TABLE, CURVES, LAYERS},
                        f"{record.name}: seed {seed}, {group.index(chosen) + 1} of its {len(group)} seeds")
-
-    def _cycle(self, names: tuple[str, ...], step: int, *, init: bool) -> Outcome:
-        run = self.model.selected
-        if run is None:
-            return Outcome()
-        shown = shown_record(self.model, run).spec
-        current = shown.init if init else shown.activation
-        new = names[(names.index(current) + step) % len(names)] if current in names else names[0]
-        spec = RunSpec(new, shown.activation) if init else RunSpec(shown.init, new)
-        changes = {"init": new} if init else {"activation": new}
-        return self._send(lambda request: SetRun(run.id, **changes, request=request), [run.id], spec)
-
-    def _initializer_names(self) -> tuple[str, ...]:
-        """The built-ins, then the user's from --init-file (names only: their code runs in the training process)."""
-        return (*INITIALIZER_NAMES, *self.model.experiment.config.get("user_initializers", {}))
-
-    def _add_run(self) -> Outcome:
-        run = self.model.selected
-        if run is None:
-            return Outcome()
-        spec = run.record.spec
-        names = self._initializer_names()
-        init = names[(names.index(spec.init) + 1) % len(names)] if spec.init in names else names[0]
-        new = RunSpec(init, spec.activation)
-        return self._send(lambda request: AddRun(new, request), [], None, f"adding a run {new.name}")
-
-    def _remove_run(self) -> Outcome:
-        run = self.model.selected
-        if run is None:
-            return Outcome()
-        refusal = self.why_not()
-        if refusal is not None:
-            return Outcome(message=refusal, severity="warning")
-        if len(self.model.shown_runs()) == 1:
-            return Outcome(message="the last run cannot be removed", severity="warning")
-        armed, self._remove_armed = self._remove_armed, None
-        if armed != run.id:
-            self._remove_armed = run.id
-            return Outcome(message=f"remove run {run.id} {run.record.name}? press - again to remove it "
-                           "(any other key keeps it)", severity="warning", timeout=5)
-        target = self.target()
-        assert target is not None
-        target.send(RemoveRun(run.id, self.model.request_removal(run.id)))
-        return Outcome({TABLE, CURVES, LAYERS}, f"run {run.id} {run.record.name} removed")
-
-    def _toggle_pause(self) -> Outcome:
-        refusal = self.why_not()
-        if refusal is not None:
-            return Outcome(message=refusal, severity="warning")
-        target = self.target()
-        assert target is not None
-        target.send(TogglePause())
-        experiment = self.model.experiment
-        if experiment.state in ("running", "paused"):
-            # shown at once; the engine's StateChanged confirms it
-            experiment.state = "paused" if experiment.state == "running" else "running"
-            return Outcome({HEADER, TABLE})
-        return Outcome()
-
-    def _next_device(self) -> Outcome:
-        refusal = self.why_not()
-        if refusal is not None:
-            return Outcome(message=refusal, severity="warning")
-        devices = self.devices()
-        current = self.model.experiment.device or "cpu"
-        if len(devices) == 1:
-            return Outcome(message=f"only one device here: {devices[0]}", severity="warning")
-        following = devices[(devices.index(current) + 1) % len(devices)] if current in devices else devices[0]
-        target = self.target()
-        assert target is not None
-        target.send(SetDevice(following))
-        return Outcome(message=f"moving training to {following}")

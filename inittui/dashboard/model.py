@@ -240,17 +240,22 @@ class DashboardModel:
     # ------------------------------------------------------------------ changes asked of the engine
     def request(self, run_ids: list[int], spec: RunSpec | None = None) -> int:
         """A request number for a change to these runs, shown at once until the engine answers it: each run
-        as ``spec`` (None: as it is, restarting) starting, or gone when ``remove``."""
+        as ``spec`` (None: as it is, restarting) starting; as it is means with a change asked before and not yet
+        confirmed, which the engine applies first."""
         self._requests += 1
         for run_id in run_ids:
             run = self.runs.get(run_id)
             if run is not None:
-                self.pending.setdefault(run_id, []).append(Pending(self._requests, spec or run.record.spec))
+                earlier = self.pending_change(run_id)
+                kept = earlier.spec if earlier is not None and earlier.spec is not None else run.record.spec
+                self.pending.setdefault(run_id, []).append(Pending(self._requests, spec or kept))
         return self._requests
 
-    def request_removal(self, run_id: int) -> int:
+    def request_removal(self, run_ids: list[int]) -> int:
+        """A request number for removing these runs, hidden at once until the engine answers it."""
         self._requests += 1
-        self.pending.setdefault(run_id, []).append(Pending(self._requests, None))
+        for run_id in run_ids:
+            self.pending.setdefault(run_id, []).append(Pending(self._requests, None))
         self._keep_selection()
         return self._requests
 

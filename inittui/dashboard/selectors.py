@@ -243,6 +243,15 @@ def seed_grouped(model: DashboardModel) -> bool:
     return len(model.experiment.config.get("seeds") or []) > 1
 
 
+def seed_group(model: DashboardModel, run: FoldedRun) -> list[FoldedRun]:
+    """The runs of ``run``'s seed group, in id order: the shown runs of its ``init:activation`` as shown (a change
+    asked for counts), whatever the table's filter hides; ``run`` alone without seed groups."""
+    if not seed_grouped(model):
+        return [run]
+    name = shown_record(model, run).name
+    return [other for other in model.shown_runs() if shown_record(model, other).name == name]
+
+
 def table_rows(model: DashboardModel) -> list[TableRow]:
     """One row per run; in an experiment of seed groups, the runs of one ``init:activation`` (a group's
     replicas) one row of mean ± std where the first of them stands in the table's order, or each its own row

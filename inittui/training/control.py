@@ -65,16 +65,16 @@ class Control:
                 self._resume() if self.paused else self._pause()
             case Stop():
                 pass  # send() has stopped the loop already
-            case Restart(run_id, request):
-                self._restart([run_id], request)
+            case Restart():
+                self._restart(list(command.run_ids), command.request)
             case RestartAll(request):
                 self._restart([run.id for run in self._engine.records], request)
-            case SetRun(run_id, init, activation, request):
-                self._set_run(run_id, init, activation, request)
+            case SetRun(init=init, activation=activation, request=request):
+                self._set_runs(list(command.run_ids), init, activation, request)
             case AddRun(spec, request):
                 self._add_run(spec, request)
-            case RemoveRun(run_id, request):
-                self._remove_run(run_id, request)
+            case RemoveRun():
+                self._remove_runs(list(command.run_ids), command.request)
             case SetDevice(device):
                 self._set_device(device)
 
@@ -96,6 +96,13 @@ class Control:
 
     def _run(self, run_id: int) -> RunRecord | None:
         return next((run for run in self._engine.records if run.id == run_id), None)
+
+    def _existing(self, run_ids: list[int], request: int | None) -> list[RunRecord]:
+        """The runs of these ids there are, each once; none: the request is refused (and answered)."""
+        runs = [run for run in map(self._run, dict.fromkeys(run_ids)) if run is not None]
+        if not runs:
+            self._refuse(f"no run with id {', '.join(map(str, run_ids))}", "warning", request)
+        return runs
 
     def _spec_problem(self, spec: RunSpec) -> str | None:
         config = self._engine.config
@@ -119,9 +126,8 @@ class Control:
     def _restart(self, run_ids: list[int], request: int | None) -> None:
         """The next draw of weights and fresh optimiser state for these runs."""
         engine = self._engine
-        runs = [run for run in map(self._run, run_ids) if run is not None]
+        runs = self._existing(run_ids, request)
         if not runs:
-            self._refuse(f"no run with id {', '.join(map(str, run_ids))}", "warning", request)
             return
         engine.delivery.flush(wait=True)
         with engine.records_lock:
@@ -130,22 +136,24 @@ class Control:
         engine.stack.reinitialise(engine.runs_with([run.id for run in runs]))
         self.runs_changed("restart", request)
 
-    def _set_run(self, run_id: int, init: str | None, activation: str | None, request: int | None) -> None:
-        """A new initialiser and/or activation for one run: it starts again from its first draw."""
+    def _set_runs(self, run_ids: list[int], init: str | None, activation: str | None, request: int | None) -> None:
+        """A new initialiser and/or activation for these runs (a seed group's seeds): each starts again from the
+        first draw of its own seed, all between the same two steps, as they would have started together."""
         engine = self._engine
-        run = self._run(run_id)
-        if run is None:
-            self._refuse(f"no run with id {run_id}", "warning", request)
+        runs = self._existing(run_ids, request)
+        if not runs:
             return
-        spec = RunSpec(init or run.spec.init, activation or run.spec.activation)
-        problem = self._spec_problem(spec)
-        if problem is not None:
-            self._refuse(problem, "error", request)
-            return
+        specs = [RunSpec(init or run.spec.init, activation or run.spec.activation) for run in runs]
+        for spec in dict.fromkeys(specs):
+            problem = self._spec_problem(spec)
+            if problem is not None:
+                self._refuse(problem, "error", request)
+                return
         engine.delivery.flush(wait=True)
         with engine.records_lock:
-            _fresh_life(run, spec, 0)
-        engine.stack.reinitialise(engine.runs_with([run.id]))
+            for run, spec in zip(runs, specs):
+                _fresh_life(run, spec, 0)
+        engine.stack.reinitialise(engine.runs_with([run.id for run in runs]))
         self.runs_changed("changed", request)
 
     def _add_run(self, spec: RunSpec, request: int | None) -> None:
@@ -163,19 +171,20 @@ class Control:
                 engine.records.append(run)
         self.runs_changed("added", request)
 
-    def _remove_run(self, run_id: int, request: int | None) -> None:
+    def _remove_runs(self, run_ids: list[int], request: int | None) -> None:
         engine = self._engine
-        run = self._run(run_id)
-        if run is None:
-            self._refuse(f"no run with id {run_id}", "warning", request)
+        runs = self._existing(run_ids, request)
+        if not runs:
             return
-        if len(engine.records) == 1:
+        if len(runs) == len(engine.records):
             self._refuse("the last run cannot be removed", "warning", request)
             return
         engine.delivery.flush(wait=True)
-        engine.stack.remove(run_id)
+        for run in runs:
+            engine.stack.remove(run.id)
         with engine.records_lock:
-            engine.records.remove(run)
+            for run in runs:
+                engine.records.remove(run)
         self.runs_changed("removed", request)
 
     def _set_device(self, name: str) -> None:

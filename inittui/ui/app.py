@@ -23,8 +23,9 @@ from textual.widgets import ContentSwitcher, Footer, Static
 
 from inittui.core.config import ExperimentConfig
 from inittui.core.reports import Report
-from inittui.dashboard.controller import Action, Controller, Outcome
+from inittui.dashboard.controller import Action, Controller
 from inittui.dashboard.model import DashboardModel
+from inittui.dashboard.outcome import Outcome
 from inittui.dashboard.pump import EventPump
 from inittui.dashboard.selectors import header
 from inittui.dashboard.sources import FollowSource, LiveSource, ProcessSource, ReplaySource, Source
@@ -337,7 +338,7 @@ def make_app(
 
         from inittui.science.init_files import declare_init_files
 
-        new_config = get_preset(preset).config(device=config.device, seed=config.seed)
+        new_config = get_preset(preset).config_replacing(config)
         declare_init_files(new_config, config.init_files)  # the user's --init-file stays loaded for every preset
         if isinstance(previous, LiveSource):
             return LiveSource(new_config, data=previous.data, data_dir=data_dir, log_dir=log_dir)

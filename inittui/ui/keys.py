@@ -80,15 +80,17 @@ KEYS: tuple[Key, ...] = (
           group="pages", where=DASHBOARD) for page, number, text in PAGES),
     Key("down,j", Action.SELECT_NEXT, "next run", "select the next run", "↓ / j", group="run"),
     Key("up,k", Action.SELECT_PREVIOUS, "previous run", "select the previous run", "↑ / k", group="run"),
+    # in a seed group the keys that change a run change every seed of its group, also from one seed's row (g):
+    # the group is what is compared, and a seed changed alone would be a group of its own
     Key("i", Action.NEXT_INIT, "init",
-        "next initialiser for the selected run (it restarts, the others go on)", title="Next initialiser",
-        group="init", where=DASHBOARD),
+        "next initialiser for the selected run (it restarts, the others go on); in a seed group all its seeds, from "
+        "any seed's row, past a pair another group trains", title="Next initialiser", group="init", where=DASHBOARD),
     Key("I", Action.PREVIOUS_INIT, "previous initialiser", "previous initialiser for the selected run (same)",
         title="Previous initialiser", group="init", show=False, where=DASHBOARD),
 
     Key("a", Action.NEXT_ACTIVATION, "act",
-        "next activation for the selected run (it restarts, the others go on)", title="Next activation",
-        group="act", where=DASHBOARD),
+        "next activation for the selected run (it restarts, the others go on); in a seed group all its seeds, from "
+        "any seed's row, past a pair another group trains", title="Next activation", group="act", where=DASHBOARD),
     Key("A", Action.PREVIOUS_ACTIVATION, "previous activation", "previous activation for the selected run (same)",
         title="Previous activation", group="act", show=False, where=DASHBOARD),
 
@@ -167,7 +169,8 @@ KEYS: tuple[Key, ...] = (
     Key("plus", Action.ADD_RUN, "add run", "add a run: a copy of the selected one with the next initialiser", "+",
         title="Add run", group="add/del", show=False),
 
-    Key("minus", Action.REMOVE_RUN, "remove run", "remove the selected run", "-", title="Remove run", group="add/del", show=False),
+    Key("minus", Action.REMOVE_RUN, "remove run", "remove the selected run (asked again first); in a seed group all its "
+        "seeds, from any seed's row", "-", title="Remove run", group="add/del", show=False),
 
     Key("left", Action.CURSOR_BACK, "step back", "time cursor: the previous statistics step (in a log being viewed, or "
         "paused); the histograms, depth view, table and a mark on the curves follow it", "←",
@@ -183,7 +186,8 @@ KEYS: tuple[Key, ...] = (
         group="cursor", show=False),
 
     Key("space", Action.TOGGLE_PAUSE, "pause", "pause / resume training", title="Pause / resume"),
-    Key("r", Action.RESTART_RUN, "restart run", "restart the selected run", title="Restart run", group="restart", show=False),
+    Key("r", Action.RESTART_RUN, "restart run", "restart the selected run; in a seed group all its seeds, from any seed's row",
+        title="Restart run", group="restart", show=False),
 
     Key("R", Action.RESTART_ALL, "restart all", "restart every run", title="Restart all", group="restart", show=False),
 
@@ -191,7 +195,8 @@ KEYS: tuple[Key, ...] = (
         "move training to the next device (cpu, cuda:0, …), continuing from the current weights and optimiser state",
         title="Next device", show=False),
 
-    Key("p", "choose_preset", "preset", "choose a preset", title="Choose preset", where=DASHBOARD),
+    Key("p", "choose_preset", "preset", "choose a preset: new training, with the seeds of --seeds", title="Choose preset",
+        where=DASHBOARD),
     Key("s", "screenshot", "svg", "save an SVG screenshot into ./screenshots/ and say where",
         title="Save SVG screenshot", show=False),
 

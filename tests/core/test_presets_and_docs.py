@@ -45,6 +45,17 @@ def test_epochs_and_steps_override_each_other():
     assert get_preset("compare").config(steps=7).total_steps() == 7
 
 
+def test_a_preset_chosen_with_p_keeps_the_device_seed_and_seeds_unless_it_has_seeds_of_its_own():
+    from dataclasses import replace
+
+    current = get_preset("compare").config(device="cpu", seed=7, seeds=[0, 1, 2], width=16)
+    chosen = get_preset("book").config_replacing(current)
+    assert (chosen.preset, chosen.device, chosen.seed, chosen.seeds, chosen.width) == ("book", "cpu", 7, [0, 1, 2], 100)
+    assert get_preset("book").config_replacing(get_preset("compare").config(seed=3)).run_seeds == [3]
+    own = replace(get_preset("book"), base=replace(get_preset("book").base, seeds=[4, 5]))
+    assert own.config_replacing(current).seeds == [4, 5]
+
+
 def test_unknown_preset_and_bad_values_are_config_errors():
     with pytest.raises(ConfigError, match="unknown preset"):
         get_preset("nope")

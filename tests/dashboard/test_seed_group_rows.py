@@ -1,5 +1,6 @@
 """The runs table over a seed group: one row per init:activation, each number the mean ± std over its seeds
-(a diverged seed left out and counted), and a key that expands a group into its seeds."""
+(a diverged seed left out and counted), a key that expands a group into its seeds, and the keys that change
+training acting on every seed of a group."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import pytest
 
 from support.room import Room
 from support.records import record
-from inittui.core.events import ExperimentStarted, RunRecord
+from support.sources import RecordingTarget
+from inittui.core.commands import RemoveRun, Restart, SetRun
+from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
+from inittui.core.events import ExperimentStarted, RunRecord, RunsChanged
 from inittui.dashboard import selectors
 from inittui.dashboard.controller import Action, Controller
 from inittui.dashboard.model import DashboardModel
@@ -178,3 +182,106 @@ def test_the_depth_view_shows_each_groups_mean_per_layer_with_its_seeds_range_a_
     model.view.compare = True
     assert [series.label for series in selectors.depth_series(model)] == ["3 xavier:tanh ×1", "0 he:relu ×3 1 div"]
     assert selectors.depth_series(model)[0].seed_range == {}  # one seed: no range
+
+
+# ---------------------------------------------------------------------------------------------- keys on a group
+HE_NEXT = INITIALIZER_NAMES[INITIALIZER_NAMES.index("he") + 1]
+
+
+def groups_model(*names: str, seeds: tuple[int, ...] = (0, 1, 2)) -> DashboardModel:
+    """Each ``init:activation`` of ``names`` once per seed (ids in that order), trained with ``seeds``."""
+    specs = [name.split(":") for name in names]
+    runs = [record(index * len(seeds) + place, init, activation, "running", 50, seed=seed)
+            for index, (init, activation) in enumerate(specs) for place, seed in enumerate(seeds)]
+    model = DashboardModel()
+    config = {"preset": "compare", "seeds": list(seeds)} if len(seeds) > 1 else {"preset": "compare"}
+    model.apply(ExperimentStarted(config, "cpu", "CPU", "random", 1000, 100, runs, 0.0))
+    model.view.selected = 0
+    return model
+
+
+def engine_keys(model: DashboardModel) -> tuple[Controller, RecordingTarget]:
+    target = RecordingTarget()
+    return Controller(model, lambda: target, Room(), lambda: ["cpu"]), target
+
+
+def shown_names(model: DashboardModel) -> list[tuple[str, str]]:
+    return [(selectors.shown_record(model, run).name, selectors.shown_record(model, run).status)
+            for run in model.shown_runs()]
+
+
+def test_i_gives_every_seed_of_the_selected_group_the_next_initialiser_in_one_command():
+    model = groups_model("he:relu", "xavier:tanh")
+    controller, target = engine_keys(model)
+    outcome = controller.handle(Action.NEXT_INIT)
+    (command,) = target.commands
+    assert isinstance(command, SetRun) and command.run_ids == (0, 1, 2) and command.init == HE_NEXT
+    assert command.activation is None
+    # every seed shows the new initialiser, starting, so the group keeps its row; the other group goes on
+    assert shown_names(model) == [(f"{HE_NEXT}:relu", "starting")] * 3 + [("xavier:tanh", "running")] * 3
+    assert [row.runs for row in selectors.table_rows(model)] == [(0, 1, 2), (3, 4, 5)]
+    assert outcome.message == f"he:relu → {HE_NEXT}:relu: its 3 seeds start again"
+    # the engine's one answer settles all three
+    runs = [record(i, HE_NEXT, "relu", seed=i) for i in range(3)]
+    runs += [record(i, "xavier", "tanh", seed=i - 3) for i in range(3, 6)]
+    model.apply(RunsChanged(60, "changed", runs, command.request))
+    assert model.pending == {} and [row.runs for row in selectors.table_rows(model)] == [(0, 1, 2), (3, 4, 5)]
+
+
+def test_from_an_expanded_seeds_row_the_keys_still_act_on_its_whole_group():
+    model = groups_model("he:relu", "xavier:tanh")
+    controller, target = engine_keys(model)
+    controller.handle(Action.TOGGLE_SEEDS)
+    model.view.selected = 4  # xavier:tanh seed 1, on a row of its own
+    controller.handle(Action.TOGGLE_SEEDS)
+    model.view.selected = 1  # he:relu seed 1
+    controller.handle(Action.PREVIOUS_ACTIVATION)
+    controller.handle(Action.RESTART_RUN)
+    switched, restarted = target.commands
+    assert isinstance(switched, SetRun) and switched.run_ids == (0, 1, 2) and switched.init is None
+    assert isinstance(restarted, Restart) and restarted.run_ids == (0, 1, 2)
+    activation = switched.activation
+    # the restart asked right after the switch shows the switched spec, for every seed
+    assert shown_names(model)[:3] == [(f"he:{activation}", "starting")] * 3
+
+
+def test_i_and_a_pass_over_a_pair_another_group_trains_and_say_so_where_every_one_is_taken():
+    after = INITIALIZER_NAMES[INITIALIZER_NAMES.index("he") + 2]
+    model = groups_model("he:relu", f"{HE_NEXT}:relu")
+    controller, target = engine_keys(model)
+    controller.handle(Action.NEXT_INIT)
+    assert target.commands[-1].init == after  # HE_NEXT:relu is the other group's: passed over
+    # every activation with he is trained by another group: nothing to switch to, nothing sent
+    model = groups_model(*(f"he:{name}" for name in ACTIVATION_NAMES))
+    controller, target = engine_keys(model)
+    outcome = controller.handle(Action.NEXT_ACTIVATION)
+    assert target.commands == [] and outcome.severity == "warning"
+    assert outcome.message == "another seed group trains every activation with he: nothing to switch to"
+
+
+def test_r_restarts_and_a_second_minus_removes_every_seed_of_the_group():
+    model = groups_model("he:relu", "xavier:tanh")
+    controller, target = engine_keys(model)
+    assert controller.handle(Action.RESTART_RUN).message == "restarting he:relu: its 3 seeds"
+    assert target.commands[-1].run_ids == (0, 1, 2)
+    assert shown_names(model)[:3] == [("he:relu", "starting")] * 3
+    asked = controller.handle(Action.REMOVE_RUN)
+    assert "remove he:relu (its 3 seeds)? press - again" in asked.message and len(target.commands) == 1
+    assert controller.handle(Action.REMOVE_RUN).message == "he:relu (its 3 seeds) removed"
+    removal = target.commands[-1]
+    assert isinstance(removal, RemoveRun) and removal.run_ids == (0, 1, 2)
+    assert [run.id for run in model.shown_runs()] == [3, 4, 5] and model.view.selected == 3
+    # the group left is the last: it stays
+    assert controller.handle(Action.REMOVE_RUN).message == "the last run cannot be removed"
+
+
+def test_with_one_seed_a_key_changes_the_selected_run_alone_even_where_another_run_shares_its_pair():
+    model = groups_model("he:relu", "he:relu", f"{HE_NEXT}:relu", seeds=(0,))
+    controller, target = engine_keys(model)
+    controller.handle(Action.NEXT_INIT)
+    controller.handle(Action.RESTART_RUN)
+    switched, restarted = target.commands
+    assert switched.run_ids == (0,) and switched.init == HE_NEXT  # two runs of one pair are two runs
+    assert restarted.run_ids == (0,)
+    assert shown_names(model) == [(f"{HE_NEXT}:relu", "starting"), ("he:relu", "running"),
+                                  (f"{HE_NEXT}:relu", "running")]
