@@ -109,13 +109,21 @@ class TrainingKeys:
         return (*INITIALIZER_NAMES, *self.model.experiment.config.get("user_initializers", {}))
 
     def add_run(self) -> Outcome:
+        """A run (a seed group: one per seed) of the next initialiser with the selected run's activation,
+        passing over a pair a seed group already trains, as ``i`` does."""
         run = self.model.selected
         if run is None:
             return Outcome()
-        spec = run.record.spec
+        spec = shown_record(self.model, run).spec
         names = self.initializer_names()
-        init = names[(names.index(spec.init) + 1) % len(names)] if spec.init in names else names[0]
-        new = RunSpec(init, spec.activation)
+        here = names.index(spec.init) if spec.init in names else -1
+        order = [names[(here + count) % len(names)] for count in range(1, len(names) + 1)]
+        taken = self._pairs_trained_beside([])
+        new = next((candidate for candidate in (RunSpec(init, spec.activation) for init in order)
+                    if candidate.name not in taken), None)
+        if new is None:
+            return Outcome(message=f"a seed group trains every initialiser with {spec.activation}: nothing to add",
+                           severity="warning")
         return self.send(lambda request: AddRun(new, request), [], None, f"adding a run {new.name}")
 
     def remove_run(self) -> Outcome:

@@ -166,7 +166,7 @@ KEYS: tuple[Key, ...] = (
     Key("enter", "confirm", "open run",
         "in the filter: keep it and go back to the table; on the atlas: select the run under the cursor for the "
         "other pages (arrow keys move over the cells)", show=False, priority=True),
-    Key("plus", Action.ADD_RUN, "add run", "add a run: a copy of the selected one with the next initialiser", "+",
+    Key("plus", Action.ADD_RUN, "add run", "add a run: a copy of the selected one with the next initialiser (in a seed group, one no group trains)", "+",
         title="Add run", group="add/del", show=False),
 
     Key("minus", Action.REMOVE_RUN, "remove run", "remove the selected run (asked again first); in a seed group all its "

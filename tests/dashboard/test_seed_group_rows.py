@@ -9,7 +9,7 @@ import pytest
 from support.room import Room
 from support.records import record
 from support.sources import RecordingTarget
-from inittui.core.commands import RemoveRun, Restart, SetRun
+from inittui.core.commands import AddRun, RemoveRun, Restart, SetRun
 from inittui.core.config import ACTIVATION_NAMES, INITIALIZER_NAMES
 from inittui.core.events import ExperimentStarted, RunRecord, RunsChanged
 from inittui.dashboard import selectors
@@ -285,3 +285,22 @@ def test_with_one_seed_a_key_changes_the_selected_run_alone_even_where_another_r
     assert restarted.run_ids == (0,)
     assert shown_names(model) == [(f"{HE_NEXT}:relu", "starting"), ("he:relu", "running"),
                                   (f"{HE_NEXT}:relu", "running")]
+
+
+def test_plus_adds_a_group_of_the_next_initialiser_no_group_trains_and_says_so_where_every_one_is_taken():
+    after = INITIALIZER_NAMES[INITIALIZER_NAMES.index("he") + 2]
+    model = groups_model("he:relu", f"{HE_NEXT}:relu")
+    controller, target = engine_keys(model)
+    controller.handle(Action.ADD_RUN)
+    (added,) = target.commands
+    assert isinstance(added, AddRun) and added.spec.name == f"{after}:relu"  # HE_NEXT:relu is trained: passed over
+    model = groups_model(*(f"{name}:relu" for name in INITIALIZER_NAMES))
+    controller, target = engine_keys(model)
+    outcome = controller.handle(Action.ADD_RUN)
+    assert target.commands == [] and outcome.severity == "warning"
+    assert outcome.message == "a seed group trains every initialiser with relu: nothing to add"
+    # one seed: two runs of one pair are two runs, as before
+    model = groups_model("he:relu", f"{HE_NEXT}:relu", seeds=(0,))
+    controller, target = engine_keys(model)
+    controller.handle(Action.ADD_RUN)
+    assert target.commands[-1].spec.name == f"{HE_NEXT}:relu"
