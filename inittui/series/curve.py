@@ -10,13 +10,16 @@ import math
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
+    # steps, lowest, highest and mean values of the columns of a curve that hold a value
+    Envelope = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-# steps, lowest, highest and mean values of the columns of a curve that hold a value
-Envelope = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-_EMPTY = np.empty(0)
+# numpy is imported by the methods that read the buckets, not here: a fold without curves (``inittui runs``)
+# builds empty curves and never reads one, and would otherwise spend a third of its start-up loading numpy
 
 
 @dataclass
@@ -63,11 +66,15 @@ class MinMaxSeries:
 
     def view(self, name: str) -> np.ndarray:
         """The buckets' ``minimum``, ``maximum``, ``total`` or ``count`` as a numpy array over the same memory."""
+        import numpy as np
+
         buffer = getattr(self, name)
         return np.frombuffer(buffer, dtype=np.int64 if buffer.typecode == "q" else np.float64)
 
     def _filled(self) -> np.ndarray:
         """The buckets holding at least one value, finite or infinite."""
+        import numpy as np
+
         return np.flatnonzero(self.view("minimum") <= self.view("maximum"))
 
     def __len__(self) -> int:
@@ -133,6 +140,8 @@ class MinMaxSeries:
         self.version += 1
 
     def _merge_pairs(self) -> None:
+        import numpy as np
+
         half = self.capacity // 2
         for name, merge, empty in (("minimum", np.minimum, math.inf), ("maximum", np.maximum, -math.inf),
                                    ("total", np.add, 0.0), ("count", np.add, 0)):
@@ -160,6 +169,8 @@ class MinMaxSeries:
         """The mean of the bucket holding ``step``, or of the last filled bucket before it; None before the first."""
         if self.last_step is None or step < 0:
             return None
+        import numpy as np
+
         bucket = min(step, self.last_step) // self.width
         filled = np.flatnonzero(self.view("minimum")[: bucket + 1] <= self.view("maximum")[: bucket + 1])
         if filled.size == 0:
@@ -204,8 +215,11 @@ def envelopes(curves: Sequence[MinMaxSeries], width: int, start: float, stop: fl
 
 def _compute(curves: list[MinMaxSeries], width: int, start: float, stop: float) -> list[Envelope]:
     """The envelopes of curves of one capacity, their buckets stacked ``[curves, capacity]``."""
+    import numpy as np
+
+    empty = np.empty(0)
     if width <= 0:
-        return [(_EMPTY, _EMPTY, _EMPTY, _EMPTY) for _ in curves]
+        return [(empty, empty, empty, empty) for _ in curves]
     minimum = np.stack([curve.view("minimum") for curve in curves])
     maximum = np.stack([curve.view("maximum") for curve in curves])
     widths = np.array([curve.width for curve in curves], dtype=np.float64)[:, None]
@@ -214,7 +228,7 @@ def _compute(curves: list[MinMaxSeries], width: int, start: float, stop: float) 
     inside = (minimum <= maximum) & (middles >= start - 0.5) & (middles <= stop + 0.5)
     rows, buckets = np.nonzero(inside)  # by curve, then by bucket: each column's buckets one contiguous run
     if rows.size == 0:
-        return [(_EMPTY, _EMPTY, _EMPTY, _EMPTY) for _ in curves]
+        return [(empty, empty, empty, empty) for _ in curves]
     column = np.clip(((middles[rows, buckets] - start) / span * width).astype(np.int64), 0, width - 1)
     key = rows * width + column
     starts = np.flatnonzero(np.diff(key, prepend=-1))
