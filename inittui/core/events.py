@@ -423,10 +423,15 @@ _PER_RUN = {"progress": ("run_steps", "losses", "accuracies"), "layers": ("layer
             "evaluation": ("test_acc", "test_loss")}
 
 
+# each kind's checks as (field, check, its name in _FIELD_CHECKS), looked up once, not once per line read
+_CHECKS = {kind: tuple((name, _FIELD_CHECKS[check], check) for name, check in shape.items())
+           for kind, shape in _SHAPES.items()}
+
+
 def _check_shape(kind: str, values: dict[str, Any]) -> None:
-    for name, check in _SHAPES[kind].items():
-        if name in values and not _FIELD_CHECKS[check](values[name]):
-            raise TypeError(f"{kind} event: {name} is not {check}")
+    for name, check, described in _CHECKS[kind]:
+        if name in values and not check(values[name]):
+            raise TypeError(f"{kind} event: {name} is not {described}")
     for name in _PER_RUN.get(kind, ()):
         if name in values and len(values[name]) != len(values["run_ids"]):
             raise ValueError(f"{kind} event: {name} does not have one entry per run")

@@ -234,21 +234,25 @@ class RunFold:
     def _progress(self, event: TrainProgress) -> set[str]:
         experiment = self.experiment
         rows = list(zip(event.run_ids, event.run_steps, event.losses, event.accuracies, strict=True))
+        # every progress line of every log read comes here: each run's life and record looked up once
+        runs, curves = self.runs, self.curves
         for run_id, run_step, losses, accuracies in rows:
-            run = self.runs.get(run_id)
+            run = runs.get(run_id)
             if run is None:
                 continue
-            if run_step < run.record.step:  # restarted without a word (a log from before restarts were told)
-                fresh = RunRecord(run.id, run.record.spec, run.record.status, draw=run.record.draw, seed=run.record.seed)
+            life = run.lives[-1]
+            record = life.record
+            if run_step < record.step:  # restarted without a word (a log from before restarts were told)
+                fresh = RunRecord(run.id, record.spec, record.status, draw=record.draw, seed=record.seed)
                 self._begin_life(run, fresh, max(int(event.step) - int(run_step), 0))
-            life = run.life
-            if self.curves:
+                life = run.lives[-1]
+                record = life.record
+            if curves:
                 first = int(run_step) - len(losses) + 1
                 life.loss.extend(first, losses)
                 life.accuracy.extend(first, accuracies)
-            record = life.record
             record.step = int(run_step)
-            last = next((v for v in reversed(losses) if v is not None), None)
+            last = _last_value(losses)
             if last is not None:
                 record.train_loss = float(last)
             accuracy = _mean(accuracies)
@@ -308,6 +312,13 @@ class RunFold:
             if run is not None and result.spec == run.record.spec and result.draw == run.record.draw:
                 run.life.record = _merged(run.record, result)
         return {HEADER, TABLE}
+
+
+def _last_value(values: list[float | None]) -> float | None:
+    """The last value that is not None, None without one."""
+    if values and values[-1] is not None:  # the usual case: the run trained its last step
+        return values[-1]
+    return next((v for v in reversed(values) if v is not None), None)
 
 
 def _mean(values: list[float | None]) -> float | None:
