@@ -329,10 +329,10 @@ def command_runs(args: argparse.Namespace) -> int:
 
 def _group_best(name: str, accuracies: list[float]) -> str:
     """``he:relu 91.20%`` for one run; a seed group over its seeds, ``he:relu ×3 91.2 ± 0.3 %``."""
-    from inittui.core.spread import percent_spread
-
     if len(accuracies) == 1:
         return f"{name} {100 * accuracies[0]:.2f}%"
+    from inittui.core.spread import percent_spread  # statistics loads only for a seed group
+
     return f"{name} ×{len(accuracies)} {percent_spread(accuracies)}"
 
 

@@ -325,6 +325,25 @@ def test_runs_shows_a_seed_group_as_mean_and_std_over_its_seeds(capsys, tmp_path
     assert status == 0 and "he:relu ×3 91.2 ± 0.3 %" in out
 
 
+def test_runs_loads_neither_torch_nor_numpy(tmp_path):
+    from inittui.core.config import ExperimentConfig, RunSpec
+    from inittui.core.events import Evaluation, ExperimentStarted, TrainProgress, experiment_runs
+    from inittui.runlog.writer import RunLog
+
+    # numpy alone is a third of the start-up of `runs`, which folds no curve
+    config = ExperimentConfig(runs=[RunSpec("he", "relu")], preset="compare")
+    log = RunLog.create(tmp_path, config)
+    log.write(ExperimentStarted(config.to_dict(), "cpu", "CPU", "MNIST", 10, 5, experiment_runs(config), 0.0))
+    log.write(TrainProgress(2, 0.4, [0], [2], [[2.3, 2.2]], [[0.1, 0.2]], 1000.0, 0.1))
+    log.write(Evaluation(2, 0.4, [0], [0.9], [0.3]))
+    log.close()
+    code = MAIN_THEN_TORCH_LOADED.replace("print('torch' in sys.modules)", "print(sorted({'torch', 'numpy'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code, "runs", "--log-dir", str(tmp_path)], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert result.returncode == 0, result.stderr
+    assert "he:relu 90.00%" in result.stdout and result.stdout.splitlines()[-1] == "[]"
+
+
 def test_python_dash_m_inittui_is_the_inittui_command(tmp_path):
     result = subprocess.run([sys.executable, "-m", "inittui", "runs", "--log-dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)
