@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from support.logs import folded, train_to_log
 from support.records import record
@@ -114,6 +116,18 @@ def test_a_step_that_goes_back_without_a_word_is_a_restart_too():
         TrainProgress(40, 0.4, [0], [10], [[2.0] * 10], [[0.5] * 10], 1.0, 1.0),
     ])
     assert [life.started_at for life in fold.runs[0].lives] == [0, 30]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.floats()), min_size=1, max_size=8), st.booleans())
+def test_a_runs_train_loss_is_the_last_loss_of_its_latest_chunk_that_is_not_none(chunk, curves):
+    fold = RunFold(curves=curves)
+    for event in (started(record(0, "he", "relu")), TrainProgress(1, 0.1, [0], [1], [[0.7]], [[0.5]], 1.0, 1.0),
+                  TrainProgress(9, 0.9, [0], [1 + len(chunk)], [chunk], [[0.5] * len(chunk)], 1.0, 1.0)):
+        fold.apply(event)
+    told = [value for value in chunk if value is not None]
+    # a chunk of a run that trained no step of it (diverged) leaves the loss it had
+    assert repr(fold.runs[0].record.train_loss) == repr(told[-1] if told else 0.7)
 
 
 def test_a_run_keeps_at_most_its_latest_lives():
