@@ -162,7 +162,7 @@ class LogIndex:
             self._add_stats(StatsEntry(int(match.group(1)), base + start, stop - start, self.lines), update)
             return
         raw = data[start:stop]
-        if not raw.strip():
+        if raw.isspace():  # a blank line is no line (isspace, not strip: no copy of every line read)
             return
         event = parse_line(raw)
         if event is None:
