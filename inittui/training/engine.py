@@ -139,6 +139,8 @@ class Engine:
     # ------------------------------------------------------------------ the training loop
     def run(self) -> ExperimentFinished:
         """Train until every run is done (or diverged), or until stopped. Returns the final event."""
+        if self.device.type == "cpu":
+            devices.keep_freed_cpu_memory()
         self.started = time.perf_counter()
         # training throughput so far
         self.meter = ThroughputMeter()
