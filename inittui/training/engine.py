@@ -176,6 +176,9 @@ class Engine:
                 if (stats_due or delivery.buffered == self.stack.buffer_steps
                         or time.perf_counter() - delivery.flushed_at >= PROGRESS_EVERY_S):
                     self._flush()
+                if self.measurements.spectrum_captured:  # after the flush: the step's progress is on its way
+                    with self.meter.stopped():
+                        self.measurements.measure_spectra()
                 if self.step >= delivery.next_run_end:
                     # a run has trained its last step: make it stop before the next one
                     self._flush(wait=True)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import torch
 
 from inittui.core.config import RunSpec
 from inittui.core.events import Event, JacobianSpectra, LayerStats, unit_shares
-from inittui.science.activations import get_activation
+from inittui.science.activations import Activation, get_activation
 from inittui.science.initializers import get_initializer, is_user_initializer
 from inittui.science.spectrum import jacobian_spectra
 from inittui.science.statistics import finite_or_none, layer_statistics
@@ -102,6 +102,22 @@ class SpectrumCadence:
         self._next_step = 0
 
 
+@dataclass(frozen=True)
+class SpectrumInputs:
+    """A statistics step's weights as the spectrum sees them: the spectrum images' pre-activations ``[runs,
+    images, width]`` per hidden layer, the hidden weights 2…L, each run's activation (stack order), and the
+    experiment's runs (ids in the records' order, their specs and stack positions)."""
+
+    step: int
+    preactivations: list[torch.Tensor]
+    weights: list[torch.Tensor]
+    activations: list[Activation]
+    run_ids: list[int]
+    specs: list[RunSpec]
+    positions: list[int]
+    seconds: float
+
+
 class Measurements:
     """The statistics and spectrum steps of ``engine``'s loop, their cadences, the mean-field predictions
     they are shown beside, and the events they produce until the next flush takes them."""
@@ -114,6 +130,7 @@ class Measurements:
         self.spectrum_cadence = SpectrumCadence()
         self._pending_stats: LayerStats | None = None
         self._pending_spectra: JacobianSpectra | None = None
+        self._captured: SpectrumInputs | None = None
         self._predicted: dict[RunSpec, tuple[list[float | None], list[float | None]]] = {}
         self._correlation_predicted: dict[tuple[str, tuple[float | None, ...]],
                                           tuple[list[float | None], float | None, float | None]] = {}
@@ -131,9 +148,9 @@ class Measurements:
         synchronize(engine.device)
         if self.spectrum_cadence.due(engine.step, self.cadence.seconds_per_step):
             # a measurement on fixed images with a budget of its own, not training: off the throughput's clock,
-            # as the test evaluation is (at 60 runs the one at step 0 takes as long as 50 training steps)
+            # as the test evaluation is
             with engine.meter.stopped():
-                self.measure_spectra()  # before the step's update: at step 0, of the initial weights
+                self._capture_spectrum()  # before the step's update: at step 0, of the initial weights
         record = ForwardRecord()
         stack.train_step(x, y, record)
         started = time.perf_counter()
@@ -164,24 +181,45 @@ class Measurements:
             [self.predictions(run.spec)[1] for run in runs],
         )
 
-    def measure_spectra(self) -> None:
-        """Every run's Jacobian spectrum and correlations on the spectrum images, beside the mean field's; its
-        time is left out of the statistics' cadence (the spectrum has its own)."""
+    @property
+    def spectrum_captured(self) -> bool:
+        """Whether a statistics step has taken what the spectrum needs, for :meth:`measure_spectra`."""
+        return self._captured is not None
+
+    def _capture_spectrum(self) -> None:
+        """What the spectrum of this step's weights needs, kept past the step's update: the pre-activations of
+        the spectrum images and copies of the hidden weights (a forward pass; the SVDs come later)."""
         engine, stack = self._engine, self._engine.stack
         started = time.perf_counter()
         with torch.no_grad():
             record = ForwardRecord()
             forward(engine.data.train_images[:SPECTRUM_IMAGES], stack.weights, stack.biases, stack.activations, record)
-            measured = jacobian_spectra(record.preactivations, stack.weights[1:-1], stack.activations.per_run)
-        seconds = time.perf_counter() - started
-        self.spectrum_cadence.record(engine.step, seconds)
+        run_ids = [run.id for run in engine.records]
+        positions = stack.positions(run_ids)
+        self._captured = SpectrumInputs(
+            engine.step, record.preactivations, [weight.detach().clone() for weight in stack.weights[1:-1]],
+            list(stack.activations.per_run), run_ids, [stack.runs[position].spec for position in positions],
+            positions, time.perf_counter() - started)
+
+    def measure_spectra(self) -> None:
+        """Every run's Jacobian spectrum and correlations on the images captured at a statistics step, beside the
+        mean field's. Called after the flush that sent that step's progress: at 60 runs the SVDs take as long as
+        50 training steps, and the dashboard shows training under way first. Its time is left out of the
+        statistics' cadence (the spectrum has its own)."""
+        captured, self._captured = self._captured, None
+        if captured is None:
+            return
+        started = time.perf_counter()
+        with torch.no_grad():
+            measured = jacobian_spectra(captured.preactivations, captured.weights, captured.activations)
+        seconds = captured.seconds + time.perf_counter() - started
+        self.spectrum_cadence.record(captured.step, seconds)
         self.cadence.exclude(seconds)
         spectra = []
-        for position in stack.positions([run.id for run in engine.records]):
-            correlation, c_star, chi_c = self.correlation_theory(stack.runs[position].spec)
+        for position, spec in zip(captured.positions, captured.specs):
+            correlation, c_star, chi_c = self.correlation_theory(spec)
             spectra.append(replace(measured[position], predicted_correlation=correlation, c_star=c_star, chi_c=chi_c))
-        self._pending_spectra = JacobianSpectra(engine.step, [run.id for run in engine.records], spectra,
-                                                seconds, SPECTRUM_IMAGES)
+        self._pending_spectra = JacobianSpectra(captured.step, captured.run_ids, spectra, seconds, SPECTRUM_IMAGES)
 
     def correlation_theory(self, spec: RunSpec) -> tuple[list[float | None], float | None, float | None]:
         """The mean-field correlation per hidden layer on the spectrum images, c* and chi_c of the hidden stack's

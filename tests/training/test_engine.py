@@ -16,6 +16,7 @@ from inittui.core.errors import ConfigError
 from inittui.core.config import ExperimentConfig, RunSpec
 from inittui.training.engine import Engine, resolve_device
 from inittui.core.events import Evaluation, JacobianSpectra, LayerStats, RunsChanged, TrainProgress
+from inittui.training import measurements as measurements_module
 from inittui.science.activations import get_activation
 from inittui.science.spectrum import jacobian_spectra
 from inittui.training.model import ActivationSlices, ForwardRecord, forward, initial_weights, run_seed
@@ -183,13 +184,24 @@ def test_layer_statistics_describe_every_layer(tiny_data):
     assert first.predicted_std[1][1] == pytest.approx(relu_layers[1].std, rel=0.3)
 
 
-def test_the_spectrum_is_measured_at_initialisation_and_after_a_restart_on_the_first_images(tiny_data):
+def test_the_spectrum_is_measured_at_initialisation_and_after_a_restart_on_the_first_images(tiny_data, monkeypatch):
     config = small_config(runs=[RunSpec("orthogonal-critical", "tanh"), RunSpec("he", "relu")], width=24, depth=4)
-    engine, events = train(config, tiny_data, _on_step(20, lambda e: e.send(Restart(1))))
+    sent_before_svds: list[int] = []  # how many progress events had been sent when each spectrum's SVDs began
+
+    def counted(*args, **kwargs):
+        sent_before_svds.append(sum(isinstance(e, TrainProgress) for e in seen))
+        return jacobian_spectra(*args, **kwargs)
+
+    monkeypatch.setattr(measurements_module, "jacobian_spectra", counted)
+    seen: list = []
+    restart_at_20 = _on_step(20, lambda e: e.send(Restart(1)))
+    engine, events = train(config, tiny_data, lambda engine, event: (seen.append(event), restart_at_20(engine, event)))
     spectra = [e for e in events if isinstance(e, JacobianSpectra)]
     # at step 0, and at the statistics step after the restart; not at every statistics step: its own budget
     assert [e.step for e in spectra] == [0, 30]
     first = spectra[0]
+    # the SVDs of step 0's weights begin once step 0's progress is sent, so that training shows as under way first
+    assert sent_before_svds[0] == 1
     assert first.run_ids == [0, 1] and first.images == 32 and first.seconds > 0
     # what the science function gives for the same weights and images, in the caller's order of runs
     sizes = config.layer_sizes
