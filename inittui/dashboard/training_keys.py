@@ -20,6 +20,19 @@ from inittui.dashboard.sources import CommandTarget
 from inittui.runlog.fold import CURVES, HEADER, LAYERS, TABLE
 
 
+def first_untrained(names: tuple[str, ...], current: str, step: int, spec_of: Callable[[str], RunSpec],
+                    taken: set[str]) -> RunSpec | None:
+    """The spec of the first of ``names`` after ``current`` (``step`` 1) or before it (-1), wrapping round and
+    leaving ``current`` out, whose ``init:activation`` is not in ``taken``; every name where ``current`` is
+    none of them. None where all are taken."""
+    if current in names:
+        here = names.index(current)
+        order = [names[(here + step * count) % len(names)] for count in range(1, len(names))]
+    else:
+        order = list(names)
+    return next((spec for spec in map(spec_of, order) if spec.name not in taken), None)
+
+
 class TrainingKeys:
     """The keys that change training: commands to ``target()``, shown ahead in ``model``."""
 
@@ -64,16 +77,9 @@ class TrainingKeys:
             return Outcome()
         group = [other.id for other in seed_group(self.model, run)]
         shown = shown_record(self.model, run).spec
-        current = shown.init if init else shown.activation
-        if current in names:
-            here = names.index(current)
-            order = [names[(here + step * count) % len(names)] for count in range(1, len(names))]
-        else:
-            order = list(names)
-        taken = self._pairs_trained_beside(group)
-        spec = next((candidate for candidate in
-                     (RunSpec(new, shown.activation) if init else RunSpec(shown.init, new) for new in order)
-                     if candidate.name not in taken), None)
+        spec = first_untrained(names, shown.init if init else shown.activation, step,
+                               lambda new: RunSpec(new, shown.activation) if init else RunSpec(shown.init, new),
+                               self._pairs_trained_beside(group))
         if spec is None:
             kind, kept = ("initialiser", shown.activation) if init else ("activation", shown.init)
             return Outcome(message=f"another seed group trains every {kind} with {kept}: nothing to switch to",
@@ -115,12 +121,8 @@ class TrainingKeys:
         if run is None:
             return Outcome()
         spec = shown_record(self.model, run).spec
-        names = self.initializer_names()
-        here = names.index(spec.init) if spec.init in names else -1
-        order = [names[(here + count) % len(names)] for count in range(1, len(names) + 1)]
-        taken = self._pairs_trained_beside([])
-        new = next((candidate for candidate in (RunSpec(init, spec.activation) for init in order)
-                    if candidate.name not in taken), None)
+        new = first_untrained(self.initializer_names(), spec.init, 1, lambda init: RunSpec(init, spec.activation),
+                              self._pairs_trained_beside([]))
         if new is None:
             return Outcome(message=f"a seed group trains every initialiser with {spec.activation}: nothing to add",
                            severity="warning")
